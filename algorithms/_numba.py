@@ -1,0 +1,25 @@
+"""The one numba policy of hepreco.
+
+Every kernel in ``hepreco.algorithms`` is compiled through :func:`jit`, so the
+caching, ``nogil`` and fast-math choices live in one place.  ``cache=True``
+writes the compiled machine code next to the source (or into
+``NUMBA_CACHE_DIR``), which removes most of numba's start-up cost from the
+second process on.
+"""
+from __future__ import annotations
+
+import numba
+
+#: Options applied to every kernel unless a kernel overrides them.
+DEFAULTS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+def jit(*args, **options):
+    """``numba.njit`` with the project defaults (see :data:`DEFAULTS`).
+
+    Use as ``@jit`` or ``@jit(signature, parallel=True)``.
+    """
+    merged = {**DEFAULTS, **options}
+    if len(args) == 1 and callable(args[0]) and not options:
+        return numba.njit(**merged)(args[0])
+    return numba.njit(*args, **merged)

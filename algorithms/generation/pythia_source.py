@@ -1,0 +1,125 @@
+"""Pythia 8 event generation (``pythia8mc``) as an event source.
+
+Pythia's random generator is re-seeded for every event from (global seed,
+run, event number), so event *n* is the same whichever chunk, worker or
+executor generates it.  Initialisation (which draws random numbers too) is
+seeded from the global seed alone, identically in every process.
+"""
+from __future__ import annotations
+
+import os
+import sysconfig
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepreco.framework import ConfigurationError, EventSource, Output, Property, WorkItem
+from hepreco.framework.event_store import make_event_ids
+from hepreco.framework.io.source import split_range
+
+#: Pythia accepts seeds 1 .. 900,000,000
+MAX_SEED = 900_000_000
+
+DIJETS = ["HardQCD:all = on", "PhaseSpace:pTHatMin = 50."]
+
+
+def pythia_data_dir() -> str | None:
+    """The ``xmldoc`` folder of the installed pythia8mc (None when not found)."""
+    candidates = [os.path.join(sysconfig.get_paths()["data"], "share", "Pythia8", "xmldoc")]
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("pythia8mc")
+        if spec and spec.origin:
+            site = os.path.dirname(spec.origin)
+            candidates.append(os.path.join(site, "..", "..", "..", "share", "Pythia8", "xmldoc"))
+            candidates.append(os.path.join(site, "share", "Pythia8", "xmldoc"))
+    except ImportError:
+        pass
+    for path in candidates:
+        if os.path.exists(os.path.join(path, "Index.xml")):
+            return os.path.abspath(path)
+    return None
+
+
+def import_pythia():
+    """Import pythia8mc with ``PYTHIA8DATA`` set (when unset) to its xmldoc folder."""
+    if not os.environ.get("PYTHIA8DATA"):
+        found = pythia_data_dir()
+        if found:
+            os.environ["PYTHIA8DATA"] = found
+    try:
+        import pythia8mc
+    except ImportError:
+        raise ConfigurationError("PythiaSource needs pythia8mc: pip install pythia8mc==8.317.2") from None
+    return pythia8mc
+
+
+PARTICLE_FIELDS = (("pdg_id", np.int32), ("charge", np.float32), ("px", np.float64), ("py", np.float64),
+                   ("pz", np.float64), ("E", np.float64), ("status", np.int32))
+
+
+class PythiaSource(EventSource):
+    """Generates events with Pythia 8 and puts truth particles and event weights.
+
+    ``TruthParticles`` are jagged records per event with fields pdg_id,
+    charge, px, py, pz, E (GeV) and status; final-state particles only unless
+    ``final_state`` is False.
+    """
+
+    settings = Property(list(DIJETS), doc="Pythia command strings (process, cuts, tunes)", items=str)
+    beam_energy = Property(6800.0, doc="energy of each proton beam (eCM = 2 x beam_energy)", unit="GeV", gt=0)
+    final_state = Property(True, doc="keep final-state particles only (False: the whole event record)")
+    max_attempts = Property(10, doc="attempts per event when Pythia fails to generate one", ge=1)
+    particles = Output("TruthParticles", doc="truth particles: pdg_id, charge, px, py, pz, E [GeV], status")
+    weights = Output("EventWeights", doc="event weight (float64 per event)")
+
+    _pythia = None
+
+    def initialize(self) -> None:
+        pythia8mc = import_pythia()
+        py = pythia8mc.Pythia("", False)
+        init_seed = int(self.services.random.seeds(make_event_ids(0, np.array([0])), f"{self.name}.init")[0]
+                        % MAX_SEED) + 1
+        commands = [f"Beams:eCM = {2 * self.beam_energy}", "Random:setSeed = on", f"Random:seed = {init_seed}",
+                    "Print:quiet = on", "Next:numberCount = 0", *self.settings]
+        for cmd in commands:
+            if not py.readString(cmd):
+                raise ConfigurationError(f"{self.name}: Pythia does not understand the setting {cmd!r}")
+        if not py.init():
+            raise ConfigurationError(f"{self.name}: Pythia initialisation failed with settings {self.settings}")
+        self._pythia = py
+
+    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
+        if evt_max < 0:
+            raise ConfigurationError(f"{self.name} generates events: set job.evt_max (or --evt-max N)")
+        return split_range(self.name, None, evt_max, chunk_size, run)
+
+    def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
+        py = self._pythia
+        ids = make_event_ids(item.run, np.arange(item.first, item.last))
+        seeds = self.services.random.seeds(ids, self.name)
+        counts = np.zeros(len(ids), dtype=np.int64)
+        weights = np.zeros(len(ids), dtype=np.float64)
+        rows: list[list] = []
+        for i, seed in enumerate(seeds):
+            for attempt in range(self.max_attempts):
+                py.rndm.init(int((int(seed) + attempt * 7919) % MAX_SEED) + 1)
+                if py.next():
+                    break
+            else:
+                raise RuntimeError(f"Pythia failed to generate event {item.run}:{item.first + i} "
+                                   f"in {self.max_attempts} attempts")
+            keep_all = not self.final_state
+            event = [(p.id(), p.charge(), p.px(), p.py(), p.pz(), p.e(), p.status())
+                     for p in py.event if keep_all or p.isFinal()]
+            if keep_all:
+                event = event[1:]  # entry 0 is the system as a whole
+            counts[i] = len(event)
+            rows.extend(event)
+            weights[i] = py.infoPython().weight()
+        table = np.array(rows, dtype=np.float64).reshape(-1, len(PARTICLE_FIELDS))
+        fields = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(PARTICLE_FIELDS)}
+        particles = ak.unflatten(ak.zip(fields), counts)
+        return ids, {self.particles: particles, self.weights: weights}

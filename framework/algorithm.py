@@ -1,0 +1,101 @@
+"""Algorithms, filters and the per-event convenience base.
+
+An :class:`Algorithm` processes a whole chunk of events per call: it reads
+its declared inputs from the store view, computes with numpy, numba kernels
+or torch batches over all events at once, and puts its declared outputs.
+
+A :class:`Filter` returns a per-event boolean decision from ``execute``; the
+framework stores it as the product ``<name>Passed`` and, inside filtered
+sequences, hides failing events from later members.
+
+:class:`EventAlgorithm` is the slow path for quick studies: ``process_event``
+is called once per event with plain Python values.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from .component import Component, Output, Property
+
+ERROR_POLICIES = ("abort", "skip_event", "skip_chunk")
+
+
+class Algorithm(Component):
+    """Base of every algorithm.
+
+    Life cycle: ``initialize()`` once per process after configuration and
+    services are set up (book histograms, load constants here), then
+    ``execute(store)`` once per chunk, then ``finalize()``.
+    """
+
+    kind = "algorithm"
+
+    on_error = Property("abort", doc="what to do when execute raises: stop the job (abort), drop the failing "
+                        "events (skip_event) or the whole chunk (skip_chunk)", choices=ERROR_POLICIES)
+
+    #: Services, set by the framework before ``initialize`` (see :class:`~hepreco.framework.services.Services`).
+    services: Any = None
+
+    def initialize(self) -> None:
+        """Called once per process before the first chunk."""
+
+    def execute(self, store) -> Any:
+        """Process all events of ``store`` (a :class:`~hepreco.framework.event_store.StoreView`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    def finalize(self) -> None:
+        """Called once per process after the last chunk."""
+
+    # -- conveniences --------------------------------------------------------
+    def book(self, name: str, *axes, **options):
+        """Book a histogram owned by this algorithm (see HistogramSvc.book)."""
+        return self.services.histograms.book(self.name, name, *axes, **options)
+
+    def seeds(self, store) -> np.ndarray:
+        """One 64-bit seed per event of ``store``, for this algorithm (see RandomSvc)."""
+        return self.services.random.seeds(store.event_ids, self.name)
+
+    def generators(self, store) -> list[np.random.Generator]:
+        """One independent numpy Generator per event of ``store`` (slow path)."""
+        return self.services.random.generators(store.event_ids, self.name)
+
+
+class Filter(Algorithm):
+    """An algorithm whose ``execute`` returns a boolean decision per event."""
+
+    decision = Output("{name}Passed", doc="per-event decision of this filter (bool)")
+
+
+class EventAlgorithm(Algorithm):
+    """Per-event convenience base: ``process_event`` is called once per event.
+
+    This is the slow path (one Python call per event, microseconds each);
+    use it for quick studies and prototypes, then port to a chunked
+    ``execute`` once it works.  ``process_event(event, event_id)`` receives a
+    dict mapping each declared input attribute name to that event's value
+    (a numpy row or an awkward record/list) and returns a dict mapping each
+    declared output attribute name to a value for this event; outputs are
+    assembled into awkward arrays (or numpy arrays when the values are numbers).
+    """
+
+    def process_event(self, event: dict[str, Any], event_id: tuple[int, int]) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement process_event()")
+
+    def execute(self, store):
+        inputs = {attr: store[key] for attr, key in self.input_keys().items()}
+        outputs: dict[str, list] = {attr: [] for attr in self.output_keys()}
+        ids = store.event_ids
+        for i in range(store.n_events):
+            event = {attr: value[i] for attr, value in inputs.items()}
+            result = self.process_event(event, (int(ids["run"][i]), int(ids["event"][i]))) or {}
+            for attr in outputs:
+                outputs[attr].append(result.get(attr))
+        for attr, key in self.output_keys().items():
+            values = outputs[attr]
+            if values and all(isinstance(v, (bool, int, float, np.number, np.bool_)) for v in values):
+                store.put(key, np.asarray(values))
+            else:
+                store.put(key, ak.Array(values))

@@ -1,0 +1,351 @@
+"""Job options: YAML files (the main form) and Python files, one model for both.
+
+A job options file has up to five sections::
+
+    job:          settings of the job (see JobSettings: evt_max, chunk_size, seed, executor, ...)
+    source:       the event source, {type: ..., <property>: ...}
+    algorithms:   list of {type: ..., name: ..., <property or data key>: ...};
+                  {type: Sequence, name: ..., mode: all|and|or, invert: bool, members: [...]}
+    services:     {ServiceName: {<property>: ...}}
+    outputs:      list of output streams {type: RootOutput, name: ..., collections: [...]}
+
+Parsing keeps the file and line of every entry and key, so that every
+validation error can point at the line to fix.  A Python job options file
+builds the same model with :func:`Job`, :func:`Alg`, :func:`Seq`,
+:func:`Source`, :func:`Svc` and :func:`Stream` and binds it to ``job``.
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .component import Component, Property
+from .errors import ConfigurationError, Location, UnknownNameError
+
+SECTIONS = ("job", "source", "algorithms", "services", "outputs")
+EXECUTORS = ("sequential", "processes", "dask")
+
+
+class JobSettings(Component):
+    """Settings of the job as a whole (the ``job:`` section)."""
+
+    type_name = "job"
+    label = "job"
+    kind = "job"
+
+    name = Property("job", doc="name of the job, shown in the report")
+    evt_max = Property(-1, doc="events to process (-1: the whole input)", ge=-1)
+    chunk_size = Property(500, doc="events per chunk (one work item, one event store)", gt=0)
+    seed = Property(12345, doc="global random seed; every per-event stream derives from it", ge=0)
+    run = Property(1, doc="run number given to generated events", ge=0)
+    output_dir = Property("output", doc="folder receiving outputs, histograms and report.json")
+    executor = Property("sequential", doc="how work items are run", choices=EXECUTORS)
+    workers = Property(1, doc="worker processes (processes, dask)", ge=1)
+    scheduler = Property("", doc="dask scheduler address (empty: a LocalCluster on this machine)")
+    scheduling = Property("declared", doc="algorithm order: as declared, or derived from inputs/outputs",
+                          choices=("declared", "dataflow"))
+    mode = Property("all", doc="mode of the top-level sequence (all | and | or)", choices=("all", "and", "or"))
+    max_retries = Property(2, doc="retries of a work item whose worker died", ge=0)
+    plugins = Property([], doc="extra plugin modules to import (besides the entry points)", items=str)
+    progress = Property(True, doc="show a progress bar")
+
+    def __init__(self, **values):
+        super().__init__(None, **values)
+
+
+#: settings that change how a job runs but not what it computes (left out of the physics hash)
+EXECUTION_SETTINGS = ("output_dir", "executor", "workers", "scheduler", "max_retries", "progress")
+
+
+# -- the model ----------------------------------------------------------------
+@dataclass
+class Spec:
+    """One configured component as written: type, name, values and where each was written."""
+
+    type: str
+    name: str
+    values: dict[str, Any]
+    where: Location
+    where_of: dict[str, Location] = field(default_factory=dict)
+    members: list["Spec"] | None = None
+
+    def locate(self, key: str) -> Location:
+        return self.where_of.get(key, self.where)
+
+    def walk(self):
+        yield self
+        for m in self.members or []:
+            yield from m.walk()
+
+
+@dataclass
+class JobOptions:
+    """A parsed (not yet validated) job options file."""
+
+    file: str
+    job: Spec
+    source: Spec | None
+    algorithms: list[Spec]
+    services: list[Spec]
+    outputs: list[Spec]
+
+    def components(self):
+        """Every spec with a name that ``--set`` can address."""
+        yield self.job
+        if self.source:
+            yield self.source
+        for s in self.algorithms:
+            yield from s.walk()
+        yield from self.services
+        yield from self.outputs
+
+
+# -- YAML with line numbers ---------------------------------------------------
+class _LineDict(dict):
+    line = 0
+    lines: dict
+
+
+class _LineList(list):
+    line = 0
+    lines: list
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    out = _LineDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise ConfigurationError(f"key {key!r} appears twice in one mapping (first on line {out.lines[key]})",
+                                     Location(loader.name, key_node.start_mark.line + 1))
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _LineList:
+    out = _LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _plain(value: Any) -> Any:
+    """Strip line bookkeeping: plain dicts and lists all the way down."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _spec_from_mapping(entry: Any, file: str, line: int, what: str, default_type: str | None = None) -> Spec:
+    where = Location(file, getattr(entry, "line", line) or line)
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{what} must be a mapping like {{type: Name, ...}}, got {entry!r}", where)
+    lines = getattr(entry, "lines", {})
+    where_of = {k: Location(file, lines.get(k, where.line)) for k in entry}
+    type_ = entry.get("type", default_type)
+    if not isinstance(type_, str) or not type_:
+        raise ConfigurationError(f"{what} needs a 'type:' naming the component type", where)
+    name = entry.get("name", type_)
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"{what}: 'name' must be a non-empty string, got {name!r}", where_of.get("name", where))
+    values = {k: _plain(v) for k, v in entry.items() if k not in ("type", "name", "members")}
+    members = None
+    if type_ == "Sequence":
+        raw = entry.get("members", [])
+        if not isinstance(raw, list):
+            raise ConfigurationError(f"sequence {name!r}: 'members' must be a list", where_of.get("members", where))
+        member_lines = getattr(raw, "lines", [where.line] * len(raw))
+        members = [_spec_from_mapping(m, file, ln, f"member {i + 1} of sequence {name!r}")
+                   for i, (m, ln) in enumerate(zip(raw, member_lines))]
+    elif "members" in entry:
+        raise ConfigurationError(f"{what}: only a Sequence has 'members' ({type_!r} is no sequence)",
+                                 where_of["members"])
+    return Spec(type_, name, values, where, where_of, members)
+
+
+def options_from_dict(doc: Any, file: str) -> JobOptions:
+    """Build :class:`JobOptions` from a (line-annotated) mapping."""
+    if doc is None:
+        doc = _LineDict()
+    if not isinstance(doc, dict):
+        raise ConfigurationError("job options must be a mapping with sections " + ", ".join(SECTIONS),
+                                 Location(file, 1))
+    lines = getattr(doc, "lines", {})
+    for key in doc:
+        if key not in SECTIONS:
+            raise UnknownNameError("section", key, SECTIONS, Location(file, lines.get(key)))
+
+    job_entry = doc.get("job") or _LineDict()
+    if not isinstance(job_entry, dict):
+        raise ConfigurationError("'job' must be a mapping of settings", Location(file, lines.get("job")))
+    job_lines = getattr(job_entry, "lines", {})
+    job = Spec("job", "job", {k: _plain(v) for k, v in job_entry.items()}, Location(file, lines.get("job")),
+               {k: Location(file, job_lines.get(k)) for k in job_entry})
+
+    source = None
+    if doc.get("source") is not None:
+        source = _spec_from_mapping(doc["source"], file, lines.get("source", 1), "source")
+
+    def listed(section: str) -> list[Spec]:
+        raw = doc.get(section) or []
+        if not isinstance(raw, list):
+            raise ConfigurationError(f"'{section}' must be a list of entries", Location(file, lines.get(section)))
+        entry_lines = getattr(raw, "lines", [lines.get(section, 1)] * len(raw))
+        return [_spec_from_mapping(e, file, ln, f"entry {i + 1} of {section}")
+                for i, (e, ln) in enumerate(zip(raw, entry_lines))]
+
+    services = []
+    raw_services = doc.get("services") or {}
+    if not isinstance(raw_services, dict):
+        raise ConfigurationError("'services' must be a mapping {ServiceName: {property: value}}",
+                                 Location(file, lines.get("services")))
+    svc_lines = getattr(raw_services, "lines", {})
+    for name, entry in raw_services.items():
+        entry = entry if entry is not None else _LineDict()
+        if isinstance(entry, dict) and "name" not in entry:
+            entry = _with(entry, "name", name)
+        services.append(_spec_from_mapping(entry, file, svc_lines.get(name, 1), f"service {name!r}",
+                                           default_type=name))
+    return JobOptions(file, job, source, listed("algorithms"), services, listed("outputs"))
+
+
+def _with(entry: dict, key: str, value: Any) -> dict:
+    out = _LineDict(entry)
+    out.line = getattr(entry, "line", 0)
+    out.lines = dict(getattr(entry, "lines", {}))
+    out[key] = value
+    return out
+
+
+def load_yaml(path: str) -> JobOptions:
+    try:
+        with open(path) as f:
+            loader = _Loader(f)
+            loader.name = path
+            try:
+                doc = loader.get_single_data()
+            finally:
+                loader.dispose()
+    except FileNotFoundError:
+        raise ConfigurationError(f"job options file {path!r} does not exist") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ConfigurationError(f"YAML syntax error: {exc.problem}", Location(path, mark.line + 1 if mark else None)) \
+            from None
+    return options_from_dict(doc, path)
+
+
+# -- Python job options ---------------------------------------------------------
+def _caller(depth: int = 2) -> Location:
+    frame = sys._getframe(depth)
+    return Location(frame.f_code.co_filename, frame.f_lineno)
+
+
+def Alg(type: str, name: str | None = None, **values: Any) -> Spec:
+    """An algorithm entry in Python job options."""
+    where = _caller()
+    return Spec(type, name or type, values, where, {k: where for k in values})
+
+
+def Seq(name: str, members: list[Spec], mode: str = "all", invert: bool = False) -> Spec:
+    """A sequence entry in Python job options."""
+    where = _caller()
+    return Spec("Sequence", name, {"mode": mode, "invert": invert}, where, {}, list(members))
+
+
+def Source(type: str, name: str | None = None, **values: Any) -> Spec:
+    """The event source in Python job options."""
+    where = _caller()
+    return Spec(type, name or type, values, where, {k: where for k in values})
+
+
+def Svc(type: str, name: str | None = None, **values: Any) -> Spec:
+    """A service entry in Python job options."""
+    where = _caller()
+    return Spec(type, name or type, values, where, {k: where for k in values})
+
+
+def Stream(type: str, name: str | None = None, **values: Any) -> Spec:
+    """An output stream entry in Python job options."""
+    where = _caller()
+    return Spec(type, name or type, values, where, {k: where for k in values})
+
+
+def Job(source: Spec | None = None, algorithms: list[Spec] = (), services: list[Spec] = (),
+        outputs: list[Spec] = (), **settings: Any) -> JobOptions:
+    """A whole job in Python job options: ``job = Job(source=..., algorithms=[...], evt_max=100)``."""
+    where = _caller()
+    job = Spec("job", "job", settings, where, {k: where for k in settings})
+    return JobOptions(where.file, job, source, list(algorithms), list(services), list(outputs))
+
+
+def load_python(path: str) -> JobOptions:
+    try:
+        namespace = runpy.run_path(path, run_name="__hepreco_joboptions__")
+    except FileNotFoundError:
+        raise ConfigurationError(f"job options file {path!r} does not exist") from None
+    job = namespace.get("job")
+    if not isinstance(job, JobOptions):
+        raise ConfigurationError("a Python job options file must bind 'job' to "
+                                 "hepreco.framework.config.Job(...)", Location(path))
+    job.file = path
+    return job
+
+
+def load(path: str) -> JobOptions:
+    """Parse a job options file (``.yaml``/``.yml`` or ``.py``)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".py":
+        return load_python(path)
+    if ext in (".yaml", ".yml", ".json"):
+        return load_yaml(path)
+    raise ConfigurationError(f"job options must be .yaml, .yml or .py files, got {path!r}")
+
+
+# -- overrides --------------------------------------------------------------------
+def apply_override(options: JobOptions, text: str) -> None:
+    """Apply ``Target.prop=value`` (value in YAML syntax) to the parsed options."""
+    where = Location(f"--set {text}")
+    target, sep, value_text = text.partition("=")
+    name, dot, prop = target.strip().rpartition(".")
+    if not sep or not dot or not name or not prop:
+        raise ConfigurationError("expected --set Component.property=value, e.g. --set job.evt_max=100", where)
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"cannot parse the value {value_text!r}: {exc}", where) from None
+    specs = {s.name: s for s in options.components()}
+    if name not in specs:
+        raise UnknownNameError("component", name, list(specs), where, context="--set")
+    spec = specs[name]
+    spec.values[prop] = value
+    spec.where_of[prop] = where
+
+
+# -- dumping --------------------------------------------------------------------
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def dump_yaml(resolved: dict) -> str:
+    """YAML text of a resolved configuration (runs again as it is)."""
+    return yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100)

@@ -1,0 +1,200 @@
+"""Executors: how work items are run, behind one interface.
+
+=============  ===================================================================
+``sequential`` in this process, one item after the other
+``processes``  a local pool of worker processes (``job.workers``)
+``dask``       a dask ``distributed`` cluster: a LocalCluster with ``job.workers``
+               processes, or the scheduler at ``job.scheduler`` (for batch systems
+               start workers with dask-jobqueue and pass its scheduler address)
+=============  ===================================================================
+
+Every executor takes a picklable function of one work item and yields results
+as items complete; the client orders them.  Algorithms never know which
+executor runs them.  A worker that dies takes its items with it: they are
+retried (``job.max_retries`` times) and then reported as an
+:class:`ItemFailure`; an exception raised by an algorithm is not retried.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from .errors import ConfigurationError
+from .io.source import WorkItem
+
+
+@dataclass
+class ItemFailure:
+    """A work item given up after its worker died ``attempts`` times."""
+
+    index: int
+    first: int
+    last: int
+    attempts: int
+    reason: str
+
+
+class Executor:
+    """Base: ``run(fn, items)`` yields ``fn(item)`` results (or ItemFailure) as they complete."""
+
+    name = "base"
+
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
+        self.workers = workers
+        self.max_retries = max_retries
+        self.scheduler = scheduler
+
+    def run(self, fn: Callable, items: Iterable[WorkItem]) -> Iterator:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers (and finalise the algorithms they hold)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SequentialExecutor(Executor):
+    """Runs every item in this process."""
+
+    name = "sequential"
+
+    def run(self, fn, items):
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        from .job import finalize_processors
+
+        finalize_processors()
+
+
+def _worker_init() -> None:
+    from .job import finalize_processors
+
+    multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
+
+
+class ProcessExecutor(Executor):
+    """A local pool of ``workers`` processes (started with 'spawn': safe with threads and numba)."""
+
+    name = "processes"
+
+    def _pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+
+    def run(self, fn, items):
+        queue = list(items)
+        attempts = {item.index: 0 for item in queue}
+        pool = self._pool()
+        running: dict = {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    item = queue.pop(0)
+                    running[pool.submit(fn, item)] = item
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in done:
+                    item = running.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        attempts[item.index] += 1
+                        if attempts[item.index] > self.max_retries:
+                            yield ItemFailure(item.index, item.first, item.last, attempts[item.index],
+                                              "worker process died")
+                        else:
+                            queue.insert(0, item)
+                if broken:
+                    # every item still on the broken pool is a suspect too: count it and retry it
+                    for fut, item in running.items():
+                        attempts[item.index] += 1
+                        if attempts[item.index] > self.max_retries:
+                            yield ItemFailure(item.index, item.first, item.last, attempts[item.index],
+                                              "worker process died")
+                        else:
+                            queue.insert(0, item)
+                    running.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = self._pool()
+        finally:
+            for fut in running:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """A dask.distributed cluster (LocalCluster by default, or ``scheduler`` address)."""
+
+    name = "dask"
+
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
+        super().__init__(workers, max_retries, scheduler)
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigurationError("the dask executor needs dask.distributed: "
+                                     "pip install 'hepreco[dask]'") from None
+        dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
+                         "distributed.worker.daemon": False})
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+
+    def run(self, fn, items):
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        items = list(items)
+        futures = {self.client.submit(fn, item, pure=False, key=f"hepreco-item-{item.key}-{id(self)}"): item
+                   for item in items}
+        try:
+            for fut in as_completed(futures):
+                item = futures[fut]
+                try:
+                    yield fut.result()
+                except KilledWorker as exc:
+                    yield ItemFailure(item.index, item.first, item.last, self.max_retries + 1,
+                                      f"worker died: {exc}")
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        from .job import finalize_processors
+
+        try:
+            self.client.run(finalize_processors)
+        except Exception:  # workers may be gone already
+            pass
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+EXECUTORS = {"sequential": SequentialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor}
+
+
+def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "") -> Executor:
+    try:
+        cls = EXECUTORS[name]
+    except KeyError:
+        from .errors import UnknownNameError
+
+        raise UnknownNameError("executor", name, list(EXECUTORS)) from None
+    return cls(workers=workers, max_retries=max_retries, scheduler=scheduler)

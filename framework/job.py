@@ -1,0 +1,266 @@
+"""From job options to a validated, runnable job, and the per-process runtime.
+
+:func:`build` turns parsed :class:`~hepreco.framework.config.JobOptions` into
+component instances, checking every type, name, property and data key (errors
+name the job file and line).  :meth:`Job.resolved` is the fully resolved
+configuration; it is what workers rebuild from and what ``--dump-config``
+writes, so a dump runs again unchanged.
+
+:class:`Processor` is one process's initialised copy of the job: it turns a
+work item into an :class:`ItemResult` (outputs written, histograms, timing,
+message counters and errors harvested).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import dataflow
+from .component import Component
+from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
+from .errors import ConfigurationError, Location, PropertyError, UnknownNameError
+from .event_store import EventStore
+from .io.output import OutputStream
+from .io.source import EventSource, WorkItem
+from .plugins import Registry, get_registry
+from .sequence import ChunkRunner, Sequence
+from .services import Services
+from .services.histograms import HistogramSvc
+from .services.messages import MessageSvc
+from .services.random import RandomSvc
+from .services.timing import TimingSvc
+
+TOP = "TopSequence"
+STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
+                     "RandomSvc": RandomSvc}
+
+
+def _configure(instance: Component, spec: Spec) -> Component:
+    settable = instance.settable()
+    for key, value in spec.values.items():
+        if key not in settable:
+            raise UnknownNameError("property", key, settable, spec.locate(key), context=f"{spec.name} ({spec.type})")
+        try:
+            setattr(instance, key, value)
+        except PropertyError as exc:
+            raise PropertyError(exc.owner, exc.prop, exc.detail, spec.locate(key)) from None
+    return instance
+
+
+def _make(registry: Registry, kind: str, spec: Spec) -> Component:
+    cls = registry.get(kind, spec.type, spec.where)
+    try:
+        instance = cls(name=spec.name)
+    except PropertyError as exc:
+        raise PropertyError(exc.owner, exc.prop, exc.detail, spec.where) from None
+    return _configure(instance, spec)
+
+
+@dataclass
+class Job:
+    """A validated job: settings, components and services, ready to run."""
+
+    file: str
+    settings: JobSettings
+    registry: Registry
+    source: EventSource
+    top: Sequence
+    services: Services
+    outputs: list[OutputStream]
+    locations: dict[str, Location] = field(default_factory=dict)
+
+    def algorithms(self) -> list:
+        return self.top.leaves()
+
+    def resolved(self) -> dict[str, Any]:
+        """The fully resolved configuration as plain data (the ``--dump-config`` content)."""
+        def entry(c: Component) -> dict:
+            if isinstance(c, Sequence):
+                return {"type": "Sequence", "name": c.name, **c.resolved(), "members": [entry(m) for m in c.members]}
+            return {"type": c.type_name, "name": c.name, **c.resolved()}
+
+        services = {}
+        for svc in self.services.all():
+            if isinstance(svc, (RandomSvc, TimingSvc)):
+                continue  # nothing configurable (the seed is job.seed)
+            services[svc.name] = {"type": svc.type_name, **svc.resolved()}
+        return {"job": self.settings.properties(), "source": entry(self.source),
+                "algorithms": [entry(m) for m in self.top.members], "services": services,
+                "outputs": [entry(o) for o in self.outputs]}
+
+    def config_hash(self, physics_only: bool = True) -> str:
+        """SHA-256 of the resolved configuration (without execution settings when ``physics_only``)."""
+        resolved = self.resolved()
+        if physics_only:
+            resolved["job"] = {k: v for k, v in resolved["job"].items() if k not in EXECUTION_SETTINGS}
+        return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build(options: JobOptions, check_dataflow: bool = True) -> Job:
+    """Validate ``options`` and instantiate every component."""
+    settings = _configure(JobSettings(), options.job)
+    registry = get_registry(settings.plugins)
+    locations: dict[str, Location] = {}
+
+    def claim(spec: Spec, what: str) -> None:
+        if spec.name in locations:
+            raise ConfigurationError(f"the name {spec.name!r} ({what}) is already used at {locations[spec.name]}; "
+                                     "give each component a unique 'name:'", spec.where)
+        locations[spec.name] = spec.where
+
+    # services first: the standard four always exist, plugins may add more
+    given = {s.name: s for s in options.services}
+    for spec in options.services:
+        claim(spec, "service")
+    standard = {}
+    for name, cls in STANDARD_SERVICES.items():
+        spec = given.pop(name, None)
+        if name == "RandomSvc":
+            svc = RandomSvc(seed=settings.seed)
+            if spec is not None and spec.values:
+                key = next(iter(spec.values))
+                raise UnknownNameError("property", key, [], spec.locate(key),
+                                       context="RandomSvc (its seed is job.seed)")
+        else:
+            svc = _configure(cls(), spec) if spec is not None else cls()
+        standard[name] = svc
+    extra = {name: _make(registry, "service", spec) for name, spec in given.items()}
+    services = Services(standard["MessageSvc"], standard["HistogramSvc"], standard["RandomSvc"],
+                        standard["TimingSvc"], extra)
+
+    if options.source is None:
+        raise ConfigurationError("the job options have no 'source:' section (where do the events come from?)",
+                                 Location(options.file))
+    claim(options.source, "source")
+    source = _make(registry, "source", options.source)
+
+    def make_member(spec: Spec) -> Component:
+        claim(spec, "algorithm")
+        if spec.type == "Sequence":
+            seq = _configure(Sequence(spec.name), spec)
+            seq.members = [make_member(m) for m in spec.members or []]
+            return seq
+        return _make(registry, "algorithm", spec)
+
+    members = [make_member(s) for s in options.algorithms]
+    top = Sequence(TOP, members, mode=settings.mode)
+    locations.setdefault(TOP, options.job.where)
+
+    outputs = []
+    decisions = {c.name: c.decision for c in top.walk() if hasattr(c, "decision")}
+    for spec in options.outputs:
+        claim(spec, "output stream")
+        stream = _make(registry, "output", spec)
+        for prop in ("accept", "require", "veto"):
+            for name in getattr(stream, prop):
+                if name not in decisions:
+                    raise UnknownNameError("filter or sequence", name, list(decisions), spec.locate(prop),
+                                           context=f"{stream.name}.{prop}")
+        stream.decision_keys = decisions
+        outputs.append(stream)
+
+    for comp in [source, *top.walk(), *outputs, *services.all()]:
+        comp.services = services
+    job = Job(options.file, settings, registry, source, top, services, outputs, locations)
+    if check_dataflow:
+        def where(name: str) -> Location:
+            return locations.get(name, Location(options.file))
+        dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")
+    return job
+
+
+# -- per-process runtime -------------------------------------------------------
+@dataclass
+class ItemResult:
+    """What one work item produced, shipped from worker to client."""
+
+    index: int
+    first: int
+    last: int
+    n_read: int = 0
+    n_accepted: int = 0
+    n_failed: int = 0
+    histograms: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    messages: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
+    decisions: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    worker: str = ""
+
+
+class Processor:
+    """One process's initialised job; :meth:`process` runs one work item."""
+
+    def __init__(self, resolved: dict, output_dir: str):
+        self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False)
+        self.output_dir = output_dir
+        job = self.job
+        for svc in job.services.all():
+            svc.initialize()
+        job.source.initialize()
+        for alg in job.algorithms():
+            alg.initialize()
+        for stream in job.outputs:
+            stream.initialize()
+        self.runner = ChunkRunner(job.services.timing, job.services.histograms)
+
+    def process(self, item: WorkItem) -> ItemResult:
+        t0 = time.perf_counter()
+        job = self.job
+        event_ids, data = job.source.read(item)
+        store = EventStore(event_ids)
+        for key, value in data.items():
+            store.put(key, value, job.source.name, job.source.config_hash())
+        job.services.timing.add(job.source.name, time.perf_counter() - t0, store.n_events)
+        decision, errors = self.runner.run(job.top, store)
+        parts = []
+        if store.alive.any():
+            for stream in job.outputs:
+                mask = stream.selected(store)
+                parts.append(stream.write(item, store, mask, self.output_dir))
+        services = job.services
+        return ItemResult(
+            index=item.index, first=item.first, last=item.last, n_read=store.n_events,
+            n_accepted=int(decision.sum()), n_failed=int((~store.alive).sum()),
+            histograms=services.histograms.harvest(), timing=services.timing.harvest(),
+            messages=services.messages.harvest(), errors=errors.records, parts=parts,
+            decisions={c.name: int(np.count_nonzero(store[c.decision] & store.alive))
+                       for c in job.top.walk() if hasattr(c, "decision") and c.decision in store},
+            seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}")
+
+    def finalize(self) -> None:
+        job = self.job
+        for alg in job.algorithms():
+            alg.finalize()
+        for stream in job.outputs:
+            stream.finalize()
+        job.source.finalize()
+        for svc in job.services.all():
+            svc.finalize()
+
+
+_PROCESSORS: dict[str, Processor] = {}
+
+
+def process_item(resolved: dict, output_dir: str, item: WorkItem) -> ItemResult:
+    """Worker entry point: build (once per process) and run one work item."""
+    key = hashlib.sha256(json.dumps([resolved, output_dir], sort_keys=True, default=str).encode()).hexdigest()
+    proc = _PROCESSORS.get(key)
+    if proc is None:
+        proc = _PROCESSORS[key] = Processor(resolved, output_dir)
+    return proc.process(item)
+
+
+def finalize_processors() -> None:
+    """Finalise every job built in this process (end of job in that worker)."""
+    while _PROCESSORS:
+        _, proc = _PROCESSORS.popitem()
+        proc.finalize()

@@ -1,0 +1,62 @@
+"""The job report (``report.json``) and the summary printed at the end."""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+
+PACKAGES = ("hepreco", "numpy", "numba", "awkward", "uproot", "h5py", "hist", "pluggy", "pyyaml", "pythia8mc",
+            "torch", "hls4ml", "fastjet", "dask", "distributed")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def summary(report: dict) -> str:
+    """A short human summary of a report."""
+    ev = report["events"]
+    wall = report["wall_seconds"]
+    rate = ev["processed"] / wall if wall > 0 else 0.0
+    lines = [f"hepreco: job {report['job']!r} {report['status']} in {wall:.1f} s "
+             f"({report['executor']['name']}, {report['executor']['workers']} worker(s))",
+             f"  events   read {ev['read']}, accepted {ev['accepted']}, failed {ev['failed']}"
+             f"  ({rate:,.0f} events/s this run)"]
+    if report["items"]["resumed"]:
+        lines.append(f"  items    {report['items']['total']} ({report['items']['resumed']} reused from an earlier run)")
+    timing = sorted(report["timing"].items(), key=lambda kv: -kv[1]["seconds"])
+    if timing:
+        lines.append("  time     " + ", ".join(f"{name} {row['us_per_event']:.1f} us/evt" for name, row in timing[:5]))
+    decisions = report.get("decisions", {})
+    if decisions:
+        shown = [f"{k} {v}" for k, v in decisions.items() if k != "TopSequence"]
+        if shown:
+            lines.append("  passed   " + ", ".join(shown[:8]))
+    counts = {name: row for name, row in report["messages"].items()}
+    if counts:
+        lines.append("  messages " + ", ".join(f"{name}: " + " ".join(f"{lvl} {n}" for lvl, n in row.items())
+                                              for name, row in counts.items()))
+    if report["errors"]:
+        lines.append(f"  errors   {len(report['errors'])} (see report.json):")
+        for err in report["errors"][:5]:
+            evs = err["events"]
+            span = f"event {evs[0]}" if len(evs) == 1 else f"{len(evs)} events"
+            lines.append(f"           {err['algorithm']} [{err['policy']}] {span}: {err['exception']}: {err['message']}")
+    for failure in report["failed_items"]:
+        lines.append(f"  FAILED   item {failure['index']} (events {failure['first']}..{failure['last'] - 1}): "
+                     f"{failure['reason']} after {failure['attempts']} attempts")
+    n_parts = sum(1 for _ in report["outputs"])
+    if n_parts:
+        streams = sorted({p["stream"] for p in report["outputs"]})
+        size = sum(p["bytes"] for p in report["outputs"])
+        lines.append(f"  outputs  {', '.join(streams)}: {n_parts} part(s), {size / 1e6:.2f} MB")
+    if report["histograms"]:
+        lines.append(f"  hists    {len(report['histograms'])} file(s) in {report['output_dir']}")
+    lines.append(f"  report   {report['output_dir']}/report.json")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Per-process services shared by all components of a job.
+
+=================  ===========================================================
+module             service
+=================  ===========================================================
+``messages``       MessageSvc: stdlib logging, level per component, counters
+``histograms``     HistogramSvc: ``hist`` histograms booked per algorithm,
+                   merged across chunks and workers, written to ROOT and PNG
+``random``         RandomSvc: counter-based per-event random streams
+``timing``         TimingSvc: per-algorithm time, total and per event
+=================  ===========================================================
+
+Every algorithm gets a :class:`Services` object as ``self.services``; the
+four standard services are attributes, services added by plugins are found
+with :meth:`Services.get`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..component import Component
+from ..errors import UnknownNameError
+
+
+class Service(Component):
+    """Base of services: configured in the ``services:`` section of job options."""
+
+    kind = "service"
+
+    services: Any = None
+
+    def initialize(self) -> None:
+        """Called once per process after configuration, before algorithms initialise."""
+
+    def finalize(self) -> None:
+        """Called once per process at the end."""
+
+    def harvest(self) -> Any:
+        """Return what was accumulated since the last call (merged by the client), and reset."""
+        return None
+
+
+class Services:
+    """The services of one process, by role and by name."""
+
+    def __init__(self, messages, histograms, random, timing, extra: dict[str, Service] | None = None):
+        self.messages = messages
+        self.histograms = histograms
+        self.random = random
+        self.timing = timing
+        self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing)}
+        self.by_name.update(extra or {})
+
+    def get(self, name: str) -> Service:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise UnknownNameError("service", name, list(self.by_name)) from None
+
+    def all(self) -> list[Service]:
+        return list(self.by_name.values())

@@ -1,0 +1,52 @@
+"""Draw ``hist`` histograms to PNG with matplotlib (no display needed)."""
+from __future__ import annotations
+
+import hist
+import numpy as np
+
+
+def draw(h: hist.Hist, path: str) -> None:
+    """Draw a 1D (steps with error bars) or 2D (colour map) histogram to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    if h.ndim == 1:
+        axis = h.axes[0]
+        values = h.values()
+        variances = h.variances()
+        edges = axis.edges
+        ax.stairs(values, edges, color="tab:blue", linewidth=1.5)
+        if variances is not None:
+            centers = axis.centers
+            ax.errorbar(centers, values, yerr=np.sqrt(variances), fmt="none", ecolor="tab:blue", elinewidth=0.8)
+        ax.set_xlabel(axis.label or axis.name)
+        ax.set_ylabel("entries")
+        total = float(h.sum(flow=True)) if not hasattr(h.sum(flow=True), "value") else h.sum(flow=True).value
+        ax.text(0.98, 0.95, f"entries {total:.6g}\nmean {_mean(values, axis.centers):.4g}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=9)
+        if getattr(axis, "transform", None) is not None and "log" in str(axis.transform).lower():
+            ax.set_xscale("log")
+        positive = values[values > 0]
+        if positive.size and positive.max() / positive.min() > 1e3:
+            ax.set_yscale("log")
+    elif h.ndim == 2:
+        xa, ya = h.axes
+        mesh = ax.pcolormesh(xa.edges, ya.edges, h.values().T, cmap="viridis")
+        fig.colorbar(mesh, ax=ax, label="entries")
+        ax.set_xlabel(xa.label or xa.name)
+        ax.set_ylabel(ya.label or ya.name)
+    else:
+        plt.close(fig)
+        return
+    ax.set_title(h.label or h.name or "")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _mean(values: np.ndarray, centers: np.ndarray) -> float:
+    s = values.sum()
+    return float((values * centers).sum() / s) if s > 0 else float("nan")
