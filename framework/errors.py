@@ -51,11 +51,22 @@ class Location:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
+def _rebuild(cls, state: dict, message: str):
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
 class HeprecoError(Exception):
     """Base of every error the framework raises on purpose.
 
-    The command line prints these without a traceback.
+    The command line prints these without a traceback.  They pickle with
+    their fields, so they cross process boundaries (worker pools, dask).
     """
+
+    def __reduce__(self):
+        return _rebuild, (type(self), dict(self.__dict__), Exception.__str__(self))
 
 
 class ConfigurationError(HeprecoError, ValueError):
@@ -142,7 +153,8 @@ class AlgorithmError(HeprecoError, RuntimeError):
     def __init__(self, algorithm: str, events: Sequence[tuple[int, int]], cause: BaseException):
         self.algorithm = algorithm
         self.events = list(events)
-        self.cause = cause
+        self.exception = type(cause).__name__
+        self.message = str(cause)
         span = ""
         if self.events:
             first, last = self.events[0], self.events[-1]

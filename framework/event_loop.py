@@ -103,7 +103,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     }
     if abort is not None:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,
-                           "exception": type(abort.cause).__name__, "message": str(abort.cause)}
+                           "exception": abort.exception, "message": abort.message}
     job.registry.manager.hook.hepreco_job_end(report=report)
     tmp = os.path.join(out, "report.json.tmp")
     with open(tmp, "w") as f:

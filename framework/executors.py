@@ -94,39 +94,52 @@ class ProcessExecutor(Executor):
     def run(self, fn, items):
         queue = list(items)
         attempts = {item.index: 0 for item in queue}
+        suspects: set[int] = set()  # items in flight when a worker died, rerun one at a time
         pool = self._pool()
         running: dict = {}
         try:
             while queue or running:
-                while queue and len(running) < self.workers:
-                    item = queue.pop(0)
-                    running[pool.submit(fn, item)] = item
+                limit = 1 if suspects else self.workers
+                while queue and len(running) < limit:
+                    item = queue[0]
+                    try:
+                        running[pool.submit(fn, item)] = item
+                        queue.pop(0)
+                    except BrokenProcessPool:  # died since the last wait: its futures tell which items
+                        break
+                if not running:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = self._pool()
+                    continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                broken = False
+                lost = []
                 for fut in done:
                     item = running.pop(fut)
                     try:
-                        yield fut.result()
+                        result = fut.result()
                     except BrokenProcessPool:
-                        broken = True
-                        attempts[item.index] += 1
-                        if attempts[item.index] > self.max_retries:
-                            yield ItemFailure(item.index, item.first, item.last, attempts[item.index],
-                                              "worker process died")
-                        else:
-                            queue.insert(0, item)
-                if broken:
-                    # every item still on the broken pool is a suspect too: count it and retry it
-                    for fut, item in running.items():
-                        attempts[item.index] += 1
-                        if attempts[item.index] > self.max_retries:
-                            yield ItemFailure(item.index, item.first, item.last, attempts[item.index],
-                                              "worker process died")
-                        else:
-                            queue.insert(0, item)
-                    running.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = self._pool()
+                        lost.append(item)
+                        continue
+                    suspects.discard(item.index)
+                    yield result
+                if not lost:
+                    continue
+                lost += list(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = self._pool()
+                if len(lost) > 1:
+                    # several items shared the dead pool: rerun each alone to find the culprit
+                    suspects.update(item.index for item in lost)
+                    queue[:0] = sorted(lost, key=lambda it: it.index)
+                    continue
+                item = lost[0]
+                attempts[item.index] += 1
+                if attempts[item.index] > self.max_retries:
+                    suspects.discard(item.index)
+                    yield ItemFailure(item.index, item.first, item.last, attempts[item.index], "worker process died")
+                else:
+                    queue.insert(0, item)
         finally:
             for fut in running:
                 fut.cancel()

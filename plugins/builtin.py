@@ -30,4 +30,9 @@ def hepreco_register_outputs():
 
 @hookimpl
 def hepreco_register_services():
-    return []
+    from hepreco.framework.services.histograms import HistogramSvc
+    from hepreco.framework.services.messages import MessageSvc
+    from hepreco.framework.services.random import RandomSvc
+    from hepreco.framework.services.timing import TimingSvc
+
+    return [MessageSvc, HistogramSvc, RandomSvc, TimingSvc]

@@ -1,0 +1,73 @@
+"""Same job, same outputs and histograms: whatever the executor, worker count or chunk size."""
+import json
+import os
+
+import pytest
+
+from ..conftest import run_job
+from .outputs import hdf5_stream, histograms, root_stream
+
+MATRIX = [
+    ("sequential", 1, 25),
+    ("sequential", 1, 7),
+    ("processes", 2, 25),
+    ("processes", 2, 7),
+    ("dask", 2, 25),
+]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return tmp_path_factory.mktemp("reference")
+
+
+def collect(out):
+    return root_stream(out, "Root"), hdf5_stream(out, "H5"), histograms(out)
+
+
+@pytest.mark.parametrize("executor,workers,chunk", MATRIX, ids=[f"{e}-{w}w-chunk{c}" for e, w, c in MATRIX])
+def test_identical_outputs_under_every_executor(toy_job, tmp_path, executor, workers, chunk):
+    ref_out = str(tmp_path / "ref")
+    report_ref = run_job(toy_job(ref_out, evt_max=60, chunk_size=20))
+    out = str(tmp_path / "run")
+    report = run_job(toy_job(out, evt_max=60, chunk_size=chunk), f"job.executor={executor}",
+                     f"job.workers={workers}")
+    assert report["status"] == "ok"
+    assert report["events"] == report_ref["events"]
+    assert report["decisions"] == report_ref["decisions"]
+    root_ref, h5_ref, hist_ref = collect(ref_out)
+    root, h5, hists = collect(out)
+    assert root["event"] == root_ref["event"] and len(root["event"]) == report["decisions"]["Selected"]
+    assert root == root_ref
+    assert h5 == h5_ref and h5["event"] == list(range(60))
+    assert hists == hist_ref and len(hists) == 2
+    with open(os.path.join(out, "report.json")) as f:
+        written = json.load(f)
+    assert written["executor"]["name"] == executor
+    assert written["events"]["read"] == 60
+
+
+def test_worker_crash_is_retried_then_job_completes(toy_job, tmp_path):
+    out = str(tmp_path / "crash")
+    marker = tmp_path / "crashed"
+    extra = f"""  - type: Crasher
+    event: 33
+    marker: {marker}
+"""
+    path = toy_job(out, evt_max=60, chunk_size=10, algorithms=extra)
+    report = run_job(path, "job.executor=processes", "job.workers=2")
+    assert marker.exists(), "the crasher did kill a worker"
+    assert report["status"] == "ok" and report["events"]["read"] == 60
+    assert hdf5_stream(out, "H5")["event"] == list(range(60))
+
+
+def test_worker_that_always_dies_is_reported(toy_job, tmp_path):
+    out = str(tmp_path / "dies")
+    extra = """  - type: Crasher
+    event: 33
+"""
+    path = toy_job(out, evt_max=40, chunk_size=10, algorithms=extra)
+    report = run_job(path, "job.executor=processes", "job.workers=2", "job.max_retries=1")
+    assert report["status"] == "incomplete"
+    assert [(f["index"], f["first"], f["attempts"]) for f in report["failed_items"]] == [(3, 30, 2)]
+    assert report["events"]["read"] == 30
