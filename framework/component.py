@@ -114,6 +114,7 @@ class Property:
     def __set__(self, obj, value):
         owner = getattr(obj, "label", None) or getattr(obj, "name", "?")
         obj.__dict__.setdefault("_values", {})[self.name] = self.validate(value, owner=owner)
+        obj.__dict__.pop("_hash", None)
 
     # -- validation ----------------------------------------------------------
     @property
@@ -202,6 +203,7 @@ class _DataKey:
             raise PropertyError(getattr(obj, "name", "?"), self.name,
                                 f"expected a store key (non-empty str), got {value!r} ({type(value).__name__})")
         obj.__dict__.setdefault("_keys", {})[self.name] = value
+        obj.__dict__.pop("_hash", None)
 
     def describe(self) -> str:
         opt = ", optional" if self.optional else ""
@@ -306,9 +308,12 @@ class Component:
         return {**self.properties(), **self.input_keys(), **self.output_keys()}
 
     def config_hash(self) -> str:
-        """Short hash of the type and resolved settings (recorded as provenance)."""
-        blob = json.dumps({"type": self.type_name, **self.resolved()}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """Short hash of the type and resolved settings (recorded as provenance; cached until a setting changes)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            blob = json.dumps({"type": self.type_name, **self.resolved()}, sort_keys=True, default=str)
+            cached = self.__dict__["_hash"] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return cached
 
     # -- conveniences for subclasses -----------------------------------------
     @property

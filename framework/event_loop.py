@@ -52,7 +52,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     abort: BaseException | None = None
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
-    fn = partial(process_item, resolved, out)
+    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}")
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
@@ -72,7 +72,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
     hist_files = job.services.histograms.write(histograms, out)
     complete = abort is None and not failures and len(results) == len(items)
-    manifest.save(complete=complete)
+    manifest.close(complete=complete)
     finished = time.time()
     processed = sum(results[i].n_read for i in results if f"{i:05d}" not in done)
     report = {

@@ -250,9 +250,8 @@ class Processor:
 _PROCESSORS: dict[str, Processor] = {}
 
 
-def process_item(resolved: dict, output_dir: str, item: WorkItem) -> ItemResult:
-    """Worker entry point: build (once per process) and run one work item."""
-    key = hashlib.sha256(json.dumps([resolved, output_dir], sort_keys=True, default=str).encode()).hexdigest()
+def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem) -> ItemResult:
+    """Worker entry point: build (once per process and ``key``) and run one work item."""
     proc = _PROCESSORS.get(key)
     if proc is None:
         proc = _PROCESSORS[key] = Processor(resolved, output_dir)

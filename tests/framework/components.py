@@ -138,6 +138,17 @@ class Counter(EventAlgorithm):
         return {"n": len(pts), "lead": max(pts) if pts else 0.0}
 
 
+class Sleep(Algorithm):
+    """Sleeps per chunk (to kill a job mid-run in tests)."""
+
+    seconds = Property(0.2, unit="s")
+
+    def execute(self, store):
+        import time
+
+        time.sleep(self.seconds)
+
+
 class Touch(Algorithm):
     """Trivial algorithm: reads one key, writes another (for chains)."""
 
@@ -150,7 +161,7 @@ class Touch(Algorithm):
 
 @hookimpl
 def hepreco_register_algorithms():
-    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch]
+    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep]
 
 
 @hookimpl

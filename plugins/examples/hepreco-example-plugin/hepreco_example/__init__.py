@@ -1,0 +1,1 @@
+"""Example experiment plugin for hepreco: ``TruthMissingET`` (module ``met``), registered in ``plugin``."""

@@ -1,0 +1,100 @@
+"""The Pythia 8 source: per-event seeding, conservation laws, configuration errors."""
+import os
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hepreco.algorithms.generation.pythia_source import PythiaSource
+from hepreco.framework import ConfigurationError
+from hepreco.framework.services.random import RandomSvc
+
+from ...conftest import run_job
+from ...framework.outputs import histograms, root_stream
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+class _Services:
+    def __init__(self, seed):
+        self.random = RandomSvc(seed=seed)
+
+
+def make_source(seed=5, **values):
+    src = PythiaSource(**values)
+    src.services = _Services(seed)
+    src.initialize()
+    return src
+
+
+@pytest.fixture(scope="module")
+def source():
+    return make_source()
+
+
+def read_all(src, items):
+    ids, parts, weights = [], [], []
+    for item in items:
+        i, data = src.read(item)
+        ids.append(i)
+        parts.append(data["TruthParticles"])
+        weights.append(data["EventWeights"])
+    return np.concatenate(ids), ak.concatenate(parts), np.concatenate(weights)
+
+
+def test_events_do_not_depend_on_chunking(source):
+    ids_a, parts_a, w_a = read_all(source, source.work_items(9, 9, run=3))
+    ids_b, parts_b, w_b = read_all(source, source.work_items(9, 4, run=3)[::-1])  # other chunks, other order
+    order = np.argsort(ids_b["event"])
+    assert ids_a["event"].tolist() == list(range(9)) and (ids_a["run"] == 3).all()
+    assert ak.to_list(parts_a) == ak.to_list(parts_b[order])
+    assert (w_a == w_b[order]).all() and (w_a == 1.0).all()
+
+
+def test_a_fresh_generator_in_another_process_state_gives_the_same_event(source):
+    _, first, _ = read_all(source, source.work_items(3, 3, run=1))
+    other = make_source()
+    item = other.work_items(3, 3, run=1)[0]
+    _, data = other.read(type(item)(0, item.source, None, 2, 3, 1))
+    assert ak.to_list(data["TruthParticles"][0]) == ak.to_list(first[2])
+
+
+def test_final_state_conserves_four_momentum_and_charge(source):
+    _, parts, _ = read_all(source, source.work_items(6, 6, run=1))
+    e_sum = ak.to_numpy(ak.sum(parts.E, axis=1))
+    np.testing.assert_allclose(e_sum, 13600.0, rtol=1e-9)
+    for comp in ("px", "py", "pz"):
+        np.testing.assert_allclose(ak.to_numpy(ak.sum(parts[comp], axis=1)), 0.0, atol=1e-6 * 13600)
+    np.testing.assert_allclose(ak.to_numpy(ak.sum(parts.charge, axis=1)), 2.0, atol=1e-6)  # two protons
+    assert ak.all(parts.status > 0)
+    # no coloured partons in the final state
+    assert not ak.any((abs(parts.pdg_id) <= 6) | (parts.pdg_id == 21))
+
+
+def test_hard_scatter_respects_the_pthat_cut(source):
+    _, parts, _ = read_all(source, source.work_items(6, 6, run=1))
+    pt = np.sqrt(parts.px ** 2 + parts.py ** 2)
+    # each event carries at least ~pTHatMin of transverse momentum on both sides (dijets)
+    assert (ak.to_numpy(ak.sum(pt, axis=1)) > 50.0).all()
+
+
+def test_bad_setting_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="Pythia does not understand the setting 'HardQCD:al = on'"):
+        make_source(settings=["HardQCD:al = on"])
+
+
+def test_generator_needs_evt_max(source):
+    with pytest.raises(ConfigurationError, match="set job.evt_max"):
+        source.work_items(-1, 10, run=1)
+
+
+@pytest.mark.parametrize("executor,workers,chunk", [("processes", 2, 4), ("dask", 2, 5), ("sequential", 1, 3)])
+def test_main_job_is_identical_under_executors_and_chunk_sizes(tmp_path, executor, workers, chunk):
+    job = os.path.join(ROOT, "jobs", "generate.yaml")
+    ref, out = str(tmp_path / "ref"), str(tmp_path / "out")
+    run_job(job, "job.evt_max=12", "job.chunk_size=6", f"job.output_dir={ref}", "job.progress=false")
+    run_job(job, "job.evt_max=12", f"job.chunk_size={chunk}", f"job.output_dir={out}", "job.progress=false",
+            f"job.executor={executor}", f"job.workers={workers}")
+    assert root_stream(out, "Truth") == root_stream(ref, "Truth")
+    assert histograms(out) == histograms(ref)
+    assert sorted(histograms(out)) == ["TruthHistograms/eta", "TruthHistograms/multiplicity", "TruthHistograms/pt"]

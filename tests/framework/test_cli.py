@@ -1,0 +1,74 @@
+"""The hepreco command line: run, validate, plugins, describe, dump-config, clean errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hepreco.framework.cli import main
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "hepreco.framework.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_validate_prints_ok_and_graph(toy_job, tmp_path, capsys):
+    path = toy_job(str(tmp_path / "out"))
+    assert main(["validate", path, "--graph", "--dot", str(tmp_path / "g.dot")]) == 0
+    out = capsys.readouterr().out
+    assert "OK (4 algorithms, source ToySource, 2 output stream(s)" in out
+    assert "SumPtFilter [SumPtFilter]\n      in:  SumPt <- SumPt" in out
+    assert '"key:SumPt" -> "SumPtFilter";' in (tmp_path / "g.dot").read_text()
+    assert not (tmp_path / "out").exists(), "validate processes no events"
+
+
+def test_configuration_error_is_one_line_without_traceback(toy_job, tmp_path):
+    proc = cli("run", toy_job(str(tmp_path / "out")), "--set", "HardParticles.cutt=2")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("hepreco: error: --set HardParticles.cutt=2: unknown property 'cutt'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_dump_config_output_runs_again_unchanged(toy_job, tmp_path):
+    path = toy_job(str(tmp_path / "out"), evt_max=20, chunk_size=10)
+    dumped = tmp_path / "resolved.yaml"
+    assert main(["run", path, "--set", "HardParticles.cut=6.0", "--evt-max", "20", "--dump-config", str(dumped)]) == 0
+    assert main(["run", str(dumped), "--quiet"]) == 0
+    with open(tmp_path / "out" / "report.json") as f:
+        report = json.load(f)
+    again = tmp_path / "again.yaml"
+    assert main(["run", str(dumped), "--dump-config", str(again)]) == 0
+    assert again.read_text() == dumped.read_text()
+    assert report["config"]["algorithms"][1]["cut"] == 6.0
+
+
+def test_run_prints_summary_and_writes_report(toy_job, tmp_path):
+    proc = cli("run", toy_job(str(tmp_path / "out"), evt_max=30, chunk_size=10), "--executor", "processes",
+               "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "hepreco: job 'toy' ok" in proc.stderr and "read 30" in proc.stderr
+    with open(tmp_path / "out" / "report.json") as f:
+        report = json.load(f)
+    for key in ("config", "config_hash", "versions", "plugins", "events", "timing", "errors", "outputs"):
+        assert key in report
+    assert report["versions"]["numpy"] and report["timing"]["HardParticles"]["events"] == 30
+    part = report["outputs"][0]
+    assert os.path.getsize(tmp_path / "out" / part["file"]) == part["bytes"] and len(part["sha256"]) == 64
+
+
+def test_plugins_and_describe(capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin  (hepreco" in out and "PythiaSource" in out
+    assert main(["describe", "PythiaSource"]) == 0
+    out = capsys.readouterr().out
+    assert "PythiaSource  (source, from plugin 'builtin'" in out
+    assert "beam_energy : float, default 6800.0 [GeV] (> 0)" in out
+    assert "particles : store key, default 'TruthParticles'" in out
+
+
+def test_describe_unknown_name_suggests(capsys):
+    assert main(["describe", "PythiaSrc"]) == 2
+    assert "did you mean 'PythiaSource'" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""Plugin discovery through entry points (faked, and a real package installed with pip)."""
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+
+from hepreco.framework import Algorithm, ConfigurationError, hookimpl
+from hepreco.framework.plugins import build_registry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(ROOT, "plugins", "examples", "hepreco-example-plugin")
+
+
+class FakeAlgorithm(Algorithm):
+    """An algorithm from a fake distribution."""
+
+
+fake_plugin = types.ModuleType("fake_plugin")
+
+
+@hookimpl
+def _register():
+    return [FakeAlgorithm]
+
+
+fake_plugin.hepreco_register_algorithms = _register
+
+
+class FakeEntryPoint:
+    group = "hepreco"
+    name = "fake"
+    value = "fake_plugin"
+
+    def load(self):
+        return fake_plugin
+
+
+class FakeDistribution:
+    entry_points = (FakeEntryPoint(),)
+    metadata = {"name": "fake-experiment"}
+    version = "9.9"
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch):
+    real = importlib.metadata.distributions
+
+    def distributions():
+        yield from real()
+        yield FakeDistribution()
+
+    monkeypatch.setattr(importlib.metadata, "distributions", distributions)
+
+
+def test_entry_point_plugins_are_loaded_and_attributed(fake_entry_points, monkeypatch):
+    monkeypatch.delenv("HEPRECO_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    registry = build_registry()
+    assert registry.get("algorithm", "FakeAlgorithm") is FakeAlgorithm
+    info = {p.name: p for p in registry.plugins}
+    assert info["fake"].distribution == "fake-experiment" and info["fake"].version == "9.9"
+    assert info["fake"].provides == {"algorithm": ["FakeAlgorithm"]}
+    # the built-ins come through the same mechanism
+    assert "PythiaSource" in info["builtin"].provides["source"]
+
+
+def test_autoload_can_be_disabled(fake_entry_points, monkeypatch):
+    monkeypatch.setenv("HEPRECO_DISABLE_PLUGIN_AUTOLOAD", "1")
+    registry = build_registry()
+    assert "FakeAlgorithm" not in registry.names("algorithm")
+    assert "RootOutput" in registry.names("output")  # built-ins always load
+    monkeypatch.setenv("HEPRECO_PLUGINS", "tests.framework.components")
+    assert "ToySource" in build_registry().names("source")
+
+
+def test_two_plugins_providing_one_name_is_an_error(fake_entry_points, monkeypatch):
+    clash = types.ModuleType("clash")
+
+    class TruthHistograms(Algorithm):
+        pass
+
+    clash.hepreco_register_algorithms = hookimpl(lambda: [TruthHistograms])
+    monkeypatch.setitem(sys.modules, "clash", clash)
+    with pytest.raises(ConfigurationError, match="algorithm 'TruthHistograms' is provided by two plugins: "
+                                                 "'builtin' and 'clash'"):
+        build_registry(["clash"])
+
+
+def test_unknown_plugin_module_is_a_clear_error():
+    with pytest.raises(ConfigurationError, match="plugin module 'no_such_plugin' cannot be imported"):
+        build_registry(["no_such_plugin"])
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), EXAMPLE], check=True, capture_output=True, timeout=300)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")])
+    env.pop("HEPRECO_DISABLE_PLUGIN_AUTOLOAD", None)
+    return env
+
+
+def test_installed_example_plugin_is_listed(installed_example):
+    out = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "plugins"], env=installed_example,
+                         capture_output=True, text=True, check=True).stdout
+    assert "example  (hepreco-example-plugin 0.1.0; hepreco_example.plugin)" in out
+    assert "TruthMissingET" in out
+
+
+def test_installed_example_plugin_runs_in_a_job(installed_example, tmp_path):
+    job = tmp_path / "met.yaml"
+    job.write_text(f"""\
+job: {{evt_max: 6, chunk_size: 3, output_dir: {tmp_path / 'out'}, progress: false}}
+source: {{type: PythiaSource}}
+algorithms:
+  - {{type: TruthMissingET, eta_max: 2.5}}
+outputs:
+  - {{type: Hdf5Output, name: Met, collections: [TruthMET]}}
+""")
+    proc = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "run", str(job), "--quiet"],
+                          env=installed_example, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["plugin_notes"] == {"example": "TruthMissingET was available"}
+    assert report["timing"]["TruthMissingET"]["events"] == 6
+    from hepreco.framework.io.hdf5 import read_hdf5
+
+    ids, data = read_hdf5(str(tmp_path / "out" / "Met" / "part-00000.h5"))
+    # with |eta| < 2.5 much of the event escapes: the truth MET is far from zero
+    assert data["TruthMET"].shape == (3,) and (data["TruthMET"] > 0.5).all()
