@@ -260,34 +260,24 @@ def _caller(depth: int = 2) -> Location:
     return Location(frame.f_code.co_filename, frame.f_lineno)
 
 
-def Alg(type: str, name: str | None = None, **values: Any) -> Spec:
-    """An algorithm entry in Python job options."""
-    where = _caller()
-    return Spec(type, name or type, values, where, {k: where for k in values})
+def _entry(kind: str):
+    def make(type: str, name: str | None = None, **values: Any) -> Spec:
+        where = _caller()
+        return Spec(type, name or type, values, where, {k: where for k in values})
+
+    make.__name__ = make.__qualname__ = kind
+    make.__doc__ = f"An entry of Python job options: {kind}(type, name=None, **properties)."
+    return make
+
+
+#: Python job options entries (their errors point at the calling line)
+Alg, Source, Svc, Stream = _entry("Alg"), _entry("Source"), _entry("Svc"), _entry("Stream")
 
 
 def Seq(name: str, members: list[Spec], mode: str = "all", invert: bool = False) -> Spec:
     """A sequence entry in Python job options."""
     where = _caller()
     return Spec("Sequence", name, {"mode": mode, "invert": invert}, where, {}, list(members))
-
-
-def Source(type: str, name: str | None = None, **values: Any) -> Spec:
-    """The event source in Python job options."""
-    where = _caller()
-    return Spec(type, name or type, values, where, {k: where for k in values})
-
-
-def Svc(type: str, name: str | None = None, **values: Any) -> Spec:
-    """A service entry in Python job options."""
-    where = _caller()
-    return Spec(type, name or type, values, where, {k: where for k in values})
-
-
-def Stream(type: str, name: str | None = None, **values: Any) -> Spec:
-    """An output stream entry in Python job options."""
-    where = _caller()
-    return Spec(type, name or type, values, where, {k: where for k in values})
 
 
 def Job(source: Spec | None = None, algorithms: list[Spec] = (), services: list[Spec] = (),
