@@ -49,6 +49,16 @@ class Algorithm(Component):
     def finalize(self) -> None:
         """Called once per process after the last chunk."""
 
+    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
+        """Called once in the client after all chunks, with this algorithm's merged histograms.
+
+        ``histograms`` maps the names given to :meth:`book` to the merged
+        ``hist.Hist`` of the whole job.  Write summary plots or tables (fits,
+        efficiency curves) into ``output_dir`` and return their paths; they
+        are listed in the report.  No service is initialised here.
+        """
+        return []
+
     # -- conveniences --------------------------------------------------------
     def book(self, name: str, *axes, **options):
         """Book a histogram owned by this algorithm (see HistogramSvc.book)."""

@@ -315,6 +315,14 @@ class Component:
             cached = self.__dict__["_hash"] = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return cached
 
+    def check(self, registry) -> None:
+        """Checks that need the registry or several properties together (override).
+
+        Called while the job is built, before any event; raise
+        :class:`~hepreco.framework.errors.ConfigurationError` (it is given the
+        component's job-file location).
+        """
+
     # -- conveniences for subclasses -----------------------------------------
     @property
     def log(self) -> logging.Logger:

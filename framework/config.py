@@ -324,6 +324,10 @@ def apply_override(options: JobOptions, text: str) -> None:
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"cannot parse the value {value_text!r}: {exc}", where) from None
     specs = {s.name: s for s in options.components()}
+    if name not in specs and name.endswith("Svc"):
+        # a service the job file does not configure (it runs with its defaults): configure it now
+        specs[name] = Spec(name, name, {}, where)
+        options.services.append(specs[name])
     if name not in specs:
         raise UnknownNameError("component", name, list(specs), where, context="--set")
     spec = specs[name]

@@ -77,6 +77,10 @@ class ConfigurationError(HeprecoError, ValueError):
         self.reason = message
         super().__init__(f"{location}: {message}" if location else message)
 
+    def at(self, location: Location) -> "ConfigurationError":
+        """The same error (same type and fields) placed at ``location``."""
+        return _rebuild(type(self), {**self.__dict__, "location": location}, f"{location}: {self.reason}")
+
 
 class PropertyError(ConfigurationError, TypeError):
     """A property was given a value of the wrong type or outside its range."""

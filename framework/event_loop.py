@@ -65,12 +65,21 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
                 bar.update(res.n_read)
     except AlgorithmError as exc:
         abort = exc
+    except BaseException:
+        manifest.close(complete=False)  # keep what completed: --resume continues from there
+        raise
     finally:
         bar.close()
 
     ordered = [results[i] for i in sorted(results)]
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
     hist_files = job.services.histograms.write(histograms, out)
+    summaries = []
+    for alg in job.algorithms():
+        prefix = alg.name + "/"
+        owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
+        if owned:
+            summaries += alg.end_of_job(owned, out)
     complete = abort is None and not failures and len(results) == len(items)
     manifest.close(complete=complete)
     finished = time.time()
@@ -100,6 +109,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "failed_items": [vars(f) for f in failures],
         "outputs": [p for r in ordered for p in r.parts],
         "histograms": [os.path.relpath(p, out) for p in hist_files],
+        "summaries": [os.path.relpath(p, out) for p in summaries],
     }
     if abort is not None:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,

@@ -165,8 +165,20 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
         stream.decision_keys = decisions
         outputs.append(stream)
 
+    services.registry = registry
     for comp in [source, *top.walk(), *outputs, *services.all()]:
         comp.services = services
+    specs = {s.name: s for s in options.components()}
+    for comp in [*services.all(), source, *top.walk(), *outputs]:
+        check = getattr(comp, "check", None)
+        if check is not None:
+            spec = specs.get(comp.name)
+            try:
+                check(registry)
+            except ConfigurationError as exc:
+                if exc.location is not None or spec is None:
+                    raise
+                raise exc.at(spec.where) from None
     job = Job(options.file, settings, registry, source, top, services, outputs, locations)
     if check_dataflow:
         def where(name: str) -> Location:

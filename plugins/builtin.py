@@ -6,18 +6,23 @@ from hepreco.framework.hookspecs import hookimpl
 
 @hookimpl
 def hepreco_register_algorithms():
+    from hepreco.algorithms.calo.cell_chain import CaloCellBuilder, CaloDigitiser, FastCaloSim
+    from hepreco.algorithms.calo.cell_histograms import CaloCellHistograms, CaloEventDisplay
+    from hepreco.algorithms.calo.response import CaloResponse
     from hepreco.algorithms.generation.truth_histograms import TruthHistograms
 
-    return [TruthHistograms]
+    return [TruthHistograms, FastCaloSim, CaloDigitiser, CaloCellBuilder, CaloCellHistograms, CaloEventDisplay,
+            CaloResponse]
 
 
 @hookimpl
 def hepreco_register_sources():
+    from hepreco.algorithms.calo.sources import CaloGanSource, ParticleGunSource
     from hepreco.algorithms.generation.pythia_source import PythiaSource
     from hepreco.framework.io.hdf5 import Hdf5Source
     from hepreco.framework.io.root import RootSource
 
-    return [PythiaSource, RootSource, Hdf5Source]
+    return [PythiaSource, ParticleGunSource, CaloGanSource, RootSource, Hdf5Source]
 
 
 @hookimpl
@@ -30,9 +35,17 @@ def hepreco_register_outputs():
 
 @hookimpl
 def hepreco_register_services():
+    from hepreco.algorithms.calo.services import ConditionsSvc, GeometrySvc
     from hepreco.framework.services.histograms import HistogramSvc
     from hepreco.framework.services.messages import MessageSvc
     from hepreco.framework.services.random import RandomSvc
     from hepreco.framework.services.timing import TimingSvc
 
-    return [MessageSvc, HistogramSvc, RandomSvc, TimingSvc]
+    return [MessageSvc, HistogramSvc, RandomSvc, TimingSvc, GeometrySvc, ConditionsSvc]
+
+
+@hookimpl
+def hepreco_register_geometries():
+    from hepreco.algorithms.calo.geometry import data_path
+
+    return {name: data_path(f"{name}.yaml") for name in ("atlas-like", "small", "calogan")}

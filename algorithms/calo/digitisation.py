@@ -94,6 +94,50 @@ def _noise_cut_kernel(energy, threshold, absolute, out):
                 o[c] = x[c] if x[c] > threshold[c] else zero
 
 
+@jit(parallel=True)
+def _status_kernel(adc, adc_max, dead, energy, use_energy, out):
+    n_events, n_cells = adc.shape
+    n_blocks = (n_cells + _BLOCK - 1) // _BLOCK
+    for k in numba.prange(n_events * n_blocks):
+        e = k // n_blocks
+        c0 = (k % n_blocks) * _BLOCK
+        c1 = min(c0 + _BLOCK, n_cells)
+        a = adc[e]
+        o = out[e]
+        for c in range(c0, c1):
+            flag = np.uint8(1) if dead[c] else np.uint8(0)
+            if a[c] >= adc_max:
+                flag |= np.uint8(2)
+            if use_energy and energy[e, c] != 0:
+                flag |= np.uint8(4)
+            o[c] = flag
+
+
+def cell_status(adc, adc_max, dead_mask, energy=None):
+    """Per-cell flags: 1 dead, 2 saturated (ADC at ``adc_max``), 4 non-zero ``energy`` (kept by a noise cut).
+
+    Parameters
+    ----------
+    adc : int array (n_events, n_cells)
+    adc_max : int
+    dead_mask : bool array (n_cells,)
+    energy : float32 array (n_events, n_cells), optional
+        Cells after a noise cut; omit for no "kept" flag.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8[n_events, n_cells]``.
+    """
+    adc = np.ascontiguousarray(adc)
+    dead = _per_cell("dead_mask", dead_mask, adc.shape[1], np.bool_, "cell_status")
+    use_energy = energy is not None
+    energy = np.ascontiguousarray(energy) if use_energy else np.zeros((1, 1), dtype=np.float32)
+    out = np.empty(adc.shape, dtype=np.uint8)
+    _status_kernel(adc, np.int64(adc_max), dead, energy, use_energy, out)
+    return out
+
+
 def _per_cell(name, values, n_cells, dtype, func):
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.shape != (n_cells,):

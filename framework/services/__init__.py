@@ -50,12 +50,22 @@ class Services:
         self.timing = timing
         self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing)}
         self.by_name.update(extra or {})
+        #: the plugin registry of the job (geometries and other named resources)
+        self.registry = None
 
     def get(self, name: str) -> Service:
-        try:
+        """The service called ``name``; a registered service type not configured in the job is created
+        with its defaults (and initialised) on first use."""
+        if name in self.by_name:
             return self.by_name[name]
-        except KeyError:
-            raise UnknownNameError("service", name, list(self.by_name)) from None
+        known = self.registry.entries["service"] if self.registry is not None else {}
+        if name not in known:
+            raise UnknownNameError("service", name, [*self.by_name, *known])
+        svc = known[name](name=name)
+        svc.services = self
+        self.by_name[name] = svc
+        svc.initialize()
+        return svc
 
     def all(self) -> list[Service]:
         return list(self.by_name.values())

@@ -105,6 +105,6 @@ class HistogramSvc(Service):
             os.makedirs(folder, exist_ok=True)
             for k, h in sorted(hists.items()):
                 path = os.path.join(folder, k.replace("/", "_") + ".png")
-                draw(h, path)
-                written.append(path)
+                if draw(h, path):
+                    written.append(path)
         return written

@@ -5,8 +5,8 @@ import hist
 import numpy as np
 
 
-def draw(h: hist.Hist, path: str) -> None:
-    """Draw a 1D (steps with error bars) or 2D (colour map) histogram to ``path``."""
+def draw(h: hist.Hist, path: str) -> bool:
+    """Draw a 1D (steps with error bars) or 2D (colour map) histogram to ``path``; False for other dimensions."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -40,11 +40,12 @@ def draw(h: hist.Hist, path: str) -> None:
         ax.set_ylabel(ya.label or ya.name)
     else:
         plt.close(fig)
-        return
+        return False
     ax.set_title(h.label or h.name or "")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return True
 
 
 def _mean(values: np.ndarray, centers: np.ndarray) -> float:

@@ -1,0 +1,134 @@
+"""Event sources of the calorimeter domain: a particle gun and CaloGAN files."""
+from __future__ import annotations
+
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepreco.framework import ConfigurationError, EventSource, Output, Property, WorkItem
+from hepreco.framework.event_store import make_event_ids
+from hepreco.framework.io.source import expand_files, items_over_files, split_range
+
+from ..generation.pythia_source import PARTICLE_FIELDS
+from .gun import _CHARGE, _MASS
+
+CALOGAN_LAYERS = (("layer_0", (3, 96)), ("layer_1", (12, 12)), ("layer_2", (12, 6)))
+
+
+def _pair(value: list) -> None:
+    if len(value) != 2 or not value[0] <= value[1]:
+        raise ValueError(f"expected [low, high] with low <= high, got {value}")
+
+
+def _known(value: list) -> None:
+    unknown = [p for p in value if abs(p) not in _MASS]
+    if unknown or not value:
+        raise ValueError(f"unknown particles {unknown}; known |PDG ids|: {sorted(_MASS)}")
+
+
+class ParticleGunSource(EventSource):
+    """One particle per event: chosen type, fixed or ranged energy, random direction.
+
+    Event *n* takes particle ``pdg_ids[n % len(pdg_ids)]`` and, with a list
+    of ``energies``, energy ``energies[(n // len(pdg_ids)) % len(energies)]``;
+    otherwise an energy drawn in ``energy_range`` (uniform, or uniform in
+    log E).  Directions are uniform in eta and phi.  Draws come from the
+    event's own random stream (seed, run, event), as for every source.
+    """
+
+    pdg_ids = Property([11], doc="particle types, cycled through event by event", items=int, validator=_known)
+    energies = Property([], doc="energies cycled through (empty: draw in energy_range)", unit="GeV", items=float)
+    energy_range = Property([10.0, 100.0], doc="energy range when 'energies' is empty", unit="GeV",
+                            items=float, validator=_pair)
+    log_energy = Property(True, doc="draw energies uniform in log E (else uniform in E)")
+    eta_range = Property([-2.0, 2.0], doc="pseudorapidity range", items=float, validator=_pair)
+    phi_range = Property([-np.pi, np.pi], doc="azimuth range", unit="rad", items=float, validator=_pair)
+    particles = Output("TruthParticles", doc="the gun particle: pdg_id, charge, px, py, pz, E [GeV], status")
+    weights = Output("EventWeights", doc="event weight (1)")
+
+    def check(self, registry) -> None:
+        lowest = min(self.energies) if self.energies else self.energy_range[0]
+        heaviest = max(_MASS[abs(p)] for p in self.pdg_ids)
+        if lowest <= heaviest:
+            raise ConfigurationError(f"{self.name}: energy {lowest} GeV is below a particle mass ({heaviest} GeV)")
+
+    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
+        if evt_max < 0:
+            raise ConfigurationError(f"{self.name} generates events: set job.evt_max (or --evt-max N)")
+        return split_range(self.name, None, evt_max, chunk_size, run)
+
+    def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
+        ids = make_event_ids(item.run, np.arange(item.first, item.last))
+        n = len(ids)
+        draws = np.array([g.random(3) for g in self.generators(ids)]).reshape(n, 3)
+        events = ids["event"]
+        pdg = np.asarray(self.pdg_ids, dtype=np.int32)[events % len(self.pdg_ids)]
+        if self.energies:
+            energy = np.asarray(self.energies)[(events // len(self.pdg_ids)) % len(self.energies)]
+        else:
+            lo, hi = self.energy_range
+            energy = (lo * (hi / lo) ** draws[:, 0]) if self.log_energy else lo + (hi - lo) * draws[:, 0]
+        eta = self.eta_range[0] + (self.eta_range[1] - self.eta_range[0]) * draws[:, 1]
+        phi = self.phi_range[0] + (self.phi_range[1] - self.phi_range[0]) * draws[:, 2]
+        mass = np.array([_MASS[abs(p)] for p in pdg])
+        charge = np.array([_CHARGE.get(abs(p), 0.0) * np.sign(p) for p in pdg], dtype=np.float32)
+        pt = np.sqrt(energy ** 2 - mass ** 2) / np.cosh(eta)
+        fields = {"pdg_id": pdg, "charge": charge, "px": pt * np.cos(phi), "py": pt * np.sin(phi),
+                  "pz": pt * np.sinh(eta), "E": energy.astype(np.float64), "status": np.ones(n, dtype=np.int32)}
+        fields = {name: np.asarray(fields[name], dtype=dtype) for name, dtype in PARTICLE_FIELDS}
+        particles = ak.unflatten(ak.zip(fields), np.ones(n, dtype=np.int64))
+        return ids, {self.particles: particles, self.weights: np.ones(n)}
+
+    def generators(self, ids):
+        return self.services.random.generators(ids, self.name)
+
+
+class CaloGanSource(EventSource):
+    """Reads CaloGAN-format HDF5 files into dense cells of the ``calogan`` geometry.
+
+    Datasets ``layer_0`` (N, 3, 96), ``layer_1`` (N, 12, 12), ``layer_2``
+    (N, 12, 6) hold cell energies (rows phi, columns eta) and ``energy`` the
+    incoming particle energy.  Cells are put in the geometry's order (layer,
+    then eta, then phi).
+    """
+
+    files = Property([], doc="CaloGAN HDF5 files, globs or folders", items=str)
+    cell_unit = Property(0.001, doc="GeV per unit of the layer datasets (CaloGAN: MeV)", gt=0)
+    energy_unit = Property(1.0, doc="GeV per unit of the 'energy' dataset (CaloGAN: GeV)", gt=0)
+    cells = Output("CaloCells", doc="cell energies, dense float32 (event, 504 cells) [GeV]")
+    energy = Output("TruthEnergy", doc="energy of the incoming particle [GeV]")
+
+    def _files(self) -> list[str]:
+        return expand_files(self.files, ".h5", self.name)
+
+    def _open(self, path: str):
+        import h5py
+
+        f = h5py.File(path, "r")
+        missing = [name for name, _ in CALOGAN_LAYERS if name not in f] + ([] if "energy" in f else ["energy"])
+        if missing:
+            f.close()
+            raise ConfigurationError(f"{self.name}: {path!r} is not a CaloGAN file (missing {missing})")
+        for name, shape in CALOGAN_LAYERS:
+            if f[name].shape[1:] != shape:
+                f.close()
+                raise ConfigurationError(f"{self.name}: {path!r}: {name} has shape {f[name].shape[1:]}, "
+                                         f"expected {shape}")
+        return f
+
+    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
+        counts = []
+        for path in self._files():
+            with self._open(path) as f:
+                counts.append((path, len(f["energy"])))
+        return items_over_files(self.name, counts, evt_max, chunk_size, run)
+
+    def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
+        with self._open(item.input) as f:
+            parts = [f[name][item.first:item.last].transpose(0, 2, 1).reshape(item.n_events, -1)
+                     for name, _ in CALOGAN_LAYERS]
+            energy = np.asarray(f["energy"][item.first:item.last], dtype=np.float64).reshape(item.n_events, -1)[:, 0]
+        cells = (np.concatenate(parts, axis=1) * self.cell_unit).astype(np.float32)
+        ids = make_event_ids(item.run, np.arange(item.first, item.last))
+        return ids, {self.cells: cells, self.energy: energy * self.energy_unit}
