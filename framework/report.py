@@ -58,5 +58,7 @@ def summary(report: dict) -> str:
         lines.append(f"  outputs  {', '.join(streams)}: {n_parts} part(s), {size / 1e6:.2f} MB")
     if report["histograms"]:
         lines.append(f"  hists    {len(report['histograms'])} file(s) in {report['output_dir']}")
+    for path in report.get("summaries", []):
+        lines.append(f"  summary  {report['output_dir']}/{path}")
     lines.append(f"  report   {report['output_dir']}/report.json")
     return "\n".join(lines)
