@@ -1,7 +1,26 @@
-"""Response and resolution of single particles: cone sums and the a/b/c fit (pure numpy)."""
+"""Response and resolution of single particles: cone sums and the a/b/c fit (pure functions)."""
 from __future__ import annotations
 
 import numpy as np
+
+from .._numba import jit
+
+
+@jit
+def _cone_sums(cells, cell_eta, cell_phi, eta, phi, r2, out):
+    two_pi = 2.0 * np.pi
+    for i in range(cells.shape[0]):
+        total = 0.0
+        for c in range(cells.shape[1]):
+            deta = cell_eta[c] - eta[i]
+            if deta * deta >= r2:
+                continue
+            dphi = abs(cell_phi[c] - phi[i]) % two_pi
+            if dphi > np.pi:
+                dphi = two_pi - dphi
+            if deta * deta + dphi * dphi < r2:
+                total += cells[i, c]
+        out[i] = total
 
 
 def cone_sums(cells: np.ndarray, cell_eta: np.ndarray, cell_phi: np.ndarray, eta: np.ndarray, phi: np.ndarray,
@@ -16,10 +35,9 @@ def cone_sums(cells: np.ndarray, cell_eta: np.ndarray, cell_phi: np.ndarray, eta
     radius : float
     """
     out = np.zeros(len(eta))
-    for i in range(len(eta)):
-        dphi = np.angle(np.exp(1j * (cell_phi - phi[i])))
-        inside = (cell_eta - eta[i]) ** 2 + dphi ** 2 < radius * radius
-        out[i] = cells[i, inside].sum(dtype=np.float64)
+    _cone_sums(np.ascontiguousarray(cells), np.ascontiguousarray(cell_eta, dtype=np.float64),
+               np.ascontiguousarray(cell_phi, dtype=np.float64), np.asarray(eta, dtype=np.float64),
+               np.asarray(phi, dtype=np.float64), float(radius) ** 2, out)
     return out
 
 
