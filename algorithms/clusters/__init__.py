@@ -1,0 +1,28 @@
+"""Topological calorimeter clusters: ATLAS 4-2-0 clustering, splitting, moments.
+
+Pure functions over numpy arrays (no framework objects, no logging); every
+call handles all events of a chunk.  The plugin classes that put them into
+the event loop live elsewhere.
+
+Submodules
+----------
+:mod:`.kernels`
+    The public kernels in one namespace (re-exported from the modules below).
+:mod:`.topo`
+    :func:`~.topo.topo_cluster`: seeds, breadth-first growth and merging of
+    dense ``(n_events, n_cells)`` cells into clusters (4-2-0), with
+    :func:`~.topo.cell_significance`.
+:mod:`.links`
+    :class:`~.links.CellLinks`, the flat ``(cluster, cell, weight)`` form
+    shared by all cluster outputs, and :func:`~.links.topo_links`.
+:mod:`.splitting`
+    :func:`~.splitting.split_clusters`: local maxima in EMB2/EMB3 (and
+    secondary layers), regrowth from the maxima, shared cells with ATLAS
+    weights.
+:mod:`.moments`
+    :func:`~.moments.cluster_moments`: energy, eta, phi, massless
+    four-momentum, cell count, significance, centre depth, second moments,
+    EM fraction and energy per layer.
+:mod:`._cells`
+    Cached per-cell tables derived from a geometry (Cartesian centres).
+"""
