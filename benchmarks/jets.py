@@ -1,0 +1,163 @@
+"""Per-event time of the numba generalised-kt kernel against FastJet.
+
+Runs ``hepreco.algorithms.jets.kernels.inclusive_jets`` and FastJet's
+multi-event awkward interface (``fastjet.ClusterSequence(events, jetdef)``
+followed by ``.inclusive_jets()``) on the same events and prints one row per
+(multiplicity, R) with the best-of-N per-event times and their ratio.
+
+Events: Pythia 8 dijets (pythia8mc; 13.6 TeV, HardQCD:all, pTHatMin 100 GeV),
+visible final-state particles, topped up with soft pile-up-like particles
+(uniform in rapidity |y| < 4.5 and in phi, exponential pt with mean 0.5 GeV,
+pion mass) to the target multiplicity.  An event that already has more
+visible particles than the target keeps its hardest ones.
+
+Run from the repository root, e.g.::
+
+    python benchmarks/jets.py --events 20 --repeats 5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import sysconfig
+import time
+
+import numpy as np
+
+PION_MASS = 0.13957  # GeV
+
+
+def generate_pythia(n_events, seed):
+    """Visible final-state four-momenta (GeV) of Pythia 8 dijet events."""
+    os.environ.setdefault("PYTHIA8DATA", os.path.join(sysconfig.get_paths()["data"], "share", "Pythia8", "xmldoc"))
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for setting in ("Beams:eCM = 13600.", "HardQCD:all = on", "PhaseSpace:pTHatMin = 100.",
+                    "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}"):
+        pythia.readString(setting)
+    if not pythia.init():
+        raise RuntimeError("Pythia failed to initialise")
+    events = []
+    while len(events) < n_events:
+        if not pythia.next():
+            continue
+        events.append(np.array([(p.px(), p.py(), p.pz(), p.e()) for p in pythia.event
+                                if p.isFinal() and p.isVisible()], dtype=np.float64).reshape(-1, 4))
+    return events
+
+
+def pileup(n, rng, ymax=4.5, mean_pt=0.5):
+    """``n`` soft particles uniform in rapidity and phi, exponential pt (GeV)."""
+    pt = rng.exponential(mean_pt, n)
+    y = rng.uniform(-ymax, ymax, n)
+    phi = rng.uniform(0.0, 2.0 * np.pi, n)
+    mt = np.sqrt(pt * pt + PION_MASS * PION_MASS)
+    return np.column_stack([pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(y), mt * np.cosh(y)])
+
+
+def build_events(hard, target, rng):
+    """Flat px, py, pz, E and offsets with every event at ``target`` inputs."""
+    parts = []
+    for event in hard:
+        if len(event) >= target:
+            pt2 = event[:, 0] ** 2 + event[:, 1] ** 2
+            event = event[np.sort(np.argsort(-pt2, kind="stable")[:target])]
+        else:
+            event = np.concatenate([event, pileup(target - len(event), rng)])
+        parts.append(event)
+    flat = np.concatenate(parts)
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in parts])]).astype(np.int64)
+    return flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy(), offsets
+
+
+def interleaved_best(runs, repeats):
+    """Best time of each ``(callable, numba_threads)`` over ``repeats`` rounds.
+
+    The candidates alternate within every round, so that load from other
+    processes on the machine affects them alike.
+    """
+    import numba
+
+    default_threads = numba.get_num_threads()
+    best = [float("inf")] * len(runs)
+    try:
+        for _ in range(repeats):
+            for i, (fn, threads) in enumerate(runs):
+                numba.set_num_threads(threads or default_threads)
+                t0 = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - t0)
+    finally:
+        numba.set_num_threads(default_threads)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20, help="events per configuration (default 20)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds, best one reported (default 5)")
+    parser.add_argument("--sizes", default="500,2000,5000", help="inputs per event (default 500,2000,5000)")
+    parser.add_argument("--radii", default="0.4,1.0", help="jet radii (default 0.4,1.0)")
+    parser.add_argument("--p", type=float, default=-1.0, help="exponent: -1 anti-kt (default), 0 C/A, 1 kt")
+    parser.add_argument("--seed", type=int, default=4242, help="Pythia and pile-up seed")
+    args = parser.parse_args(argv)
+
+    import awkward as ak
+    import fastjet
+    import numba
+
+    from hepreco.algorithms.jets import kernels
+
+    algorithm = {-1.0: fastjet.antikt_algorithm, 0.0: fastjet.cambridge_algorithm,
+                 1.0: fastjet.kt_algorithm}.get(args.p)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    radii = [float(r) for r in args.radii.split(",")]
+    max_threads = numba.config.NUMBA_NUM_THREADS
+
+    hard = generate_pythia(args.events, args.seed)
+    rng = np.random.default_rng(args.seed)
+    # FastJet prints its banner on first use: get it out of the way of the table
+    fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 0.0, 1.0)], fastjet.JetDefinition(fastjet.kt_algorithm, 0.4))
+    sys.stdout.flush()
+
+    print(f"\n{args.events} Pythia dijet events per row (visible final state + pile-up top-up), "
+          f"p = {args.p:g}, best of {args.repeats}; times are per event")
+    print(f"numba threads available: {max_threads}; FastJet {fastjet.__version__} (single thread)\n")
+    header = (f"{'inputs':>7} {'R':>4} {'strategy':>15} {'jets/ev':>8} {'FastJet ms':>11} "
+              f"{'ours 1thr ms':>13} {'ratio 1thr':>11} {f'ours {max_threads}thr ms':>13} {'ratio':>7}")
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        px, py, pz, e, offsets = build_events(hard, size, rng)
+        layout = ak.contents.ListOffsetArray(
+            ak.index.Index64(offsets),
+            ak.contents.RecordArray([ak.contents.NumpyArray(a) for a in (px, py, pz, e)], ["px", "py", "pz", "E"],
+                                    parameters={"__record__": "Momentum4D"}))
+        events = ak.Array(layout)
+        n_ev = len(offsets) - 1
+        for radius in radii:
+            jetdef = fastjet.JetDefinition(algorithm, radius)
+
+            def run_fastjet():
+                return fastjet.ClusterSequence(events, jetdef).inclusive_jets()
+
+            def run_ours():
+                return kernels.inclusive_jets(px, py, pz, e, offsets, radius, args.p, 0.0)
+
+            ours = run_ours()  # warm-up (numba compilation or cache load)
+            reference = run_fastjet()
+            if not np.array_equal(np.diff(ours[4]), ak.to_numpy(ak.num(reference))):
+                raise RuntimeError(f"jet multiplicities differ from FastJet at {size} inputs, R={radius}")
+            t_fj, t_one, t_all = (t / n_ev for t in interleaved_best(
+                [(run_fastjet, None), (run_ours, 1), (run_ours, max_threads)], args.repeats))
+            strategy = kernels.best_strategy(size, radius, args.p)
+            print(f"{size:>7} {radius:>4.1f} {strategy:>15} {np.diff(ours[4]).mean():>8.1f} {1e3 * t_fj:>11.3f} "
+                  f"{1e3 * t_one:>13.3f} {t_one / t_fj:>11.2f} {1e3 * t_all:>13.3f} {t_all / t_fj:>7.2f}")
+    print("\nratio = ours / FastJet per event (below 1: ours is faster); 'ours 1thr' is the same kernel "
+          "restricted to one numba thread.")
+
+
+if __name__ == "__main__":
+    main()
