@@ -9,10 +9,15 @@ def hepreco_register_algorithms():
     from hepreco.algorithms.calo.cell_chain import CaloCellBuilder, CaloDigitiser, FastCaloSim
     from hepreco.algorithms.calo.cell_histograms import CaloCellHistograms, CaloEventDisplay
     from hepreco.algorithms.calo.response import CaloResponse
+    from hepreco.algorithms.clusters.cluster_maker import TopoClusterMaker
     from hepreco.algorithms.generation.truth_histograms import TruthHistograms
+    from hepreco.algorithms.jets.jet_finder import (AntiKtJetFinder, CambridgeJetFinder, JetFinder,
+                                                    JetTruthMatcher, KtJetFinder)
+    from hepreco.algorithms.jets.jet_shapes import JetImages, JetSubstructure
 
     return [TruthHistograms, FastCaloSim, CaloDigitiser, CaloCellBuilder, CaloCellHistograms, CaloEventDisplay,
-            CaloResponse]
+            CaloResponse, JetFinder, AntiKtJetFinder, KtJetFinder, CambridgeJetFinder, JetTruthMatcher,
+            JetSubstructure, JetImages, TopoClusterMaker]
 
 
 @hookimpl
