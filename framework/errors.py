@@ -169,3 +169,7 @@ class AlgorithmError(HeprecoError, RuntimeError):
 
 class JobAborted(HeprecoError, RuntimeError):
     """The job stopped because a work item failed and could not be recovered."""
+
+
+class StreamError(HeprecoError, RuntimeError):
+    """An event source or output stream failed on a work item."""

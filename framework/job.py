@@ -24,7 +24,7 @@ import numpy as np
 from . import dataflow
 from .component import Component
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
-from .errors import ConfigurationError, Location, PropertyError, UnknownNameError
+from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
 from .event_store import EventStore
 from .io.output import OutputStream
 from .io.source import EventSource, WorkItem
@@ -227,7 +227,13 @@ class Processor:
     def process(self, item: WorkItem) -> ItemResult:
         t0 = time.perf_counter()
         job = self.job
-        event_ids, data = job.source.read(item)
+        try:
+            event_ids, data = job.source.read(item)
+        except HeprecoError:
+            raise
+        except Exception as exc:
+            raise StreamError(f"source {job.source.name} failed to read events {item.first}..{item.last - 1}"
+                              f"{' of ' + item.input if item.input else ''}: {type(exc).__name__}: {exc}") from exc
         store = EventStore(event_ids)
         for key, value in data.items():
             store.put(key, value, job.source.name, job.source.config_hash())
@@ -237,7 +243,13 @@ class Processor:
         if store.alive.any():
             for stream in job.outputs:
                 mask = stream.selected(store)
-                parts.append(stream.write(item, store, mask, self.output_dir))
+                try:
+                    parts.append(stream.write(item, store, mask, self.output_dir))
+                except HeprecoError:
+                    raise
+                except Exception as exc:
+                    raise StreamError(f"output {stream.name} failed to write events {item.first}..{item.last - 1}: "
+                                      f"{type(exc).__name__}: {exc}") from exc
         services = job.services
         return ItemResult(
             index=item.index, first=item.first, last=item.last, n_read=store.n_events,

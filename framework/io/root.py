@@ -20,6 +20,26 @@ from .output import OutputStream
 from .source import EventSource, WorkItem, expand_files, items_over_files
 
 
+def _writable(key: str, value: Any, log, warned: set | None = None) -> Any:
+    """Drop record fields a TTree cannot hold (lists inside jagged records), with a warning."""
+    if not isinstance(value, ak.Array) or not ak.fields(value):
+        return value
+    keep, dropped = {}, []
+    for field in ak.fields(value):
+        layout = ak.to_layout(value[field])
+        depth = layout.purelist_depth
+        if depth <= 2 and layout.minmax_depth[0] == layout.minmax_depth[1]:
+            keep[field] = value[field]
+        else:
+            dropped.append(field)
+    if dropped and (warned is None or key not in warned):
+        if warned is not None:
+            warned.add(key)
+        log.warning("%s: fields %s of %r are lists inside records, which a TTree cannot hold; not written "
+                    "(Hdf5Output keeps them)", "RootOutput", dropped, key)
+    return ak.zip(keep, depth_limit=None if ak.to_layout(value).is_list else 1) if keep else value
+
+
 def _branch_type(value: Any):
     if isinstance(value, np.ndarray):
         return (value.dtype, value.shape[1:]) if value.ndim > 1 else value.dtype
@@ -39,7 +59,7 @@ class RootOutput(OutputStream):
         for key, value in data.items():
             if isinstance(value, ak.Array) and ak.to_layout(value).is_numpy:
                 value = ak.to_numpy(value)
-            arrays[key] = value
+            arrays[key] = _writable(key, value, self.log, self.__dict__.setdefault("_warned", set()))
         with uproot.recreate(path) as f:
             tree = f.mktree(self.tree, {k: _branch_type(v) for k, v in arrays.items()})
             if len(event_ids):
