@@ -7,6 +7,7 @@
     hepreco validate JOB [--set ...] [--graph] [--dot FILE]
     hepreco plugins
     hepreco describe NAME
+    hepreco overlay --label A=DIR --label B=DIR --hist Owner/name [-o FILE]
 
 Configuration and data errors are printed as one message (file, line,
 suggestion) without a traceback; ``--debug`` shows the traceback.
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     job_args(val)
     val.add_argument("--graph", action="store_true", help="print the data-flow graph")
     val.add_argument("--dot", metavar="FILE", help="write the data-flow graph as Graphviz DOT")
+
+    ov = sub.add_parser("overlay", help="overlay histograms of several finished jobs")
+    ov.add_argument("--label", action="append", required=True, metavar="LABEL=OUTPUT_DIR",
+                    help="a legend label and a job's output folder (repeat)")
+    ov.add_argument("--hist", action="append", required=True, metavar="OWNER/NAME", help="histogram (repeat)")
+    ov.add_argument("-o", "--output", default="overlay.png", help="PNG file to write")
+    ov.add_argument("--no-normalise", action="store_true", help="draw entries instead of unit-area shapes")
 
     sub.add_parser("plugins", help="list plugins and what they provide")
     desc = sub.add_parser("describe", help="inputs, outputs and properties of a component")
@@ -127,7 +135,29 @@ def cmd_describe(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "describe": cmd_describe}
+def cmd_overlay(args) -> int:
+    import os
+
+    from .errors import ConfigurationError
+    from .services.plotting import overlay
+
+    outputs = {}
+    for text in args.label:
+        label, sep, folder = text.partition("=")
+        if not sep or not label or not os.path.exists(os.path.join(folder, "histograms.root")):
+            raise ConfigurationError(f"--label {text!r}: expected LABEL=OUTPUT_DIR of a finished job "
+                                     "(a folder with histograms.root)")
+        outputs[label] = folder
+    try:
+        overlay(outputs, args.hist, args.output, normalise=not args.no_normalise)
+    except KeyError as exc:
+        raise ConfigurationError(str(exc.args[0])) from None
+    print(f"wrote {args.output}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "describe": cmd_describe,
+            "overlay": cmd_overlay}
 
 
 def main(argv: list[str] | None = None) -> int:

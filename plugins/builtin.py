@@ -13,12 +13,12 @@ def hepreco_register_algorithms():
     from hepreco.algorithms.generation.truth_histograms import TruthHistograms
     from hepreco.algorithms.jets.jet_finder import (AntiKtJetFinder, CambridgeJetFinder, JetFinder,
                                                     JetTruthMatcher, KtJetFinder)
-    from hepreco.algorithms.jets.jet_histograms import JetHistograms
+    from hepreco.algorithms.jets.jet_histograms import JetHistograms, JetResponse
     from hepreco.algorithms.jets.jet_shapes import JetImages, JetSubstructure
 
     return [TruthHistograms, FastCaloSim, CaloDigitiser, CaloCellBuilder, CaloCellHistograms, CaloEventDisplay,
             CaloResponse, JetFinder, AntiKtJetFinder, KtJetFinder, CambridgeJetFinder, JetTruthMatcher,
-            JetSubstructure, JetImages, JetHistograms, TopoClusterMaker]
+            JetSubstructure, JetImages, JetHistograms, JetResponse, TopoClusterMaker]
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""Histograms of jets and their substructure, and overlays of several jobs' histograms."""
+"""Histograms of jets and their substructure, and the jet response against truth."""
 from __future__ import annotations
 
 import os
@@ -46,30 +46,68 @@ class JetHistograms(Algorithm):
                 h.fill(ak.to_numpy(ak.flatten(sub[k])))
 
 
-def overlay(outputs: dict[str, str], owner: str, names: list[str], output: str) -> str:
-    """Draw the histograms ``owner/name`` of several finished jobs, normalised, one panel per name.
+class JetResponse(Algorithm):
+    """Jet response pT(reco)/pT(truth) and resolution against truth pT for matched jets (end-of-job plot)."""
 
-    ``outputs`` maps a legend label to a job's output folder (its ``histograms.root``).
-    """
-    import matplotlib
+    jets = Input("AntiKt4EMJets", doc="reco jets")
+    truth = Input("AntiKt4TruthJets", doc="truth jets")
+    matched = Input("AntiKt4Match", doc="JetTruthMatcher output for the reco jets")
+    pt_edges = Property([20.0, 30.0, 45.0, 70.0, 100.0, 150.0, 220.0, 330.0, 500.0, 750.0, 1100.0, 1600.0],
+                        doc="truth pT bins", unit="GeV", items=float)
+    eta_max = Property(2.0, doc="use truth jets within |eta| < eta_max", gt=0)
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import uproot
+    def initialize(self) -> None:
+        axis = hist.axis.Variable(self.pt_edges, label="truth jet $p_T$ [GeV]")
+        self.h = self.book("moments", axis, hist.axis.Regular(3, 0, 3, label="moment (n, sum r, sum r^2)"),
+                           title="response moments")
+        self.h_r = self.book("response", axis, hist.axis.Regular(60, 0.0, 1.5, label="$p_T$(reco) / $p_T$(truth)"),
+                             title="jet response")
 
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 4), squeeze=False)
-    for label, folder in outputs.items():
-        with uproot.open(os.path.join(folder, "histograms.root")) as f:
-            for ax, name in zip(axes[0], names):
-                h = f[f"{owner}/{name}"]
-                values, edges = h.values(), h.axis().edges()
-                total = values.sum()
-                ax.stairs(values / total if total > 0 else values, edges, label=label, linewidth=1.5)
-                ax.set_xlabel(h.axis().member("fTitle") or name)
-    for ax in axes[0]:
-        ax.set_ylabel("fraction of jets")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(output, dpi=90)
-    plt.close(fig)
-    return output
+    def execute(self, store) -> None:
+        jets, truth, match = store[self.jets], store[self.truth], store[self.matched]
+        ok = match.index >= 0
+        t = truth[ak.where(ok, match.index, 0)][ok]
+        r = ak.to_numpy(ak.flatten(jets.pt[ok] / t.pt))
+        pt = ak.to_numpy(ak.flatten(t.pt))
+        sel = np.abs(ak.to_numpy(ak.flatten(t.eta))) < self.eta_max
+        r, pt = r[sel], pt[sel]
+        self.h_r.fill(pt, r)
+        for k, w in enumerate((np.ones_like(r), r, r * r)):
+            self.h.fill(pt, np.full(len(r), k + 0.5), weight=w)
+
+    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
+        import json
+
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        m = histograms["moments"].values()
+        n, s1, s2 = m[:, 0], m[:, 1], m[:, 2]
+        ok = n > 1
+        if not ok.any():
+            return []
+        centres = np.sqrt(np.asarray(self.pt_edges[:-1]) * np.asarray(self.pt_edges[1:]))[ok]
+        mean = s1[ok] / n[ok]
+        rms = np.sqrt(np.maximum(s2[ok] / n[ok] - mean ** 2, 0) * n[ok] / (n[ok] - 1))
+        table = {"pt": centres.tolist(), "events": n[ok].astype(int).tolist(), "response": mean.tolist(),
+                 "response_error": (rms / np.sqrt(n[ok])).tolist(), "resolution": (rms / mean).tolist()}
+        json_path = os.path.join(output_dir, f"{self.name}.json")
+        with open(json_path, "w") as f:
+            json.dump(table, f, indent=1)
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        a1.errorbar(centres, mean, yerr=table["response_error"], fmt="o")
+        a1.axhline(1.0, color="grey", ls="--", lw=0.8)
+        a1.set_ylabel("<pT(reco) / pT(truth)>")
+        a2.plot(centres, table["resolution"], "o")
+        a2.set_ylabel("sigma / mean")
+        for ax in (a1, a2):
+            ax.set_xscale("log")
+            ax.set_xlabel("truth jet pT [GeV]")
+        fig.suptitle(f"{self.name}: {self.jets} against {self.truth}")
+        fig.tight_layout()
+        png_path = os.path.join(output_dir, f"{self.name}.png")
+        fig.savefig(png_path, dpi=90)
+        plt.close(fig)
+        return [json_path, png_path]

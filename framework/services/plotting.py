@@ -51,3 +51,40 @@ def draw(h: hist.Hist, path: str) -> bool:
 def _mean(values: np.ndarray, centers: np.ndarray) -> float:
     s = values.sum()
     return float((values * centers).sum() / s) if s > 0 else float("nan")
+
+
+def overlay(outputs: dict[str, str], names: list[str], path: str, normalise: bool = True) -> str:
+    """Overlay the 1D histograms ``names`` (``Owner/name``) of several finished jobs, one panel each.
+
+    ``outputs`` maps a legend label to a job's output folder (holding its
+    ``histograms.root``).  Shapes are normalised to unit area unless
+    ``normalise`` is False.
+    """
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import uproot
+
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 4.0), squeeze=False)
+    for label, folder in outputs.items():
+        with uproot.open(os.path.join(folder, "histograms.root")) as f:
+            for ax, name in zip(axes[0], names):
+                if name not in f:
+                    raise KeyError(f"no histogram {name!r} in {folder}/histograms.root")
+                h = f[name].to_hist()
+                values = h.values()
+                total = values.sum()
+                ax.stairs(values / total if (normalise and total > 0) else values, h.axes[0].edges, label=label,
+                          linewidth=1.6)
+                ax.set_xlabel(h.axes[0].label or name)
+                ax.set_title(name, fontsize=9)
+    for ax in axes[0]:
+        ax.set_ylabel("fraction" if normalise else "entries")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

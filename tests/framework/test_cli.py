@@ -72,3 +72,14 @@ def test_plugins_and_describe(capsys):
 def test_describe_unknown_name_suggests(capsys):
     assert main(["describe", "PythiaSrc"]) == 2
     assert "did you mean 'PythiaSource'" in capsys.readouterr().err
+
+
+def test_overlay_draws_histograms_of_several_jobs(toy_job, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert main(["run", toy_job(a, evt_max=20, chunk_size=10), "--quiet"]) == 0
+    assert main(["run", toy_job(b, evt_max=30, chunk_size=10), "--quiet"]) == 0
+    png = tmp_path / "o.png"
+    assert main(["overlay", "--label", f"A={a}", "--label", f"B={b}", "--hist", "HardParticles/pt", "--hist",
+                 "HardParticles/n", "-o", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    assert main(["overlay", "--label", f"A={a}", "--hist", "HardParticles/nope", "-o", str(png)]) == 2
