@@ -9,8 +9,10 @@ def hepreco_register_algorithms():
     from hepreco.algorithms.calo.cell_chain import CaloCellBuilder, CaloDigitiser, FastCaloSim
     from hepreco.algorithms.calo.cell_histograms import CaloCellHistograms, CaloEventDisplay
     from hepreco.algorithms.calo.response import CaloResponse
+    from hepreco.algorithms.clusters.calibration import ClusterCalibrationDeriver, LocalHadronicCalibration
     from hepreco.algorithms.clusters.cluster_maker import TopoClusterMaker
     from hepreco.algorithms.generation.truth_histograms import TruthHistograms
+    from hepreco.algorithms.jets.calibration import JetCalibration, JetCalibrationDeriver
     from hepreco.algorithms.jets.jet_finder import (AntiKtJetFinder, CambridgeJetFinder, JetFinder,
                                                     JetTruthMatcher, KtJetFinder)
     from hepreco.algorithms.jets.jet_histograms import JetHistograms, JetResponse
@@ -18,7 +20,8 @@ def hepreco_register_algorithms():
 
     return [TruthHistograms, FastCaloSim, CaloDigitiser, CaloCellBuilder, CaloCellHistograms, CaloEventDisplay,
             CaloResponse, JetFinder, AntiKtJetFinder, KtJetFinder, CambridgeJetFinder, JetTruthMatcher,
-            JetSubstructure, JetImages, JetHistograms, JetResponse, TopoClusterMaker]
+            JetSubstructure, JetImages, JetHistograms, JetResponse, TopoClusterMaker, ClusterCalibrationDeriver,
+            LocalHadronicCalibration, JetCalibrationDeriver, JetCalibration]
 
 
 @hookimpl
