@@ -19,20 +19,12 @@ from hepreco.algorithms.calo.conditions import make_conditions
 from hepreco.algorithms.calo.digitisation import build_cells, digitise
 from hepreco.algorithms.calo.geometry import load_geometry
 from hepreco.algorithms.calo.simulation import simulate
-from hepreco.algorithms.generation.pythia_source import PythiaSource
+from hepreco.algorithms.generation.pythia_source import generate
 from hepreco.framework.services.random import RandomSvc
 
 
-class _Services:
-    random = RandomSvc(seed=1)
-
-
 def dijets(n: int):
-    src = PythiaSource(settings=["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."])
-    src.services = _Services()
-    src.initialize()
-    ids, data = src.read(src.work_items(n, n, 1)[0])
-    return ids, data["TruthParticles"]
+    return generate(n, ["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."], seed=1)
 
 
 def best(fn, repeat: int) -> float:

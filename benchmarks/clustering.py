@@ -40,22 +40,14 @@ from hepreco.algorithms.calo.digitisation import build_cells, digitise  # noqa: 
 from hepreco.algorithms.calo.geometry import load_geometry  # noqa: E402
 from hepreco.algorithms.calo.simulation import simulate  # noqa: E402
 from hepreco.algorithms.clusters import kernels  # noqa: E402
-from hepreco.algorithms.generation.pythia_source import PythiaSource  # noqa: E402
+from hepreco.algorithms.generation.pythia_source import generate  # noqa: E402
 from hepreco.framework.services.random import RandomSvc  # noqa: E402
 from tests.algorithms.clusters.test_topo import reference_topo_cluster  # noqa: E402
 
 
-class _Services:
-    random = RandomSvc(seed=1)
-
-
 def dijet_cells(n, geometry, cond):
     """Cell energies (GeV) of ``n`` Pythia dijet events."""
-    src = PythiaSource(settings=["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."])
-    src.services = _Services()
-    src.initialize()
-    ids, data = src.read(src.work_items(n, n, 1)[0])
-    parts = data["TruthParticles"]
+    ids, parts = generate(n, ["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."], seed=1)
     counts = ak.to_numpy(ak.num(parts, axis=1))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     flat = ak.flatten(parts)

@@ -123,3 +123,32 @@ class PythiaSource(EventSource):
         fields = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(PARTICLE_FIELDS)}
         particles = ak.unflatten(ak.zip(fields), counts)
         return ids, {self.particles: particles, self.weights: weights}
+
+
+class _StandaloneServices:
+    """The one service a source needs outside a job: per-event seeds."""
+
+    def __init__(self, seed: int):
+        from hepreco.framework.services.random import RandomSvc
+
+        self.random = RandomSvc(seed=seed)
+
+
+def generate(n_events: int, settings: list[str] | None = None, seed: int = 1, run: int = 1) -> tuple[np.ndarray, ak.Array]:
+    """``(event_ids, TruthParticles)`` of ``n_events`` Pythia events outside a job (tests, benchmarks).
+
+    The same events a job with this seed and run would generate.
+    """
+    source = PythiaSource(settings=list(settings) if settings is not None else list(DIJETS))
+    source.services = _StandaloneServices(seed)
+    source.initialize()
+    ids, data = source.read(source.work_items(n_events, max(n_events, 1), run)[0])
+    return ids, data[source.particles]
+
+
+def visible_momenta(particles: ak.Array) -> list[np.ndarray]:
+    """Per event, an ``(n, 4)`` array of px, py, pz, E (GeV) of the particles that are not neutrinos."""
+    apdg = abs(particles.pdg_id)
+    visible = particles[(apdg != 12) & (apdg != 14) & (apdg != 16)]
+    flat = np.column_stack([ak.to_numpy(ak.flatten(visible[f])) for f in ("px", "py", "pz", "E")])
+    return np.split(flat, np.cumsum(ak.to_numpy(ak.num(visible, axis=1)))[:-1])

@@ -10,7 +10,6 @@ Layout of a part written by :class:`Hdf5Output`::
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import awkward as ak

@@ -8,13 +8,12 @@ them.
 """
 from __future__ import annotations
 
-import os
-import sysconfig
 
 import numpy as np
 import pytest
 
 from hepreco.algorithms.jets import images as im
+from hepreco.algorithms.generation.pythia_source import generate, visible_momenta
 
 fastjet = pytest.importorskip("fastjet")
 ak = pytest.importorskip("awkward")
@@ -29,20 +28,8 @@ CENTRE = NPIX // 2
 # ----------------------------------------------------------------------------
 def generate_pythia(n_events, seed, pthat_min=300.0):
     """Visible final-state four-momenta (GeV), one (n, 4) array per event."""
-    os.environ.setdefault("PYTHIA8DATA", os.path.join(sysconfig.get_paths()["data"], "share", "Pythia8", "xmldoc"))
-    pythia8mc = pytest.importorskip("pythia8mc")
-    pythia = pythia8mc.Pythia("", False)
-    for setting in ("Beams:eCM = 13600.", "HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat_min}",
-                    "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}"):
-        pythia.readString(setting)
-    assert pythia.init()
-    events = []
-    while len(events) < n_events:
-        if not pythia.next():
-            continue
-        events.append(np.array([(p.px(), p.py(), p.pz(), p.e()) for p in pythia.event
-                                if p.isFinal() and p.isVisible()], dtype=np.float64).reshape(-1, 4))
-    return events
+    _, particles = generate(n_events, ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat_min}"], seed=seed)
+    return visible_momenta(particles)
 
 
 def to_awkward(px, py, pz, E, counts):

@@ -8,14 +8,13 @@ index sets, and pt, rapidity, phi and mass equal to 1e-9 relative (phi modulo
 from __future__ import annotations
 
 import math
-import os
-import sysconfig
 import warnings
 
 import numpy as np
 import pytest
 
 from hepreco.algorithms.jets import kernels
+from hepreco.algorithms.generation.pythia_source import generate, visible_momenta
 
 fastjet = pytest.importorskip("fastjet")
 ak = pytest.importorskip("awkward")
@@ -28,21 +27,9 @@ PION_MASS = 0.13957  # GeV
 
 
 def generate_pythia(n_events, seed):
-    """Visible final-state four-momenta (GeV), one (n, 4) array per event."""
-    os.environ.setdefault("PYTHIA8DATA", os.path.join(sysconfig.get_paths()["data"], "share", "Pythia8", "xmldoc"))
-    pythia8mc = pytest.importorskip("pythia8mc")
-    pythia = pythia8mc.Pythia("", False)
-    for setting in ("Beams:eCM = 13600.", "HardQCD:all = on", "PhaseSpace:pTHatMin = 100.",
-                    "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}"):
-        pythia.readString(setting)
-    assert pythia.init()
-    events = []
-    while len(events) < n_events:
-        if not pythia.next():
-            continue
-        events.append(np.array([(p.px(), p.py(), p.pz(), p.e()) for p in pythia.event
-                                if p.isFinal() and p.isVisible()], dtype=np.float64).reshape(-1, 4))
-    return events
+    """Visible final-state four-momenta (GeV) of Pythia 8 dijet events (pTHatMin 100 GeV)."""
+    _, particles = generate(n_events, ["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."], seed=seed)
+    return visible_momenta(particles)
 
 
 def pileup(n, rng, ymax=4.5, mean_pt=0.5):
