@@ -115,8 +115,9 @@ class ConditionsSvc(Service):
     _iovs: list | None = None
 
     def default_path(self, geometry) -> str:
-        key = hashlib.sha256(f"{geometry.source_sha256}:{self.seed}:{self.dead_fraction}:{self.adc_bits}"
-                             .encode()).hexdigest()[:12]
+        # the format string is part of the key: bump it when make_conditions changes, so caches renew
+        key = hashlib.sha256(f"{CONDITIONS_FORMAT}:{geometry.source_sha256}:{self.seed}:{self.dead_fraction}:"
+                             f"{self.adc_bits}".encode()).hexdigest()[:12]
         return os.path.join(cache_dir(), "conditions", f"{geometry.name}-{key}.h5")
 
     def check(self, registry) -> None:
