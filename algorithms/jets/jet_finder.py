@@ -53,12 +53,10 @@ class JetFinder(Algorithm):
     backend = Property("numba", doc="our kernels, or the fastjet package (cross-checks)", choices=("numba", "fastjet"))
 
     def check(self, registry) -> None:
-        if self.backend == "fastjet":
-            try:
-                import fastjet  # noqa: F401
-            except ImportError:
-                raise ConfigurationError(f"{self.name}: backend fastjet needs the fastjet package: "
-                                         "pip install fastjet") from None
+        import importlib.util
+
+        if self.backend == "fastjet" and importlib.util.find_spec("fastjet") is None:
+            raise ConfigurationError(f"{self.name}: backend fastjet needs the fastjet package: pip install fastjet")
 
     def _selected(self, collection):
         keep = None
