@@ -64,6 +64,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
+from .kernels import _rap_phi  # FastJet's PseudoJet::_set_rap_phi, one copy
 
 __all__ = [
     "Substructure",
@@ -77,37 +78,12 @@ __all__ = [
 
 _PI = math.pi
 _TWOPI = 2.0 * math.pi
-_MAX_RAP = 1e5  # fastjet::MaxRap
 _INF = math.inf
 
 
 # ============================================================================
 # kinematics (FastJet conventions)
 # ============================================================================
-@jit
-def _rap_phi(px, py, pz, e):
-    """Rapidity and azimuth in ``[0, 2 pi)`` exactly as ``PseudoJet::_set_rap_phi``."""
-    kt2 = px * px + py * py
-    phi = 0.0 if kt2 == 0.0 else math.atan2(py, px)
-    if phi < 0.0:
-        phi += _TWOPI
-    if phi >= _TWOPI:
-        phi -= _TWOPI
-    if e == abs(pz) and kt2 == 0.0:
-        rap = _MAX_RAP + abs(pz)
-        if pz < 0.0:
-            rap = -rap
-    else:
-        m2 = (e + pz) * (e - pz) - kt2
-        if m2 < 0.0:
-            m2 = 0.0
-        epz = e + abs(pz)
-        rap = 0.5 * math.log((kt2 + m2) / (epz * epz))
-        if pz > 0.0:
-            rap = -rap
-    return rap, phi
-
-
 @jit
 def _signed_mass(px, py, pz, e):
     """``PseudoJet::m``: sqrt(m2), or -sqrt(-m2) when m2 < 0."""
