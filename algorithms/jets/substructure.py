@@ -42,7 +42,7 @@ soft drop (default: modified mass-drop, ``z_cut = 0.1``, ``beta = 0``)
     and declustered from the top, following the harder (larger ``pt**2``)
     branch until ``min(pt1, pt2)/(pt1 + pt2) > z_cut * (DeltaR_12/R0)**beta``.
     When no splitting passes, the groomed jet is the last (single) constituent
-    reached (grooming mode), with ``z_g = R_g = 0``.
+    reached (grooming mode), with ``z_g = R_g = -1`` as fastjet-contrib reports it.
 
 Rapidity and azimuth follow ``PseudoJet::_set_rap_phi`` (phi in ``[0, 2 pi)``)
 and distances ``PseudoJet::squared_distance``, so the results agree with
@@ -416,7 +416,10 @@ def _soft_drop(n, nodes, links, n_nodes, zcut, beta, r0, kept, lo):
         p1 = links[cur, _NP1]
         p2 = links[cur, _NP2]
         if p1 < 0:
-            break  # a single particle: no substructure found
+            # a single particle: no splitting passed; fastjet-contrib reports z_g = R_g = -1 then
+            zg = -1.0
+            rg = -1.0
+            break
         pt2c = nodes[cur, _NPX] ** 2 + nodes[cur, _NPY] ** 2
         if pt2c <= 0.0:
             # contrib's "recursion issue": an empty groomed jet
