@@ -116,7 +116,8 @@ def cmd_plugins(args) -> int:
         origin = f"{info.distribution} {info.version}".strip() or info.module
         print(f"{info.name}  ({origin}; {info.module})")
         for kind, names in sorted(info.provides.items()):
-            print(f"    {kind + 's':12} {', '.join(sorted(names))}")
+            plural = {"geometry": "geometries"}.get(kind, kind + "s")
+            print(f"    {plural:12} {', '.join(sorted(names))}")
     return 0
 
 

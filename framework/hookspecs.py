@@ -25,6 +25,8 @@ def hepreco_register_algorithms() -> list[type]:
     """Return the :class:`~hepreco.framework.algorithm.Algorithm` subclasses this plugin provides.
 
     Job options refer to them by ``type_name`` (the class name by default).
+    Entries may also be lazy references ``"package.module:ClassName"``,
+    imported only when a job uses them (their name is ``ClassName``).
     Called once per process; results of all plugins are collected.
     """
 

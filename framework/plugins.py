@@ -1,7 +1,10 @@
 """Plugin discovery and the registry of components.
 
 Plugins are loaded through pluggy from the entry-point group ``hepreco``
-(built-ins included).  Set ``HEPRECO_DISABLE_PLUGIN_AUTOLOAD=1`` to load only
+(built-ins included).  A registration hook may return classes or lazy
+``"package.module:ClassName"`` references, imported only when a job (or
+``hepreco describe``) uses them, so that listing plugins or running a small
+job does not import every algorithm's kernels.  Set ``HEPRECO_DISABLE_PLUGIN_AUTOLOAD=1`` to load only
 the built-ins plus the modules named in ``HEPRECO_PLUGINS`` (comma
 separated) or in the job options' ``job.plugins`` list, e.g. in tests.
 """
@@ -60,11 +63,15 @@ class Registry:
         self.origin[(kind, name)] = plugin
 
     def get(self, kind: str, name: str, location=None) -> Any:
+        """The component class (or geometry path) called ``name``; lazy references are imported now."""
         try:
-            return self.entries[kind][name]
+            obj = self.entries[kind][name]
         except KeyError:
             what = {"algorithm": "algorithm type", "sequence": "algorithm type"}.get(kind, f"{kind} type")
             raise UnknownNameError(what, name, list(self.entries[kind]), location) from None
+        if kind != "geometry" and isinstance(obj, str):
+            obj = self.entries[kind][name] = _import_reference(obj, name, self.origin[(kind, name)])
+        return obj
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -73,9 +80,24 @@ class Registry:
         """Look a name up in every kind (for ``hepreco describe``)."""
         for kind, table in self.entries.items():
             if name in table:
-                return kind, table[name]
+                return kind, self.get(kind, name)
         every = [n for table in self.entries.values() for n in table]
         raise UnknownNameError("component", name, every)
+
+
+def _import_reference(reference: str, name: str, plugin: str) -> type:
+    """Import ``"package.module:Class"`` registered lazily by a plugin."""
+    module_name, _, attr = reference.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr or name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"plugin {plugin!r} registered {name!r} as {reference!r}, which cannot be "
+                                 f"imported: {type(exc).__name__}: {exc}") from None
+    type_name = getattr(obj, "type_name", None)
+    if type_name and type_name != name:
+        raise ConfigurationError(f"plugin {plugin!r} registered {reference!r} as {name!r}, but the class calls "
+                                 f"itself {type_name!r}")
+    return obj
 
 
 def _entry_point_plugins() -> list[tuple[str, Any, str, str]]:
@@ -141,12 +163,19 @@ def build_registry(modules: Iterable[str] = (), autoload: bool | None = None) ->
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():
             result = impl.function() or ([] if kind != "geometry" else {})
-            items = result.items() if kind == "geometry" else ((getattr(c, "type_name", c.__name__), c) for c in result)
+            items = result.items() if kind == "geometry" else ((_name_of(c), c) for c in result)
             for name, obj in items:
                 registry.add(kind, name, obj, impl.plugin_name)
                 infos[impl.plugin_name].provides.setdefault(kind, []).append(name)
     registry.plugins = list(infos.values())
     return registry
+
+
+def _name_of(component: Any) -> str:
+    """Registered name: a class's ``type_name``, or the class part of a lazy ``"module:Class"`` reference."""
+    if isinstance(component, str):
+        return component.partition(":")[2] or component.rpartition(".")[2]
+    return getattr(component, "type_name", component.__name__)
 
 
 def _version() -> str:

@@ -1,60 +1,70 @@
-"""The built-in plugin: registers hepreco's own components through the same hooks as any plugin."""
+"""The built-in plugin: registers hepreco's own components through the same hooks as any plugin.
+
+Components are given as lazy ``"module:Class"`` references: a job imports
+only the algorithms it uses (and numba only when one of them needs it).
+"""
 from __future__ import annotations
 
 from hepreco.framework.hookspecs import hookimpl
 
+ALGORITHMS = {
+    "hepreco.algorithms.generation.truth_histograms": ["TruthHistograms"],
+    "hepreco.algorithms.calo.cell_chain": ["FastCaloSim", "CaloDigitiser", "CaloCellBuilder"],
+    "hepreco.algorithms.calo.cell_histograms": ["CaloCellHistograms", "CaloEventDisplay"],
+    "hepreco.algorithms.calo.response": ["CaloResponse"],
+    "hepreco.algorithms.clusters.cluster_maker": ["TopoClusterMaker"],
+    "hepreco.algorithms.clusters.calibration": ["ClusterCalibrationDeriver", "LocalHadronicCalibration"],
+    "hepreco.algorithms.jets.jet_finder": ["JetFinder", "AntiKtJetFinder", "KtJetFinder", "CambridgeJetFinder",
+                                           "JetTruthMatcher"],
+    "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
+    "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
+    "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
+}
+SOURCES = {
+    "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],
+    "hepreco.algorithms.calo.sources": ["ParticleGunSource", "CaloGanSource"],
+    "hepreco.framework.io.root": ["RootSource"],
+    "hepreco.framework.io.hdf5": ["Hdf5Source"],
+}
+OUTPUTS = {"hepreco.framework.io.root": ["RootOutput"], "hepreco.framework.io.hdf5": ["Hdf5Output"]}
+SERVICES = {
+    "hepreco.framework.services.messages": ["MessageSvc"],
+    "hepreco.framework.services.histograms": ["HistogramSvc"],
+    "hepreco.framework.services.random": ["RandomSvc"],
+    "hepreco.framework.services.timing": ["TimingSvc"],
+    "hepreco.algorithms.calo.services": ["GeometrySvc", "ConditionsSvc"],
+}
+
+
+def _references(table: dict[str, list[str]]) -> list[str]:
+    return [f"{module}:{name}" for module, names in table.items() for name in names]
+
 
 @hookimpl
 def hepreco_register_algorithms():
-    from hepreco.algorithms.calo.cell_chain import CaloCellBuilder, CaloDigitiser, FastCaloSim
-    from hepreco.algorithms.calo.cell_histograms import CaloCellHistograms, CaloEventDisplay
-    from hepreco.algorithms.calo.response import CaloResponse
-    from hepreco.algorithms.clusters.calibration import ClusterCalibrationDeriver, LocalHadronicCalibration
-    from hepreco.algorithms.clusters.cluster_maker import TopoClusterMaker
-    from hepreco.algorithms.generation.truth_histograms import TruthHistograms
-    from hepreco.algorithms.jets.calibration import JetCalibration, JetCalibrationDeriver
-    from hepreco.algorithms.jets.jet_finder import (AntiKtJetFinder, CambridgeJetFinder, JetFinder,
-                                                    JetTruthMatcher, KtJetFinder)
-    from hepreco.algorithms.jets.jet_histograms import JetHistograms, JetResponse
-    from hepreco.algorithms.jets.jet_shapes import JetImages, JetSubstructure
-
-    return [TruthHistograms, FastCaloSim, CaloDigitiser, CaloCellBuilder, CaloCellHistograms, CaloEventDisplay,
-            CaloResponse, JetFinder, AntiKtJetFinder, KtJetFinder, CambridgeJetFinder, JetTruthMatcher,
-            JetSubstructure, JetImages, JetHistograms, JetResponse, TopoClusterMaker, ClusterCalibrationDeriver,
-            LocalHadronicCalibration, JetCalibrationDeriver, JetCalibration]
+    return _references(ALGORITHMS)
 
 
 @hookimpl
 def hepreco_register_sources():
-    from hepreco.algorithms.calo.sources import CaloGanSource, ParticleGunSource
-    from hepreco.algorithms.generation.pythia_source import PythiaSource
-    from hepreco.framework.io.hdf5 import Hdf5Source
-    from hepreco.framework.io.root import RootSource
-
-    return [PythiaSource, ParticleGunSource, CaloGanSource, RootSource, Hdf5Source]
+    return _references(SOURCES)
 
 
 @hookimpl
 def hepreco_register_outputs():
-    from hepreco.framework.io.hdf5 import Hdf5Output
-    from hepreco.framework.io.root import RootOutput
-
-    return [RootOutput, Hdf5Output]
+    return _references(OUTPUTS)
 
 
 @hookimpl
 def hepreco_register_services():
-    from hepreco.algorithms.calo.services import ConditionsSvc, GeometrySvc
-    from hepreco.framework.services.histograms import HistogramSvc
-    from hepreco.framework.services.messages import MessageSvc
-    from hepreco.framework.services.random import RandomSvc
-    from hepreco.framework.services.timing import TimingSvc
-
-    return [MessageSvc, HistogramSvc, RandomSvc, TimingSvc, GeometrySvc, ConditionsSvc]
+    return _references(SERVICES)
 
 
 @hookimpl
 def hepreco_register_geometries():
-    from hepreco.algorithms.calo.geometry import data_path
+    import importlib.util
+    import os
 
-    return {name: data_path(f"{name}.yaml") for name in ("atlas-like", "small", "calogan")}
+    # the package's folder, found without importing it (and numba with it)
+    calo = importlib.util.find_spec("hepreco.algorithms.calo").submodule_search_locations[0]
+    return {name: os.path.join(calo, "data", f"{name}.yaml") for name in ("atlas-like", "small", "calogan")}

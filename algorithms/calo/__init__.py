@@ -1,7 +1,7 @@
 """Calorimeter: cell geometry, fast simulation, digitisation and cell building.
 
-Pure functions over numpy arrays (no framework objects, no logging); the
-plugin classes that put them into the event loop live elsewhere.
+Pure functions over numpy arrays (no framework objects, no logging) in the
+kernel modules, and thin plugin classes that put them into the event loop.
 
 Submodules
 ----------
@@ -27,9 +27,19 @@ Submodules
     :func:`~.calibration.derive_em_scale`: the global EM-scale constant.
 :mod:`.gun`
     :func:`~.gun.particle_gun`: single-particle inputs.
+:mod:`.resolution`
+    Cone sums and the sigma/E = a/sqrt(E) (+) b/E (+) c fit.
+:mod:`.services`
+    Plugins: ``GeometrySvc``, ``ConditionsSvc`` (HDF5 conditions with run IOVs).
+:mod:`.sources`
+    Plugins: ``ParticleGunSource``, ``CaloGanSource``.
+:mod:`.cell_chain`
+    Plugins: ``FastCaloSim``, ``CaloDigitiser``, ``CaloCellBuilder``.
+:mod:`.response`, :mod:`.cell_histograms`
+    Plugins: ``CaloResponse``, ``CaloCellHistograms``, ``CaloEventDisplay``.
 ``data/``
-    ``atlas-like.yaml`` (201,600 cells, |eta| < 2.5) and ``small.yaml``
-    (4,000 cells, for tests).
+    ``atlas-like.yaml`` (201,600 cells, |eta| < 2.5), ``small.yaml``
+    (4,000 cells, for tests) and ``calogan.yaml`` (CaloGAN images).
 
 Random numbers come from :mod:`hepreco.algorithms._random`: one seed per
 event, so results never depend on chunking.

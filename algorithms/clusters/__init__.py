@@ -1,8 +1,8 @@
 """Topological calorimeter clusters: ATLAS 4-2-0 clustering, splitting, moments.
 
-Pure functions over numpy arrays (no framework objects, no logging); every
-call handles all events of a chunk.  The plugin classes that put them into
-the event loop live elsewhere.
+Pure functions over numpy arrays (no framework objects, no logging) in the
+kernel modules, every call handling all events of a chunk, and the thin
+plugin classes around them.
 
 Submodules
 ----------
@@ -25,4 +25,9 @@ Submodules
     EM fraction and energy per layer.
 :mod:`._cells`
     Cached per-cell tables derived from a geometry (Cartesian centres).
+:mod:`.cluster_maker`
+    Plugin ``TopoClusterMaker`` (cells -> ``CaloTopoClusters``).
+:mod:`.calibration`
+    Local hadronic calibration: ``LocalHadronicCalibration`` and its
+    ``ClusterCalibrationDeriver``; tables in ``data/``.
 """

@@ -11,5 +11,9 @@ module            contents
                   configurations, around ``kernels``
 ``substructure``  substructure observables of clustered jets (numba kernels)
 ``images``        jet images with the standard preprocessing (numba kernels)
+``jet_shapes``    plugins ``JetSubstructure`` and ``JetImages``
+``calibration``   jet energy scale by numerical inversion: ``JetCalibration``,
+                  ``JetCalibrationDeriver``; tables in ``data/``
+``jet_histograms`` plugins ``JetHistograms`` and ``JetResponse``
 ================  ==============================================================
 """

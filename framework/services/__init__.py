@@ -61,7 +61,7 @@ class Services:
         known = self.registry.entries["service"] if self.registry is not None else {}
         if name not in known:
             raise UnknownNameError("service", name, [*self.by_name, *known])
-        svc = known[name](name=name)
+        svc = self.registry.get("service", name)(name=name)
         svc.services = self
         self.by_name[name] = svc
         svc.initialize()

@@ -133,3 +133,25 @@ outputs:
     ids, data = read_hdf5(str(tmp_path / "out" / "Met" / "part-00000.h5"))
     # with |eta| < 2.5 much of the event escapes: the truth MET is far from zero
     assert data["TruthMET"].shape == (3,) and (data["TruthMET"] > 0.5).all()
+
+
+def test_lazy_references_are_imported_only_when_used():
+    code = ("import sys\n"
+            "from hepreco.framework.plugins import build_registry\n"
+            "r = build_registry()\n"
+            "assert 'FastCaloSim' in r.names('algorithm')\n"
+            "assert 'numba' not in sys.modules and 'hepreco.algorithms.calo.cell_chain' not in sys.modules\n"
+            "cls = r.get('algorithm', 'FastCaloSim')\n"
+            "assert cls.__name__ == 'FastCaloSim' and 'numba' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_broken_lazy_reference_names_plugin_and_reference(monkeypatch):
+    broken = types.ModuleType("broken_plugin")
+    broken.hepreco_register_algorithms = hookimpl(lambda: ["no_such_module:Thing", "hepreco.framework:Algorithm"])
+    monkeypatch.setitem(sys.modules, "broken_plugin", broken)
+    registry = build_registry(["broken_plugin"])
+    with pytest.raises(ConfigurationError, match=r"plugin 'broken_plugin' registered 'Thing' as "
+                                                 r"'no_such_module:Thing', which cannot be imported"):
+        registry.get("algorithm", "Thing")
+    assert registry.get("algorithm", "Algorithm").__name__ == "Algorithm"
