@@ -21,40 +21,21 @@ import argparse
 import sys
 import time
 
+import os
+
 import numpy as np
-from hepreco.algorithms.generation.pythia_source import generate, visible_momenta
 
-PION_MASS = 0.13957  # GeV
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
-
-def generate_pythia(n_events, seed):
-    """Visible final-state four-momenta (GeV) of Pythia 8 dijet events (pTHatMin 100 GeV)."""
-    _, particles = generate(n_events, ["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."], seed=seed)
-    return visible_momenta(particles)
-
-
-def pileup(n, rng, ymax=4.5, mean_pt=0.5):
-    """``n`` soft particles uniform in rapidity and phi, exponential pt (GeV)."""
-    pt = rng.exponential(mean_pt, n)
-    y = rng.uniform(-ymax, ymax, n)
-    phi = rng.uniform(0.0, 2.0 * np.pi, n)
-    mt = np.sqrt(pt * pt + PION_MASS * PION_MASS)
-    return np.column_stack([pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(y), mt * np.cosh(y)])
+# the events of the equality tests: Pythia dijets, topped up with pile-up-like particles
+from tests.algorithms.jets.test_jet_kernels import Chunk, generate_pythia, resize  # noqa: E402
 
 
 def build_events(hard, target, rng):
     """Flat px, py, pz, E and offsets with every event at ``target`` inputs."""
-    parts = []
-    for event in hard:
-        if len(event) >= target:
-            pt2 = event[:, 0] ** 2 + event[:, 1] ** 2
-            event = event[np.sort(np.argsort(-pt2, kind="stable")[:target])]
-        else:
-            event = np.concatenate([event, pileup(target - len(event), rng)])
-        parts.append(event)
-    flat = np.concatenate(parts)
-    offsets = np.concatenate([[0], np.cumsum([len(e) for e in parts])]).astype(np.int64)
-    return flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy(), flat[:, 3].copy(), offsets
+    return Chunk([resize(event, target, rng) for event in hard]).arrays
 
 
 def interleaved_best(runs, repeats):
