@@ -36,9 +36,6 @@ class Algorithm(Component):
     on_error = Property("abort", doc="what to do when execute raises: stop the job (abort), drop the failing "
                         "events (skip_event) or the whole chunk (skip_chunk)", choices=ERROR_POLICIES)
 
-    #: Services, set by the framework before ``initialize`` (see :class:`~hepreco.framework.services.Services`).
-    services: Any = None
-
     def initialize(self) -> None:
         """Called once per process before the first chunk."""
 
