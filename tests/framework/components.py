@@ -7,7 +7,8 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, hookimpl
+from hepreco.framework import (Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, Service,
+                               hookimpl)
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
 from hepreco.framework.services.random import event_seeds
@@ -205,7 +206,32 @@ class Tally(Algorithm):
 
 @hookimpl
 def hepreco_register_algorithms():
-    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally]
+    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled]
+
+
+class ToyConditionsSvc(Service):
+    """A constant energy scale (for tests of services used by algorithms)."""
+
+    scale = Property(1.0, doc="factor applied by Scaled")
+
+    def initialize(self):
+        self.initialized = True
+
+
+class Scaled(Algorithm):
+    """SumPt times the scale of a conditions service."""
+
+    sumpt = Input("SumPt")
+    scaled = Output("ScaledSumPt")
+    conditions = Property("ToyConditionsSvc", doc="name of the conditions service")
+
+    def execute(self, store):
+        store.put(self.scaled, store[self.sumpt] * self.services.get(self.conditions).scale)
+
+
+@hookimpl
+def hepreco_register_services():
+    return [ToyConditionsSvc]
 
 
 @hookimpl
