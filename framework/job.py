@@ -39,7 +39,7 @@ from .services.timing import TimingSvc
 
 TOP = "TopSequence"
 STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
-                     "RandomSvc": RandomSvc}
+                     "RandomSvc": RandomSvc, "AccumulatorSvc": AccumulatorSvc}
 
 
 def _configure(instance: Component, spec: Spec) -> Component:
@@ -115,7 +115,7 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
                                      "give each component a unique 'name:'", spec.where)
         locations[spec.name] = spec.where
 
-    # services first: the standard four always exist, plugins may add more
+    # services first: the standard five always exist, plugins may add more
     given = {s.name: s for s in options.services}
     for spec in options.services:
         claim(spec, "service")
@@ -133,7 +133,7 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
         standard[name] = svc
     extra = {name: _make(registry, "service", spec) for name, spec in given.items()}
     services = Services(standard["MessageSvc"], standard["HistogramSvc"], standard["RandomSvc"],
-                        standard["TimingSvc"], extra)
+                        standard["TimingSvc"], extra, accumulators=standard["AccumulatorSvc"])
 
     if options.source is None:
         raise ConfigurationError("the job options have no 'source:' section (where do the events come from?)",
