@@ -118,3 +118,19 @@ def test_report_and_end_of_job_get_the_merged_accumulators(toy_job, tmp_path):
     assert "Tally.json" in " ".join(report["summaries"])
     with open(os.path.join(out, "Tally.json")) as f:
         assert json.load(f) == {"events": 30, "above90": tally["above90"]["value"]}
+
+
+def test_end_of_job_without_an_accumulators_parameter_is_called_as_before(tmp_path):
+    from hepreco.framework import Algorithm
+    from hepreco.framework.algorithm import call_end_of_job
+
+    class Old(Algorithm):
+        def end_of_job(self, histograms, output_dir):
+            return [f"{sorted(histograms)} in {output_dir}"]
+
+    class New(Algorithm):
+        def end_of_job(self, histograms, output_dir, accumulators):
+            return [f"{sorted(histograms)} {sorted(accumulators)}"]
+
+    assert call_end_of_job(Old(), {"h": 1}, {"n": Counter()}, "out") == ["['h'] in out"]
+    assert call_end_of_job(New(), {"h": 1}, {"n": Counter()}, "out") == ["['h'] ['n']"]
