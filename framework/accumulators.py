@@ -315,7 +315,8 @@ class Set(Accumulator):
         return {"kind": self.kind, "values": self.values}
 
 
-KINDS: dict[str, type[Accumulator]] = {cls.kind: cls for cls in (Counter, Sum, WeightedSum, Efficiency, Records, Set)}
+KINDS: dict[str, type[Accumulator]] = {cls.kind: cls
+                                       for cls in (Counter, Sum, WeightedSum, Efficiency, Records, Set)}
 
 
 def make(kind: str, **options) -> Accumulator:
