@@ -261,8 +261,8 @@ class Records(Accumulator):
 
     def _check_limit(self) -> None:
         if len(self.records) > self.limit:
-            raise AccumulatorError(f"a 'records' accumulator holds more than {self.limit} records; records are for rare "
-                             "entries: write per-event data to an output stream, or raise 'limit'")
+            raise AccumulatorError(f"a 'records' accumulator holds more than {self.limit} records; records are "
+                                   "for rare entries: write per-event data to an output stream, or raise 'limit'")
 
     def _merge(self, other: "Records") -> None:
         self.records = self.records + copy.deepcopy(other.records)
