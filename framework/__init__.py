@@ -12,12 +12,14 @@ module            contents
 ``config``        job options: YAML and Python files, --set overrides, dumps
 ``dataflow``      data-flow checks, ordering and graphs
 ``job``           build (validation), Job, Processor (per-process runtime)
+``accumulators``  mergeable results: counters, sums, efficiencies, records, sets
 ``event_loop``    run_job: dispatch, merge, manifest, report
 ``executors``     sequential, processes, dask
 ``manifest``      completed work items, resume
 ``plugins``       pluggy plugin manager and the component registry
 ``hookspecs``     hook specifications (``hepreco_*``)
-``services``      MessageSvc, HistogramSvc, RandomSvc, TimingSvc
+``services``      MessageSvc, HistogramSvc, RandomSvc, TimingSvc, AccumulatorSvc
+``testing``       run algorithms on hand-made events outside a job (unit tests)
 ``io``            EventSource, WorkItem, ROOT and HDF5 sources and output streams
 ``cli``           the ``hepreco`` command
 ``errors``        exceptions with locations and suggestions

@@ -13,6 +13,7 @@ is called once per event with plain Python values.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import awkward as ak
@@ -36,9 +37,6 @@ class Algorithm(Component):
     on_error = Property("abort", doc="what to do when execute raises: stop the job (abort), drop the failing "
                         "events (skip_event) or the whole chunk (skip_chunk)", choices=ERROR_POLICIES)
 
-    #: Services, set by the framework before ``initialize`` (see :class:`~hepreco.framework.services.Services`).
-    services: Any = None
-
     def initialize(self) -> None:
         """Called once per process before the first chunk."""
 
@@ -49,13 +47,16 @@ class Algorithm(Component):
     def finalize(self) -> None:
         """Called once per process after the last chunk."""
 
-    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
-        """Called once in the client after all chunks, with this algorithm's merged histograms.
+    def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
+        """Called once in the client after all chunks, with this algorithm's merged histograms and accumulators.
 
         ``histograms`` maps the names given to :meth:`book` to the merged
-        ``hist.Hist`` of the whole job.  Write summary plots or tables (fits,
-        efficiency curves) into ``output_dir`` and return their paths; they
-        are listed in the report.  No service is initialised here.
+        ``hist.Hist`` of the whole job, ``accumulators`` the names given to
+        :meth:`accumulate` to the merged accumulators (passed only to an
+        override that has an ``accumulators`` parameter).  Write summary
+        plots or tables (fits, efficiency curves) into ``output_dir`` and
+        return their paths; they are listed in the report.  No service is
+        initialised here.
         """
         return []
 
@@ -63,6 +64,11 @@ class Algorithm(Component):
     def book(self, name: str, *axes, **options):
         """Book a histogram owned by this algorithm (see HistogramSvc.book)."""
         return self.services.histograms.book(self.name, name, *axes, **options)
+
+    def accumulate(self, name: str, kind: str, **options):
+        """Book an accumulator owned by this algorithm: ``kind`` is ``counter``, ``sum``, ``weighted_sum``,
+        ``efficiency``, ``records`` or ``set`` (see :mod:`hepreco.framework.accumulators`)."""
+        return self.services.accumulators.book(self.name, name, kind, **options)
 
     def seeds(self, store) -> np.ndarray:
         """One 64-bit seed per event of ``store``, for this algorithm (see RandomSvc)."""
@@ -109,3 +115,11 @@ class EventAlgorithm(Algorithm):
                 store.put(key, np.asarray(values))
             else:
                 store.put(key, ak.Array(values))
+
+
+def call_end_of_job(alg: Algorithm, histograms: dict, accumulators: dict, output_dir: str) -> list[str]:
+    """Call ``alg.end_of_job``, passing ``accumulators`` only to overrides that take them."""
+    params = inspect.signature(alg.end_of_job).parameters
+    if "accumulators" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return alg.end_of_job(histograms, output_dir, accumulators=accumulators)
+    return alg.end_of_job(histograms, output_dir)

@@ -18,9 +18,10 @@ import hashlib
 import json
 import logging
 import numbers
+import sys
 from typing import Any, Callable, ClassVar
 
-from .errors import PropertyError, UnknownNameError
+from .errors import NotInAJobError, PropertyError, UnknownAttributeError, UnknownNameError
 
 _MISSING = object()
 
@@ -235,17 +236,68 @@ def _docstring_sections(cls) -> str:
     return "\n\n".join(parts)
 
 
+class _NoServices:
+    """What ``component.services`` is outside a job: any use says how to run the component alone."""
+
+    def __init__(self, owner: "Component"):
+        self.owner = owner
+
+    def __getattr__(self, attr: str):
+        owner = self.owner
+        raise NotInAJobError(
+            f"{owner.name} ({owner.type_name}) has no services: it is not part of a job, so "
+            f"self.services.{attr} is unavailable; run it with hepreco.framework.testing.run("
+            f"{owner.type_name}(...), inputs={{...}}), which sets up histograms, random numbers and the other "
+            "services")
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class _ServicesSlot:
+    """Descriptor of ``Component.services``: the job's services, or :class:`_NoServices` before a job sets them."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        found = obj.__dict__.get("services")
+        return found if found is not None else _NoServices(obj)
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__["services"] = value
+
+
+def _own_code(obj: Any, depth: int) -> bool:
+    """Whether the frame ``depth`` levels up runs code of ``obj`` itself (a method called on it)."""
+    frame = sys._getframe(depth + 1)
+    code = frame.f_code
+    local = frame.f_locals
+    return (code.co_argcount > 0 and local.get(code.co_varnames[0]) is obj) or local.get("self") is obj
+
+
 class Component:
     """Base of everything a job configures: a name, properties and data keys.
 
     Construct with keyword arguments, ``Alg(name="X", threshold=2.0)``; every
     value goes through the same validation as job options.
+
+    Attributes are typo-proof: from outside the component (job options in
+    Python, a test, an interactive session) only its declared properties,
+    inputs and outputs and the attributes its class defines can be set;
+    ``alg.seed_sigm = 5.0`` raises
+    :class:`~hepreco.framework.errors.UnknownAttributeError` with the nearest
+    valid names.  The component's own methods (``__init__``, ``initialize``,
+    ``execute``, helpers) may create any attribute (``self.h_pt =
+    self.book(...)``), and names starting with ``_`` are never checked.
     """
 
     #: Name used in job options (``type:``); defaults to the class name.
     type_name: ClassVar[str] = ""
     #: Which registry the component belongs to ("algorithm", "service", "source", "output").
     kind: ClassVar[str] = "component"
+
+    #: The job's services (:class:`~hepreco.framework.services.Services`), set when the job is built.
+    services = _ServicesSlot()
 
     _properties: ClassVar[dict[str, Property]] = {}
     _inputs: ClassVar[dict[str, Input]] = {}
@@ -280,6 +332,12 @@ class Component:
         self._keys: dict[str, str] = {}
         for key, value in values.items():
             self.set(key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if not (key.startswith("_") or key in self.__dict__ or hasattr(type(self), key) or _own_code(self, 1)):
+            raise UnknownAttributeError("property", key, self.settable(),
+                                        context=f"{self.__dict__.get('name', '?')} ({self.type_name})")
+        object.__setattr__(self, key, value)
 
     # -- configuration -------------------------------------------------------
     @classmethod

@@ -107,6 +107,22 @@ class UnknownNameError(ConfigurationError, KeyError):
         return Exception.__str__(self)
 
 
+class UnknownAttributeError(UnknownNameError, AttributeError):
+    """A component was given an attribute that is none of its properties, inputs or outputs (a typo)."""
+
+
+class NotInAJobError(HeprecoError, AttributeError):
+    """A component used its services outside a job (run it with ``hepreco.framework.testing``)."""
+
+
+class MergeError(HeprecoError, TypeError):
+    """Two results that cannot be merged (accumulators of different kinds or shapes)."""
+
+
+class AccumulatorError(HeprecoError, ValueError):
+    """An accumulator was used beyond what it is meant for (e.g. too many records)."""
+
+
 class DataFlowError(ConfigurationError):
     """Inputs without producer, duplicate producers or cycles between algorithms."""
 

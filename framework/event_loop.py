@@ -3,8 +3,9 @@
 :func:`run_job` splits the source into work items, skips those the
 manifest lists as complete (``resume``), hands the rest to the executor,
 records every completed item, merges histograms, timing and counters in
-item order (so results do not depend on the executor), writes histograms
-and ``report.json``, and prints a summary.
+item order (so results do not depend on the executor), merges histograms
+and accumulators the same way, writes histograms and ``report.json``
+(accumulators under ``"accumulators"``), and prints a summary.
 """
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import sys
 import time
 from functools import partial
 
+from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
 from .job import Job, ItemResult, process_item
 from .manifest import Manifest
 from .report import summary, versions
+from .services.accumulators import AccumulatorSvc
 from .services.histograms import HistogramSvc
 from .services.messages import MessageSvc
 from .services.timing import TimingSvc
@@ -73,13 +76,15 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
 
     ordered = [results[i] for i in sorted(results)]
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
+    accumulators = AccumulatorSvc.merge(r.accumulators for r in ordered)
     hist_files = job.services.histograms.write(histograms, out)
     summaries = []
     for alg in job.algorithms():
         prefix = alg.name + "/"
         owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
-        if owned:
-            summaries += alg.end_of_job(owned, out)
+        owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
+        if owned or owned_acc:
+            summaries += call_end_of_job(alg, owned, owned_acc, out)
     complete = abort is None and not failures and len(results) == len(items)
     manifest.close(complete=complete)
     finished = time.time()
@@ -103,6 +108,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "events": {"read": sum(r.n_read for r in ordered), "accepted": sum(r.n_accepted for r in ordered),
                    "failed": sum(r.n_failed for r in ordered), "processed": processed},
         "decisions": _sum_dicts(r.decisions for r in ordered),
+        "accumulators": AccumulatorSvc.report(accumulators),
         "timing": TimingSvc.merge(r.timing for r in ordered),
         "messages": MessageSvc.merge(r.messages for r in ordered),
         "errors": [err for r in ordered for err in r.errors],

@@ -31,6 +31,7 @@ from .io.source import EventSource, WorkItem
 from .plugins import Registry, get_registry
 from .sequence import ChunkRunner, Sequence
 from .services import Services
+from .services.accumulators import AccumulatorSvc
 from .services.histograms import HistogramSvc
 from .services.messages import MessageSvc
 from .services.random import RandomSvc
@@ -38,7 +39,7 @@ from .services.timing import TimingSvc
 
 TOP = "TopSequence"
 STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
-                     "RandomSvc": RandomSvc}
+                     "RandomSvc": RandomSvc, "AccumulatorSvc": AccumulatorSvc}
 
 
 def _configure(instance: Component, spec: Spec) -> Component:
@@ -87,7 +88,7 @@ class Job:
 
         services = {}
         for svc in self.services.all():
-            if isinstance(svc, (RandomSvc, TimingSvc)):
+            if isinstance(svc, (RandomSvc, TimingSvc, AccumulatorSvc)):
                 continue  # nothing configurable (the seed is job.seed)
             services[svc.name] = {"type": svc.type_name, **svc.resolved()}
         return {"job": self.settings.properties(), "source": entry(self.source),
@@ -114,7 +115,7 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
                                      "give each component a unique 'name:'", spec.where)
         locations[spec.name] = spec.where
 
-    # services first: the standard four always exist, plugins may add more
+    # services first: the standard five always exist, plugins may add more
     given = {s.name: s for s in options.services}
     for spec in options.services:
         claim(spec, "service")
@@ -132,7 +133,7 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
         standard[name] = svc
     extra = {name: _make(registry, "service", spec) for name, spec in given.items()}
     services = Services(standard["MessageSvc"], standard["HistogramSvc"], standard["RandomSvc"],
-                        standard["TimingSvc"], extra)
+                        standard["TimingSvc"], extra, accumulators=standard["AccumulatorSvc"])
 
     if options.source is None:
         raise ConfigurationError("the job options have no 'source:' section (where do the events come from?)",
@@ -199,6 +200,7 @@ class ItemResult:
     n_accepted: int = 0
     n_failed: int = 0
     histograms: dict = field(default_factory=dict)
+    accumulators: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
     messages: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
@@ -222,7 +224,7 @@ class Processor:
             alg.initialize()
         for stream in job.outputs:
             stream.initialize()
-        self.runner = ChunkRunner(job.services.timing, job.services.histograms)
+        self.runner = ChunkRunner(job.services.timing, job.services.histograms, job.services.accumulators)
 
     def process(self, item: WorkItem) -> ItemResult:
         t0 = time.perf_counter()
@@ -254,7 +256,8 @@ class Processor:
         return ItemResult(
             index=item.index, first=item.first, last=item.last, n_read=store.n_events,
             n_accepted=int(decision.sum()), n_failed=int((~store.alive).sum()),
-            histograms=services.histograms.harvest(), timing=services.timing.harvest(),
+            histograms=services.histograms.harvest(), accumulators=services.accumulators.harvest(),
+            timing=services.timing.harvest(),
             messages=services.messages.harvest(), errors=errors.records, parts=parts,
             decisions={c.name: int(np.count_nonzero(store[c.decision] & store.alive))
                        for c in job.top.walk() if hasattr(c, "decision") and c.decision in store},

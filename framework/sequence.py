@@ -93,12 +93,22 @@ class ChunkRunner:
     """Runs a top sequence over one :class:`EventStore`.
 
     ``timing`` is anything with ``add(name, seconds, n_events)``;
-    ``histograms`` anything with ``snapshot(owner)`` / ``restore(owner, snap)``.
+    ``histograms`` and ``accumulators`` anything with ``snapshot(owner)`` /
+    ``restore(owner, snap)`` (what a failing algorithm filled is rolled back).
     """
 
-    def __init__(self, timing=None, histograms=None):
+    def __init__(self, timing=None, histograms=None, accumulators=None):
         self.timing = timing
         self.histograms = histograms
+        self.accumulators = accumulators
+
+    def _snapshot(self, owner: str):
+        return [(svc, svc.snapshot(owner)) for svc in (self.histograms, self.accumulators) if svc is not None]
+
+    @staticmethod
+    def _restore(owner: str, snaps) -> None:
+        for svc, snap in snaps or ():
+            svc.restore(owner, snap)
 
     def run(self, top: Sequence, store: EventStore) -> tuple[np.ndarray, ChunkErrors]:
         """Process the chunk; return the top decision (False for failed events) and the errors."""
@@ -154,14 +164,13 @@ class ChunkRunner:
 
     def _algorithm(self, alg: Algorithm, store: EventStore, index: np.ndarray, errors: ChunkErrors) -> np.ndarray:
         policy = alg.on_error
-        snap = self.histograms.snapshot(alg.name) if (self.histograms and policy != "abort") else None
+        snap = self._snapshot(alg.name) if policy != "abort" else None
         t0 = time.perf_counter()
         try:
             return self._call(alg, store.view(index, alg))
         except Exception as exc:
             store.discard(alg.name)
-            if snap is not None:
-                self.histograms.restore(alg.name, snap)
+            self._restore(alg.name, snap)
             failing = self._find_failing(alg, store, index)
             ids = store.event_ids[failing] if len(failing) else store.event_ids[index]
             if policy == "abort":
@@ -172,8 +181,7 @@ class ChunkRunner:
             errors.add(alg.name, "skip_event", ids, exc)
             store.alive[failing] = False
             good = index[store.alive[index]]
-            if snap is not None:
-                self.histograms.restore(alg.name, snap)
+            self._restore(alg.name, snap)
             decision = np.zeros(len(index), dtype=bool)
             if len(good):
                 try:
@@ -189,13 +197,12 @@ class ChunkRunner:
 
     def _find_failing(self, alg: Algorithm, store: EventStore, index: np.ndarray) -> np.ndarray:
         """Events of ``index`` on which ``alg`` raises when run alone (trial runs, outputs discarded)."""
-        snap = self.histograms.snapshot(alg.name) if self.histograms else None
+        snap = self._snapshot(alg.name)
         bad = []
         for i in index:
             try:
                 alg.execute(ScratchView(store, np.array([i]), alg))
             except Exception:
                 bad.append(i)
-        if snap is not None:
-            self.histograms.restore(alg.name, snap)
+        self._restore(alg.name, snap)
         return np.asarray(bad, dtype=np.int64)

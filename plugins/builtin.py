@@ -32,6 +32,7 @@ SERVICES = {
     "hepreco.framework.services.histograms": ["HistogramSvc"],
     "hepreco.framework.services.random": ["RandomSvc"],
     "hepreco.framework.services.timing": ["TimingSvc"],
+    "hepreco.framework.services.accumulators": ["AccumulatorSvc"],
     "hepreco.algorithms.calo.services": ["GeometrySvc", "ConditionsSvc"],
 }
 

@@ -19,7 +19,8 @@ class CaloResponse(Algorithm):
     """Calibrated cell energy in a cone around each gun particle, over its true energy.
 
     Books, per particle type, the response E_cone / E_true in bins of true
-    energy; at the end of the job computes mean and RMS per energy point,
+    energy (histograms) and the sums n, sum r, sum r^2 per bin (``sum``
+    accumulators); at the end of the job computes mean and RMS per energy point,
     fits sigma/E = a/sqrt(E) (+) b/E (+) c, and draws response and
     resolution against energy (``calo_response.png``, ``calo_response.json``).
     """
@@ -40,16 +41,15 @@ class CaloResponse(Algorithm):
     def initialize(self) -> None:
         self.geometry = self.services.get(self.geometry_svc).geom
         edges = self._edges()
-        self.h_response, self.h_moments = {}, {}
+        self._energy_axis = hist.axis.Variable(edges, label="true energy [GeV]")
+        self.h_response, self.moments = {}, {}
         for pdg in self.pdg_ids:
             name = NAMES.get(abs(pdg), str(pdg))
             self.h_response[pdg] = self.book(
                 f"response_{name}", hist.axis.Variable(edges, label="true energy [GeV]"),
                 hist.axis.Regular(200, 0.0, 2.0, label="E(cone) / E(true)"), title=f"{name} response")
             # sums of 1, r and r^2 per energy point: exact means and RMS, whatever the binning
-            self.h_moments[pdg] = self.book(
-                f"moments_{name}", hist.axis.Variable(edges, label="true energy [GeV]"),
-                hist.axis.Regular(3, 0, 3, label="moment (n, sum r, sum r^2)"), title=f"{name} response moments")
+            self.moments[pdg] = self.accumulate(f"moments_{name}", "sum", shape=(len(edges) - 1, 3))
 
     def execute(self, store) -> None:
         parts = store[self.particles]
@@ -65,20 +65,22 @@ class CaloResponse(Algorithm):
             sel = pdg == code
             if sel.any():
                 self.h_response[code].fill(e[sel], r[sel])
+                i = self._energy_axis.index(e[sel])
+                ok = (i >= 0) & (i < self._energy_axis.size)
                 for k, w in enumerate((np.ones(sel.sum()), r[sel], r[sel] ** 2)):
-                    self.h_moments[code].fill(e[sel], np.full(sel.sum(), k + 0.5), weight=w)
+                    self.moments[code].add(w[ok], at=(i[ok], np.full(ok.sum(), k)))
 
     # -- end of job: numbers and plots ------------------------------------------
-    def summarise(self, histograms: dict) -> dict:
+    def summarise(self, accumulators: dict) -> dict:
         """Mean response, resolution and the a/b/c fit per particle type from the merged moments."""
         points = np.sort(np.asarray(self.energies, dtype=float))
         out = {}
         for pdg in self.pdg_ids:
             name = NAMES.get(abs(pdg), str(pdg))
-            moments = histograms.get(f"moments_{name}")
+            moments = accumulators.get(f"moments_{name}")
             if moments is None:
                 continue
-            n, s1, s2 = (moments.values()[:, k] for k in range(3))
+            n, s1, s2 = (moments.value[:, k] for k in range(3))
             ok = n > 1
             if not ok.any():
                 continue
@@ -93,8 +95,8 @@ class CaloResponse(Algorithm):
             out[name] = row
         return out
 
-    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
-        summary = self.summarise(histograms)
+    def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
+        summary = self.summarise(accumulators or {})
         if not summary:
             return []
         json_path = os.path.join(output_dir, "calo_response.json")

@@ -237,9 +237,11 @@ def _gun_direction(particles):
 class ClusterCalibrationDeriver(Algorithm):
     """Derives the LCW tables from single neutral pions (EM) and charged pions (hadronic).
 
-    Books sums per bin (cluster counts per class, and n, sum E_cluster,
-    sum E_true share for charged pions), so the tables are exact after
-    merging chunks and workers.  At the end of the job writes ``lcw.h5`` in
+    Books cluster counts per class and bin (histograms) and accumulates, for
+    charged pions, n, sum E_cluster and sum E_true share per bin (a ``sum``
+    accumulator), so the tables are exact after merging chunks and workers;
+    the geometry's name travels to the end of the job in a ``set``
+    accumulator.  At the end of the job writes ``lcw.h5`` in
     the output folder (and to ``install_to`` when set) and ``lcw_tables.png``.
     """
 
@@ -270,17 +272,16 @@ class ClusterCalibrationDeriver(Algorithm):
         return e, lam, frac
 
     def initialize(self) -> None:
-        geometry_name = self.services.get(self.geometry_svc).geom.name
+        self._geometry_name = self.services.get(self.geometry_svc).geom.name
         e, lam, frac = self._axes()
-        # the geometry travels to end_of_job (which has no services) as the label of a merged histogram
-        self.h_geometry = self.book("geometry", hist.axis.StrCategory([geometry_name], label="geometry"),
-                                    title="geometry of the derivation")
+        self._had_axes = (e, frac)
+        # the geometry travels to end_of_job (which has no services) in a merged accumulator
+        self.geometry = self.accumulate("geometry", "set")
         self.h_particles = self.book("particles", hist.axis.Integer(0, 2, label="class (0 EM, 1 hadronic)"),
                                      title="gun particles per class")
         self.h_class = self.book("classification", hist.axis.Integer(0, 2, label="class (0 EM, 1 hadronic)"),
                                  e, lam, title="clusters in the cone per class")
-        self.h_had = self.book("hadronic", e, frac, hist.axis.Regular(3, 0, 3, label="sum (n, E_cluster, share)"),
-                               title="charged-pion cluster sums")
+        self.had_sums = self.accumulate("hadronic", "sum", shape=(e.size, frac.size, 3))
 
     @staticmethod
     def _clip(values, edges_axis):
@@ -299,40 +300,41 @@ class ClusterCalibrationDeriver(Algorithm):
         klass = np.where(np.isin(apdg, EM_PDG), 0, np.where(np.isin(apdg, HAD_PDG), 1, -1))
         known = klass >= 0
         self.h_particles.fill(klass[known])
-        self.h_geometry.fill(self.h_geometry.axes[0][0], weight=len(klass))
+        self.geometry.add(self._geometry_name)
         cl_class = np.repeat(klass, counts)
         use = inside & (cl_class >= 0)
-        e_ax, lam_ax, frac_ax = self.h_class.axes[1], self.h_class.axes[2], self.h_had.axes[1]
+        e_ax, lam_ax, frac_ax = self.h_class.axes[1], self.h_class.axes[2], self._had_axes[1]
         loge = self._clip(_log10_positive(cl_e[use]), e_ax)
         loglam = self._clip(_log10_positive(ak.to_numpy(flat.center_lambda)[use]), lam_ax)
         self.h_class.fill(cl_class[use], loge, loglam)
         had = use & (cl_class == 1)
         loge = self._clip(_log10_positive(cl_e[had]), e_ax)
         frac = self._clip(ak.to_numpy(flat.em_fraction)[had].astype(np.float64), frac_ax)
+        i, j = self._had_axes[0].index(loge), frac_ax.index(frac)
         for k, w in enumerate((np.ones(had.sum()), cl_e[had], share[had])):
-            self.h_had.fill(loge, frac, np.full(had.sum(), k + 0.5), weight=w)
+            self.had_sums.add(w, at=(i, j, np.full(had.sum(), k)))
 
     # -- end of job ------------------------------------------------------------------------------
-    def derive(self, histograms: dict) -> LCWTables:
-        """The LCW tables from the merged histograms."""
+    def derive(self, histograms: dict, accumulators: dict) -> LCWTables:
+        """The LCW tables from the merged histograms and accumulators."""
         particles = histograms["particles"].values()
-        h_class, h_had = histograms["classification"], histograms["hadronic"]
+        h_class = histograms["classification"]
         counts = h_class.values()
         p_em = classification_table(counts[0], counts[1], particles[0], particles[1], self.min_clusters,
                                     self.em_prior)
-        sums = h_had.values()
+        sums = accumulators["hadronic"].value
         w_had = hadronic_weight_table(sums[..., 1], sums[..., 2], sums[..., 0], self.min_clusters)
-        geometry = histograms.get("geometry")
-        names = [name for name in geometry.axes[0]] if geometry is not None else []
+        geometry = accumulators.get("geometry")
+        names = list(geometry) if geometry is not None else []
+        e, _, frac = self._axes()
         attrs = {"geometry": ",".join(names), "cone": float(self.cone), "em_prior": float(self.em_prior),
                  "em_particles": float(particles[0]), "hadronic_particles": float(particles[1])}
-        return LCWTables(h_class.axes[1].edges, h_class.axes[2].edges, p_em, h_had.axes[0].edges,
-                         h_had.axes[1].edges, w_had, attrs)
+        return LCWTables(h_class.axes[1].edges, h_class.axes[2].edges, p_em, e.edges, frac.edges, w_had, attrs)
 
-    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
+    def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
         if "particles" not in histograms or histograms["particles"].values().sum() == 0:
             return []
-        tables = self.derive(histograms)
+        tables = self.derive(histograms, accumulators or {})
         path = write_tables(os.path.join(output_dir, "lcw.h5"), tables)
         written = [path]
         if self.install_to and min(tables.attrs["em_particles"], tables.attrs["hadronic_particles"]) \

@@ -180,8 +180,10 @@ def _min_dr_to_others(jets) -> ak.Array:
 class JetCalibrationDeriver(Algorithm):
     """Books the jet response of matched, isolated jets and derives the JES table (numerical inversion).
 
-    Sums per (|eta_truth|, log pT_truth) bin: n, sum pT_reco, sum R, sum R^2,
-    so the means are exact after merging.  At the end of the job writes
+    Accumulates sums per (|eta_truth|, log pT_truth) bin: n, sum pT_reco,
+    sum R, sum R^2 (a ``sum`` accumulator), so the means are exact after
+    merging; the geometry's name travels to the end of the job in a ``set``
+    accumulator.  At the end of the job writes
     ``jes.h5`` (and ``install_to`` when set), ``jes_response.json`` and
     ``jes_response.png`` (response against pT_truth per |eta| bin, for the
     input jets and after applying the derived factors jet by jet, booked in
@@ -209,12 +211,10 @@ class JetCalibrationDeriver(Algorithm):
                                    underflow=False, overflow=False))
 
     def initialize(self) -> None:
-        geometry_name = self.services.get(self.geometry_svc).geom.name
-        self.h_geometry = self.book("geometry", hist.axis.StrCategory([geometry_name], label="geometry"),
-                                    title="geometry of the derivation")
-        eta, pt = self._axes()
-        self.h_sums = self.book("response_sums", eta, pt, hist.axis.Regular(4, 0, 4, label="n, pT reco, R, R^2"),
-                                title="matched isolated jets: sums")
+        self._geometry_name = self.services.get(self.geometry_svc).geom.name
+        self.geometry = self.accumulate("geometry", "set")
+        eta, pt = self._eta_axis, self._pt_axis = self._axes()
+        self.sums = self.accumulate("response_sums", "sum", shape=(eta.size, pt.size, 4))
         self.h_response = self.book("response", eta, pt, hist.axis.Regular(100, 0.0, 2.0, label="pT reco / pT truth"),
                                     title="jet response")
 
@@ -235,32 +235,35 @@ class JetCalibrationDeriver(Algorithm):
         return pt_reco, pt_truth, eta_truth
 
     def execute(self, store) -> None:
-        self.h_geometry.fill(self.h_geometry.axes[0][0], weight=store.n_events)
+        self.geometry.add(self._geometry_name)
         pt_reco, pt_truth, eta = self.selected(store)
         lo, hi = self.pt_range
         inside = (pt_truth >= lo) & (pt_truth < hi) & (eta < self.eta_edges[-1])
         pt_reco, pt_truth, eta = pt_reco[inside], pt_truth[inside], eta[inside]
         r = pt_reco / pt_truth
+        i, j = self._eta_axis.index(eta), self._pt_axis.index(pt_truth)
+        ok = (i >= 0) & (i < self._eta_axis.size) & (j >= 0) & (j < self._pt_axis.size)
         for k, w in enumerate((np.ones(len(r)), pt_reco, r, r * r)):
-            self.h_sums.fill(eta, pt_truth, np.full(len(r), k + 0.5), weight=w)
+            self.sums.add(w[ok], at=(i[ok], j[ok], np.full(ok.sum(), k)))
         self.h_response.fill(eta, pt_truth, np.clip(r, 0.0, 1.999))
 
     # -- end of job ------------------------------------------------------------------------------
-    def derive(self, histograms: dict) -> tuple[JESTable, dict]:
-        h = histograms["response_sums"]
-        means = response_means(h.values(), self.min_jets)
-        geometry = histograms.get("geometry")
-        attrs = {"geometry": ",".join(geometry.axes[0]) if geometry is not None else "",
+    def derive(self, accumulators: dict) -> tuple[JESTable, dict]:
+        """The table and the bin means from the merged accumulators."""
+        means = response_means(accumulators["response_sums"].value, self.min_jets)
+        geometry = accumulators.get("geometry")
+        attrs = {"geometry": ",".join(geometry) if geometry is not None else "",
                  "isolation_dr": float(self.isolation_dr)}
-        table = inversion_table(h.axes[0].edges, means["mean_pt_reco"], means["mean_response"], means["ok"], attrs)
+        eta_edges = self._axes()[0].edges
+        table = inversion_table(eta_edges, means["mean_pt_reco"], means["mean_response"], means["ok"], attrs)
         return table, means
 
-    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
-        if "response_sums" not in histograms or histograms["response_sums"].values()[..., 0].sum() == 0:
+    def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
+        accumulators = accumulators or {}
+        if "response_sums" not in accumulators or accumulators["response_sums"].value[..., 0].sum() == 0:
             return []
-        table, means = self.derive(histograms)
-        h = histograms["response_sums"]
-        pt_edges = h.axes[1].edges
+        table, means = self.derive(accumulators)
+        pt_edges = self._axes()[1].edges
         centres = np.sqrt(pt_edges[1:] * pt_edges[:-1])
         # response after calibration, estimated from the bin means (the real closure: jobs/jet_closure.yaml)
         n_eta = len(table.eta_edges) - 1

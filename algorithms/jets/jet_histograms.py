@@ -57,9 +57,9 @@ class JetResponse(Algorithm):
     eta_max = Property(2.0, doc="use truth jets within |eta| < eta_max", gt=0)
 
     def initialize(self) -> None:
-        axis = hist.axis.Variable(self.pt_edges, label="truth jet $p_T$ [GeV]")
-        self.h = self.book("moments", axis, hist.axis.Regular(3, 0, 3, label="moment (n, sum r, sum r^2)"),
-                           title="response moments")
+        axis = self._pt_axis = hist.axis.Variable(self.pt_edges, label="truth jet $p_T$ [GeV]")
+        # sums of 1, r and r^2 per truth pT bin: exact means and RMS after merging
+        self.moments = self.accumulate("moments", "sum", shape=(axis.size, 3))
         self.h_r = self.book("response", axis, hist.axis.Regular(60, 0.0, 1.5, label="$p_T$(reco) / $p_T$(truth)"),
                              title="jet response")
 
@@ -72,10 +72,12 @@ class JetResponse(Algorithm):
         sel = np.abs(ak.to_numpy(ak.flatten(t.eta))) < self.eta_max
         r, pt = r[sel], pt[sel]
         self.h_r.fill(pt, r)
+        i = self._pt_axis.index(pt)
+        ok = (i >= 0) & (i < self._pt_axis.size)
         for k, w in enumerate((np.ones_like(r), r, r * r)):
-            self.h.fill(pt, np.full(len(r), k + 0.5), weight=w)
+            self.moments.add(w[ok], at=(i[ok], np.full(ok.sum(), k)))
 
-    def end_of_job(self, histograms: dict, output_dir: str) -> list[str]:
+    def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
         import json
 
         import matplotlib
@@ -83,7 +85,7 @@ class JetResponse(Algorithm):
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        m = histograms["moments"].values()
+        m = (accumulators or {})["moments"].value
         n, s1, s2 = m[:, 0], m[:, 1], m[:, 2]
         ok = n > 1
         if not ok.any():

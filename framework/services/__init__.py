@@ -8,10 +8,12 @@ module             service
                    merged across chunks and workers, written to ROOT and PNG
 ``random``         RandomSvc: counter-based per-event random streams
 ``timing``         TimingSvc: per-algorithm time, total and per event
+``accumulators``   AccumulatorSvc: counters, sums, efficiencies, records
+                   booked per algorithm, merged like histograms
 =================  ===========================================================
 
 Every algorithm gets a :class:`Services` object as ``self.services``; the
-four standard services are attributes, services added by plugins are found
+five standard services are attributes, services added by plugins are found
 with :meth:`Services.get`.
 """
 from __future__ import annotations
@@ -43,12 +45,18 @@ class Service(Component):
 class Services:
     """The services of one process, by role and by name."""
 
-    def __init__(self, messages, histograms, random, timing, extra: dict[str, Service] | None = None):
+    def __init__(self, messages, histograms, random, timing, extra: dict[str, Service] | None = None,
+                 accumulators=None):
+        if accumulators is None:
+            from .accumulators import AccumulatorSvc
+
+            accumulators = AccumulatorSvc()
         self.messages = messages
         self.histograms = histograms
         self.random = random
         self.timing = timing
-        self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing)}
+        self.accumulators = accumulators
+        self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing, accumulators)}
         self.by_name.update(extra or {})
         #: the plugin registry of the job (geometries and other named resources)
         self.registry = None

@@ -7,7 +7,8 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, hookimpl
+from hepreco.framework import (Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, Service,
+                               hookimpl)
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
 from hepreco.framework.services.random import event_seeds
@@ -99,11 +100,13 @@ class Exploder(Algorithm):
 
     def initialize(self):
         self.h = self.book("sumpt", hist.axis.Regular(20, 0, 400))
+        self.seen = self.accumulate("events", "counter")
 
     def execute(self, store):
         events = store.event_ids["event"]
         bad = set(self.bad_events) & set(events.tolist())
         self.h.fill(store[self.sumpt])
+        self.seen.add(len(events))
         if bad:
             raise ValueError(f"cannot handle event {sorted(bad)[0]}")
         store.put(self.copy, store[self.sumpt].copy())
@@ -159,9 +162,76 @@ class Touch(Algorithm):
         store.put(self.dst, store[self.src])
 
 
+class Tally(Algorithm):
+    """Fills one accumulator of every kind from SumPt; end_of_job writes ``<name>.json`` from the merged ones.
+
+    The sums use values on a 1/4 GeV grid, so they are exact whatever the chunking.
+    """
+
+    sumpt = Input("SumPt")
+    particles = Input("Particles")
+    high = Property(150.0, doc="SumPt above which an event is recorded", unit="GeV")
+
+    def initialize(self):
+        self.events = self.accumulate("events", "counter")
+        self.total = self.accumulate("sumpt", "sum")
+        self.binned = self.accumulate("binned", "sum", shape=3)
+        self.weights = self.accumulate("weights", "weighted_sum")
+        self.eff = self.accumulate("above90", "efficiency")
+        self.records = self.accumulate("high", "records")
+        self.parity = self.accumulate("parity", "set")
+
+    def execute(self, store):
+        sumpt = np.round(store[self.sumpt] * 4) / 4
+        events = store.event_ids["event"]
+        n = ak.to_numpy(ak.num(store[self.particles], axis=1))
+        self.events.add(len(events))
+        self.total.add(sumpt)
+        self.binned.add(np.ones(len(events)), at=(np.clip(sumpt // 50, 0, 2).astype(int),))
+        self.weights.add(events * 0.5)
+        self.eff.add(store[self.sumpt] > 90.0)
+        for e, k, s in zip(events, n, sumpt):
+            if s > self.high:
+                self.records.append({"event": e, "n": k})
+        self.parity.update("odd" if e % 2 else "even" for e in events)
+
+    def end_of_job(self, histograms, output_dir, accumulators):
+        import json
+
+        path = os.path.join(output_dir, f"{self.name}.json")
+        with open(path, "w") as f:
+            json.dump({"events": accumulators["events"].value, "above90": accumulators["above90"].value}, f)
+        return [path]
+
+
 @hookimpl
 def hepreco_register_algorithms():
-    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep]
+    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled]
+
+
+class ToyConditionsSvc(Service):
+    """A constant energy scale (for tests of services used by algorithms)."""
+
+    scale = Property(1.0, doc="factor applied by Scaled")
+
+    def initialize(self):
+        self.initialized = True
+
+
+class Scaled(Algorithm):
+    """SumPt times the scale of a conditions service."""
+
+    sumpt = Input("SumPt")
+    scaled = Output("ScaledSumPt")
+    conditions = Property("ToyConditionsSvc", doc="name of the conditions service")
+
+    def execute(self, store):
+        store.put(self.scaled, store[self.sumpt] * self.services.get(self.conditions).scale)
+
+
+@hookimpl
+def hepreco_register_services():
+    return [ToyConditionsSvc]
 
 
 @hookimpl

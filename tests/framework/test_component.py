@@ -75,3 +75,49 @@ def test_config_hash_changes_with_settings():
     assert a.config_hash() == b.config_hash()
     b.seed_sigma = 5.0
     assert a.config_hash() != b.config_hash()
+
+
+class Booking(Thresholds):
+    """Creates its own attributes in its methods, as algorithms do in initialize()."""
+
+    def initialize(self):
+        self.table = {"made": "in initialize"}
+        self._cache = []
+        self.helper()
+
+    def helper(self):
+        self.extra = [len(x) for x in ("a", "bc")]
+
+
+def test_attribute_typo_from_outside_is_an_error_with_suggestion():
+    alg = Thresholds(name="Topo")
+    with pytest.raises(AttributeError, match=r"unknown property 'seed_sigm' in Topo \(Thresholds\); "
+                                             r"did you mean 'seed_sigma'\?"):
+        alg.seed_sigm = 5.0
+    assert "seed_sigm" not in vars(alg) and alg.seed_sigma == 4.0
+    with pytest.raises(UnknownNameError, match=r"unknown property 'zzz' in Topo \(Thresholds\); valid names: "
+                                               r"'cells', 'clusters', 'flag'"):
+        alg.zzz = "red"
+
+
+def test_own_methods_may_create_attributes_and_outsiders_may_then_update_them():
+    alg = Booking(name="B")
+    alg.initialize()
+    assert alg.table == {"made": "in initialize"} and alg.extra == [1, 2] and alg._cache == []
+    alg.table = {}  # exists now: not a typo
+    alg._private = 1  # underscore names are never checked
+    alg.services = None  # declared by the class
+    assert alg.table == {} and alg._private == 1
+
+
+def test_services_outside_a_job_say_how_to_run_the_algorithm_alone():
+    from hepreco.framework.errors import NotInAJobError
+
+    class Books(Algorithm):
+        def initialize(self):
+            self.h = self.book("x")
+
+    with pytest.raises(NotInAJobError, match=r"Solo \(Books\) has no services: it is not part of a job, so "
+                                             r"self\.services\.histograms is unavailable; run it with "
+                                             r"hepreco\.framework\.testing\.run\(Books\(\.\.\.\)"):
+        Books(name="Solo").initialize()

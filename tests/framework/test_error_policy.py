@@ -29,6 +29,8 @@ def test_skip_event_job_completes_and_names_the_event(toy_job, tmp_path):
     # the failing event is not in the exploder's histogram, every other event is
     ref_values, values = histograms(ref)["Exploder/sumpt"][0], histograms(out)["Exploder/sumpt"][0]
     assert sum(ref_values) - sum(values) == 1
+    # the same for its accumulators: what the failing call counted is rolled back
+    assert report["accumulators"]["Exploder"]["events"] == {"kind": "counter", "value": 39}
 
 
 def test_skip_chunk_drops_the_chunk_only(toy_job, tmp_path):

@@ -1,4 +1,4 @@
-"""Same job, same outputs and histograms: whatever the executor, worker count or chunk size."""
+"""Same job, same outputs, histograms and accumulators: whatever the executor, worker count or chunk size."""
 import json
 import os
 
@@ -15,6 +15,8 @@ MATRIX = [
     ("dask", 2, 25),
 ]
 
+TALLY = "  - type: Tally\n"
+
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
@@ -28,9 +30,9 @@ def collect(out):
 @pytest.mark.parametrize("executor,workers,chunk", MATRIX, ids=[f"{e}-{w}w-chunk{c}" for e, w, c in MATRIX])
 def test_identical_outputs_under_every_executor(toy_job, tmp_path, executor, workers, chunk):
     ref_out = str(tmp_path / "ref")
-    report_ref = run_job(toy_job(ref_out, evt_max=60, chunk_size=20))
+    report_ref = run_job(toy_job(ref_out, evt_max=60, chunk_size=20, algorithms=TALLY))
     out = str(tmp_path / "run")
-    report = run_job(toy_job(out, evt_max=60, chunk_size=chunk), f"job.executor={executor}",
+    report = run_job(toy_job(out, evt_max=60, chunk_size=chunk, algorithms=TALLY), f"job.executor={executor}",
                      f"job.workers={workers}")
     assert report["status"] == "ok"
     assert report["events"] == report_ref["events"]
@@ -41,6 +43,11 @@ def test_identical_outputs_under_every_executor(toy_job, tmp_path, executor, wor
     assert root == root_ref
     assert h5 == h5_ref and h5["event"] == list(range(60))
     assert hists == hist_ref and len(hists) == 2
+    tally = report["accumulators"]["Tally"]
+    assert tally == report_ref["accumulators"]["Tally"]
+    assert tally["events"]["value"] == 60 and tally["above90"]["passed"] == report["decisions"]["SumPtFilter"]
+    assert [r["event"] for r in tally["high"]["records"]] == [e for e, s in zip(h5["event"], h5["SumPt"])
+                                                              if round(s * 4) / 4 > 150]
     with open(os.path.join(out, "report.json")) as f:
         written = json.load(f)
     assert written["executor"]["name"] == executor

@@ -21,10 +21,10 @@ def manifest_items(out):
 
 def test_sigkill_then_resume_gives_identical_outputs(toy_job, tmp_path):
     ref = str(tmp_path / "ref")
-    run_job(toy_job(ref, evt_max=60, chunk_size=5))
+    report_ref = run_job(toy_job(ref, evt_max=60, chunk_size=5, algorithms="  - {type: Tally}\n"))
 
     out = str(tmp_path / "killed")
-    path = toy_job(out, evt_max=60, chunk_size=5, algorithms="  - {type: Sleep, seconds: 0.25}\n")
+    path = toy_job(out, evt_max=60, chunk_size=5, algorithms="  - {type: Sleep, seconds: 0.25}\n  - {type: Tally}\n")
     cmd = [sys.executable, "-m", "hepreco.framework.cli", "run", path, "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -45,6 +45,7 @@ def test_sigkill_then_resume_gives_identical_outputs(toy_job, tmp_path):
     assert root_stream(out, "Root") == root_stream(ref, "Root")
     assert hdf5_stream(out, "H5") == hdf5_stream(ref, "H5")
     assert histograms(out) == histograms(ref)
+    assert report["accumulators"]["Tally"] == report_ref["accumulators"]["Tally"]  # reused items' ones included
     assert not [f for f in os.listdir(os.path.join(out, "H5")) if ".tmp" in f]
 
 
