@@ -8,8 +8,9 @@ Prints, each next to its reference measured in the same run:
    called in a plain Python loop over the same chunks (ratio = framework cost);
 2. start-up time of ``hepreco run`` for a 10-event job, against ``python -c
    "import numpy, awkward"`` (the floor any such tool pays);
-3. peak resident memory of a streaming job over 10k and 100k events of a
-   cheap synthetic source writing HDF5 (flat means streaming works).
+3. peak resident memory of the client of a streaming job (a cheap synthetic
+   source writing HDF5, chunks of 100) over 1,000 and 10,000 work items, and
+   the growth per work item (flat means the client keeps no per-item state).
 """
 from __future__ import annotations
 
@@ -140,7 +141,12 @@ def main() -> None:
     p.add_argument("--events", type=int, default=2_000_000, help="events for the throughput test")
     p.add_argument("--chunks", type=int, nargs="+", default=[1_000, 10_000, 50_000],
                    help="chunk sizes for the throughput test")
+    p.add_argument("--items", type=int, nargs=2, default=[1_000, 10_000],
+                   help="work items (of 100 events) for the memory test")
+    p.add_argument("--only-memory", action="store_true", help="run only the memory test")
     args = p.parse_args()
+    if args.only_memory:
+        return memory(args)
 
     print(f"1. chain of 10 trivial algorithms over {args.events:,} generated events (sequential, one core)")
     print(f"   {'chunk':>8} {'plain numpy loop':>18} {'hepreco job':>14} {'ratio':>7} {'framework cost':>16}")
@@ -159,11 +165,17 @@ def main() -> None:
     print(f"   python -c 'import numpy, awkward' (reference)  {ref:6.2f} s")
     print(f"   hepreco run (10 events)                       {run:6.2f} s   (ratio {run / ref:.2f})")
 
-    print("3. peak memory of a streaming job (synthetic source -> HDF5, chunks of 1,000)")
-    rss = {n: peak_rss_mb(n, 1000) for n in (10_000, 100_000)}
+    memory(args)
+
+
+def memory(args) -> None:
+    print("3. peak memory of a streaming job (synthetic source -> HDF5, chunks of 100, sequential)")
+    low, high = args.items
+    rss = {n: peak_rss_mb(n * 100, 100) for n in (low, high)}
     for n, mb in rss.items():
-        print(f"   {n:>7,} events   peak RSS {mb:7.1f} MB")
-    print(f"   ratio 100k / 10k: {rss[100_000] / rss[10_000]:.2f} (1.00 = flat)")
+        print(f"   {n:>7,} work items ({n * 100:>10,} events)   peak RSS {mb:7.1f} MB")
+    print(f"   ratio {high:,} / {low:,} items: {rss[high] / rss[low]:.2f} (1.00 = flat); "
+          f"{1024 * (rss[high] - rss[low]) / (high - low):.2f} kB per work item")
 
 
 if __name__ == "__main__":

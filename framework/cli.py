@@ -8,6 +8,7 @@
     hepreco plugins
     hepreco describe NAME
     hepreco overlay --label A=DIR --label B=DIR --hist Owner/name [-o FILE]
+    hepreco merge STREAM_DIR -o DEST (--events-per-file N | --size-mb M)
 
 Configuration and data errors are printed as one message (file, line,
 suggestion) without a traceback; ``--debug`` shows the traceback.
@@ -58,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="list plugins and what they provide")
     desc = sub.add_parser("describe", help="inputs, outputs and properties of a component")
     desc.add_argument("name")
+
+    mrg = sub.add_parser("merge", help="combine a finished stream's parts into fewer, larger files")
+    mrg.add_argument("stream", help="stream folder of a finished job (e.g. output/main/Ntuple)")
+    mrg.add_argument("-o", "--output", required=True, help="new folder receiving the files and their manifest")
+    size = mrg.add_mutually_exclusive_group(required=True)
+    size.add_argument("--events-per-file", type=int, default=0, help="events per file (parts are not split)")
+    size.add_argument("--size-mb", type=float, default=0.0, help="target file size in MB (parts are not split)")
+    mrg.add_argument("--tree", default="events", help="TTree name of ROOT parts")
     return p
 
 
@@ -157,8 +166,20 @@ def cmd_overlay(args) -> int:
     return 0
 
 
+def cmd_merge(args) -> int:
+    from .io.merge import merge_stream
+
+    files = merge_stream(args.stream, args.output, events_per_file=args.events_per_file, size_mb=args.size_mb,
+                         tree=args.tree)
+    events = sum(f["events"] for f in files)
+    size = sum(f["bytes"] for f in files) / 1e6
+    print(f"merged {sum(len(f['parts']) for f in files)} part(s) of {args.stream} into {len(files)} file(s) in "
+          f"{args.output}: {events} events, {size:.2f} MB (manifest.json lists them)")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "describe": cmd_describe,
-            "overlay": cmd_overlay}
+            "overlay": cmd_overlay, "merge": cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -212,18 +212,43 @@ class _DataKey:
 
 
 class Input(_DataKey):
-    """An event-store key the component reads (configurable by job options)."""
+    """An event-store key the component reads (configurable by job options).
+
+    ``match`` names settings that must agree with the configuration the product
+    was made with: ``{consumer setting: producer setting}``, e.g.
+    ``Input("AntiKt10Jets", match={"R": "R"})`` requires the jets' producer to
+    have the same ``R`` as the consumer.  Checked when the job is built.
+    """
 
     kind = "input"
+
+    def __init__(self, default: str, doc: str = "", optional: bool = False, *,
+                 match: dict[str, str] | None = None):
+        super().__init__(default, doc, optional)
+        self.match = dict(match or {})
+
+    def describe(self) -> str:
+        text = super().describe()
+        if self.match:
+            text += "\n    must match its producer's " + ", ".join(
+                f"{theirs} (this {ours})" if theirs != ours else theirs for ours, theirs in self.match.items())
+        return text
 
 
 class Output(_DataKey):
     """An event-store key the component writes (configurable by job options).
 
     ``{name}`` in the default key is replaced by the component's instance name.
+    ``carries`` names inputs whose product configuration this output passes on
+    (a calibration of jets still carries the jet finder's ``R``): see
+    :class:`Input` ``match``.
     """
 
     kind = "output"
+
+    def __init__(self, default: str, doc: str = "", optional: bool = False, *, carries: tuple[str, ...] = ()):
+        super().__init__(default, doc, optional)
+        self.carries = tuple(carries)
 
 
 def _docstring_sections(cls) -> str:

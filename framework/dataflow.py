@@ -109,6 +109,7 @@ def check(source, top: Sequence, outputs, where, reorder: bool = False) -> None:
     if reorder:
         top.members = order(top, set(source.provides()), made, where)
     available = set(source.provides())
+    carried: dict[str, dict[str, tuple]] = {}  # key -> {setting: (value, who set it)}
 
     def visit(seq: Sequence) -> None:
         for member in seq.members:
@@ -125,6 +126,8 @@ def check(source, top: Sequence, outputs, where, reorder: bool = False) -> None:
                         f"{made[key]!r} before {member.name!r} or set job.scheduling: dataflow", where(member.name))
                 raise DataFlowError(f"{member.name} reads {key!r} ({attr}), but neither the source nor an earlier "
                                     f"algorithm produces it; {suggestion(key, available)}", where(member.name))
+            _check_matches(member, carried, where)
+            _carry(member, carried)
             available.update(member.output_keys().values())
     visit(top)
     available.add(top.decision)
@@ -133,6 +136,33 @@ def check(source, top: Sequence, outputs, where, reorder: bool = False) -> None:
             if key not in available:
                 raise DataFlowError(f"output {stream.name} writes {key!r}, which nothing produces; "
                                     f"{suggestion(key, available)}", where(stream.name))
+
+
+def _check_matches(member, carried: dict, where) -> None:
+    """Refuse a consumer whose settings differ from those its inputs were made with (``Input(match=...)``)."""
+    mine = member.resolved()
+    for attr, key in member.input_keys().items():
+        made_with = carried.get(key, {})
+        for ours, theirs in member._inputs[attr].match.items():
+            if theirs not in made_with:
+                continue  # made by the source or by a producer without that setting: nothing to compare
+            value, origin = made_with[theirs]
+            if mine[ours] != value:
+                raise DataFlowError(
+                    f"{member.name}.{ours} = {mine[ours]!r}, but its input {key!r} ({attr}) was made by "
+                    f"{origin!r} with {theirs} = {value!r}; set {member.name}.{ours}: {value!r}",
+                    where(member.name))
+
+
+def _carry(member, carried: dict) -> None:
+    """Record the settings each output of ``member`` was made with (its own, plus those of carried inputs)."""
+    own = {k: (v, member.name) for k, v in member.resolved().items()}
+    inputs = member.input_keys()
+    for attr, key in member.output_keys().items():
+        settings = dict(own)
+        for source_attr in member._outputs[attr].carries:
+            settings.update(carried.get(inputs[source_attr], {}))
+        carried[key] = settings
 
 
 def graph_text(source, top: Sequence) -> str:

@@ -14,7 +14,7 @@ jagged ones, ``None`` for other awkward layouts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import awkward as ak
@@ -36,10 +36,11 @@ def make_event_ids(run: int | np.ndarray, events: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who made a product: the producer's name and its configuration hash."""
+    """Who made a product: the producer's name, its configuration hash and resolved settings."""
 
     producer: str
     config_hash: str = ""
+    settings: dict = field(default_factory=dict, compare=False)
 
 
 def _length(value: Any) -> int:
@@ -116,7 +117,7 @@ class EventStore:
         return self._provenance[key]
 
     # -- writing -------------------------------------------------------------
-    def put(self, key: str, value: Any, producer: str, config_hash: str = "") -> None:
+    def put(self, key: str, value: Any, producer: str, config_hash: str = "", settings: dict | None = None) -> None:
         """Add a product covering all events of the chunk (write-once)."""
         if key in self._data:
             raise DuplicateProduct(key, self._provenance[key].producer, producer)
@@ -125,7 +126,7 @@ class EventStore:
             raise ValueError(f"{producer} put {key!r} with {n} entries; the chunk has {self.n_events} events "
                              "(products are event-aligned: first axis = event)")
         self._data[key] = value
-        self._provenance[key] = Provenance(producer, config_hash)
+        self._provenance[key] = Provenance(producer, config_hash, settings or {})
 
     def discard(self, producer: str) -> list[str]:
         """Remove every product of ``producer`` (used to roll back a failed call)."""
@@ -196,8 +197,10 @@ class StoreView:
                              "(products are event-aligned: first axis = event)")
         if not self.full:
             value = _expand(value, self.index, self.store.n_events)
-        config_hash = self.producer.config_hash() if self.producer is not None else ""
-        self.store.put(key, value, name, config_hash)
+        if self.producer is None:
+            self.store.put(key, value, name)
+        else:
+            self.store.put(key, value, name, self.producer.config_hash(), self.producer.resolved())
 
     def view(self, index: np.ndarray, producer: Any = None) -> "StoreView":
         """A view on a subset of this view's events (positions within this view)."""

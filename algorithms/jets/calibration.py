@@ -331,7 +331,7 @@ class JetCalibration(Algorithm):
     """
 
     jets = Input("AntiKt4TopoJets", doc="jets to calibrate (px, py, pz, E, pt, eta, m)")
-    calibrated = Output("{name}Jets", doc="calibrated jets (plus jes_factor)")
+    calibrated = Output("{name}Jets", doc="calibrated jets (plus jes_factor)", carries=("jets",))
     file = Property("", doc="JES table file (empty: the table shipped for the job's geometry)")
     geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
 

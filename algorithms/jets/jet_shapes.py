@@ -35,7 +35,7 @@ def gather_constituents(jets, inputs) -> tuple[dict[str, np.ndarray], np.ndarray
 class JetSubstructure(Algorithm):
     """Mass, N-subjettiness (tau1-3, beta 1, exclusive-kt axes), ECFs e2, e3, C2, D2 (beta 1), soft-drop mass."""
 
-    jets = Input("AntiKt10Jets", doc="jets with constituent indices")
+    jets = Input("AntiKt10Jets", doc="jets with constituent indices", match={"R": "R", "inputs": "inputs"})
     inputs = Input("TruthParticles", doc="the collection the jets were made from (px, py, pz, E)")
     substructure = Output("{name}", doc="per jet: m, tau1, tau2, tau3, tau21, tau32, e2, e3, c2, d2, "
                           "sd_m, sd_pt, zg, rg [GeV]")
@@ -62,7 +62,7 @@ def _odd(value: int) -> None:
 class JetImages(Algorithm):
     """25 x 25 images of 0.1 x 0.1 (eta, phi) around jets: centred, rotated, flipped, unit L2 norm."""
 
-    jets = Input("AntiKt10Jets", doc="jets with constituent indices")
+    jets = Input("AntiKt10Jets", doc="jets with constituent indices", match={"inputs": "inputs"})
     inputs = Input("TruthParticles", doc="the collection the jets were made from (px, py, pz, E)")
     images = Output("{name}", doc="per jet a float32 25 x 25 image [row phi', column eta']")
     n_pixels = Property(25, doc="pixels per side (odd, so that a pixel is centred on the jet)", ge=1,

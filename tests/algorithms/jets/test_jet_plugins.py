@@ -84,3 +84,20 @@ def test_match_jets_picks_the_closest_within_delta_r():
                          np.array([1.05, 0.1, -3.0]), np.array([-3.1, 0.0, 0.0]), np.array([0, 3]), 0.3)
     assert idx.tolist() == [1, 0, -1]
     np.testing.assert_allclose(dr[:2], [0.1, np.hypot(0.05, 2 * np.pi - 6.2)], rtol=1e-9)
+
+
+def test_substructure_radius_must_match_the_jet_finder(write_job):
+    from hepreco.framework import DataFlowError
+
+    from ...conftest import build_job
+
+    path = write_job("""\
+job: {evt_max: 4}
+source: {type: PythiaSource, settings: ["HardQCD:all = on", "PhaseSpace:pTHatMin = 200."]}
+algorithms:
+  - {type: AntiKtJetFinder, name: AntiKt10Truth, R: 1.0, ptmin: 100.0}
+  - {type: JetSubstructure, name: Shapes, jets: AntiKt10TruthJets, R: 0.4}
+""")
+    with pytest.raises(DataFlowError, match=r"Shapes.R = 0.4, but its input 'AntiKt10TruthJets' \(jets\) was made "
+                                            r"by 'AntiKt10Truth' with R = 1.0; set Shapes.R: 1.0"):
+        build_job(path)

@@ -1,0 +1,109 @@
+"""Read a job's output streams back as awkward arrays, outside any job.
+
+:func:`read` takes a part file, a stream folder (``output/main/Ntuple``) or a
+list of them, and returns one awkward array with a record per event: ``run``,
+``event`` and the stream's collections, all parts in event order.  The parts
+of a stream folder are those its job's ``manifest.json`` lists, in work-item
+order (so a part left by a crash is never read); without a manifest, every
+part file in the folder, sorted by name.  A folder written by ``hepreco
+merge`` lists its files in its own ``manifest.json``.  The readers are those of the event
+sources (:class:`~hepreco.framework.io.hdf5.Hdf5Source`,
+:class:`~hepreco.framework.io.root.RootSource`), so a file reads the same in
+a job and here.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import awkward as ak
+import numpy as np
+
+from ..errors import ConfigurationError
+
+_EXTENSIONS = (".h5", ".root")
+
+
+def stream_parts(path: str) -> list[str]:
+    """The part files of a stream folder, in event order (manifest order where there is one)."""
+    folder = os.path.abspath(path)
+    merged = os.path.join(folder, "manifest.json")
+    if os.path.exists(merged):  # a folder written by hepreco merge
+        with open(merged) as f:
+            return [os.path.join(folder, entry["file"]) for entry in json.load(f)["files"]]
+    manifest = os.path.join(os.path.dirname(folder), "manifest.json")
+    if os.path.exists(manifest):
+        with open(manifest) as f:
+            items = json.load(f).get("items", {})
+        stream = os.path.basename(folder)
+        listed = [os.path.join(os.path.dirname(folder), part["file"])
+                  for _, item in sorted(items.items()) for part in item.get("parts", [])
+                  if part.get("stream") == stream]
+        if listed:
+            return listed
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if f.startswith("part-") and f.endswith(_EXTENSIONS))
+
+
+def _files(paths: str | Sequence[str]) -> list[str]:
+    files: list[str] = []
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            files.extend(stream_parts(path))
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise ConfigurationError(f"hepreco.io.read: {path!r} does not exist")
+    if not files:
+        raise ConfigurationError(f"hepreco.io.read: no part files in {paths!r}")
+    kinds = {os.path.splitext(f)[1] for f in files}
+    if len(kinds) > 1 or not kinds <= set(_EXTENSIONS):
+        raise ConfigurationError(f"hepreco.io.read: expected .h5 or .root parts of one format, got {sorted(kinds)}")
+    return files
+
+
+def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tree: str = "events"):
+    """``(event_ids, {key: array})`` of part files of one format, concatenated in the order given."""
+    from .hdf5 import Hdf5Source
+    from .root import RootSource
+
+    wanted = list(collections or [])
+    if files[0].endswith(".h5"):
+        source = Hdf5Source(name="read", files=files, collections=wanted)
+    else:
+        source = RootSource(name="read", files=files, tree=tree, branches={k: k for k in wanted})
+    ids, parts = [], []
+    for item in source.work_items(-1, 1 << 62, 0):
+        item_ids, data = source.read(item)
+        ids.append(item_ids)
+        parts.append(data)
+    keys = list(parts[0]) if parts else wanted
+    event_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=[("run", np.int64), ("event", np.int64)])
+    data = {}
+    for key in keys:
+        values = [p[key] for p in parts]
+        data[key] = np.concatenate(values) if isinstance(values[0], np.ndarray) else ak.concatenate(values)
+    return event_ids, data
+
+
+def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *, tree: str = "events") -> ak.Array:
+    """Events of output parts as one awkward array of records (``run``, ``event``, collections).
+
+    Parameters
+    ----------
+    paths
+        A part file, a stream folder, or a list of them.
+    collections
+        Store keys to read (default: all in the files).
+    tree
+        TTree name of ROOT parts.
+
+    Examples
+    --------
+    >>> events = read("output/main/Ntuple", ["AntiKt4CalibratedJets"])
+    >>> events.AntiKt4CalibratedJets.pt          # jagged, one list per event [GeV]
+    """
+    event_ids, data = read_parts(_files(paths), collections, tree=tree)
+    return ak.zip({"run": event_ids["run"], "event": event_ids["event"], **data}, depth_limit=1)
