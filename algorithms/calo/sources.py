@@ -100,7 +100,7 @@ class CaloGanSource(EventSource):
     energy = Output("TruthEnergy", doc="energy of the incoming particle [GeV]")
 
     def _files(self) -> list[str]:
-        return expand_files(self.files, ".h5", self.name)
+        return expand_files(self.files, ".h5", self.name, self.log)
 
     def _open(self, path: str):
         import h5py
@@ -130,5 +130,6 @@ class CaloGanSource(EventSource):
                      for name, _ in CALOGAN_LAYERS]
             energy = np.asarray(f["energy"][item.first:item.last], dtype=np.float64).reshape(item.n_events, -1)[:, 0]
         cells = (np.concatenate(parts, axis=1) * self.cell_unit).astype(np.float32)
-        ids = make_event_ids(item.run, np.arange(item.first, item.last))
+        # numbered across the file list, so that two files never share an id
+        ids = make_event_ids(item.run, item.event_offset + np.arange(item.first, item.last))
         return ids, {self.cells: cells, self.energy: energy * self.energy_unit}
