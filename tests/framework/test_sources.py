@@ -91,11 +91,11 @@ def test_a_file_named_twice_is_read_once_with_a_warning(tmp_path, write_job, cap
 def test_files_without_event_numbers_get_ids_counted_across_files(tmp_path, write_job):
     files = [root_file(tmp_path / "a.root", 7), root_file(tmp_path / "b.root", 5, first=7)]
     run_job(job(write_job, tmp_path, files, chunk=3, name="small.yaml"))
-    run_job(job(write_job, tmp_path, files, chunk=100, name="large.yaml"))
+    run_job(job(write_job, tmp_path, files, chunk=100, name="large.yaml"), "job.executor=processes", "job.workers=2")
     small, large = copied(tmp_path, "small"), copied(tmp_path, "large")
     assert small["event"] == list(range(12))  # not 0..6, 0..4: no id repeats across the two files
     assert small["Vector"] == np.arange(48.0).reshape(12, 4).tolist()  # event n is entry n of the list
-    # stable under the chunk size, random streams included
+    # stable under the chunk size and the executor, random streams included
     assert large["event"] == small["event"] and large["SmearedVector"] == small["SmearedVector"]
     smear = np.asarray(small["SmearedVector"]) - np.asarray(small["Vector"])
     assert len({tuple(row) for row in smear}) == 12  # each event its own random stream
