@@ -148,9 +148,9 @@ def items_over_files(source: str, counts: list[tuple[str, int]], evt_max: int, c
     remaining = evt_max if evt_max >= 0 else sum(n for _, n in counts)
     before = 0
     for path, n in counts:
-        take = min(n, remaining)
-        if take <= 0:
+        if remaining <= 0:
             break
+        take = min(n, remaining)  # an empty file (a part with no accepted events) is skipped, not the end
         items.extend(split_range(source, path, take, chunk_size, run, start_index=len(items), event_offset=before))
         remaining -= take
         before += n

@@ -101,6 +101,12 @@ def test_files_without_event_numbers_get_ids_counted_across_files(tmp_path, writ
     assert len({tuple(row) for row in smear}) == 12  # each event its own random stream
 
 
+def test_an_empty_file_in_the_list_does_not_end_the_input(tmp_path, write_job):
+    files = [h5_file(tmp_path / "a.h5", 3), h5_file(tmp_path / "b.h5", 0), h5_file(tmp_path / "c.h5", 4, first=3)]
+    report = run_job(job(write_job, tmp_path, files, source="Hdf5Source"))
+    assert report["events"]["read"] == 7 and copied(tmp_path)["event"] == list(range(7))
+
+
 def test_files_with_and_without_event_numbers_are_refused(tmp_path, write_job):
     files = [root_file(tmp_path / "a.root", 3, event_numbers=True), root_file(tmp_path / "b.root", 3)]
     with pytest.raises(ConfigurationError, match=r"'.*a\.root' carries event numbers but '.*b\.root' does not"):
