@@ -104,8 +104,8 @@ class RootSource(FileSource):
                 kind = classes.get(self.tree)
                 if kind is None:
                     trees = [k for k, v in classes.items() if v in _TREE_CLASSES]
-                    holds = suggestion(self.tree, trees) if trees else \
-                        f"it holds no TTree ({', '.join(f'{k} ({v})' for k, v in list(classes.items())[:5]) or 'nothing'})"
+                    held = ", ".join(f"{k} ({v})" for k, v in list(classes.items())[:5]) or "nothing"
+                    holds = suggestion(self.tree, trees) if trees else f"it holds no TTree ({held})"
                     raise InputFileError(self.name, path, f"no tree {self.tree!r}; {holds}")
                 if "RNTuple" in kind:
                     raise InputFileError(self.name, path, f"{self.tree!r} is an RNTuple ({kind}), which RootSource "

@@ -239,17 +239,17 @@ class FileSource(EventSource):
             lacking = [f for f in found if name not in f.keys]
             if not lacking:
                 continue
+            where = _files_phrase([f.path for f in lacking], len(found))
             if mapping is None:
                 problems.append(f"{self.what} {name!r} of the first input file {first.path!r} (which sets what "
-                                f"this source provides) is not in {_files_phrase([f.path for f in lacking], len(found))}")
+                                f"this source provides) is not in {where}")
             else:
                 keys = [k for k, v in mapping.items() if v == name]
                 asked = f" (store key {keys[0]!r})" if keys and keys[0] != name else ""
                 having = len(found) - len(lacking)
                 others = "" if not having else \
                     f" (the other {having} input file{'s' if having > 1 else ''} ha{'ve' if having > 1 else 's'} it)"
-                problems.append(f"{self.what} {name!r}{asked} is not in "
-                                f"{_files_phrase([f.path for f in lacking], len(found))}{others}; "
+                problems.append(f"{self.what} {name!r}{asked} is not in {where}{others}; "
                                 f"{suggestion(name, [k for f in lacking for k in f.keys])}")
         if problems:
             hint = "" if mapping is not None else f"; list the ones every file has in '{self.what_property}'"
