@@ -127,6 +127,16 @@ class DataFlowError(ConfigurationError):
     """Inputs without producer, duplicate producers or cycles between algorithms."""
 
 
+class InputFileError(ConfigurationError):
+    """An input file a source cannot read: ``path`` and what is wrong with it (``problem``)."""
+
+    def __init__(self, source: str, path: str, problem: str, location: Location | None = None):
+        self.source = source
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{source}: {path}: {problem}", location)
+
+
 class MissingProduct(HeprecoError, KeyError):
     """A key was read from the event store but nobody put it there."""
 

@@ -181,7 +181,15 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
                     raise
                 raise exc.at(spec.where) from None
     job = Job(options.file, settings, registry, source, top, services, outputs, locations)
-    if check_dataflow:
+    if check_dataflow:  # the client's build (and validate); workers rebuild a checked job without these
+        try:
+            source.check_inputs()
+        except ConfigurationError as exc:
+            spec = specs.get(source.name)
+            if exc.location is not None or spec is None:
+                raise
+            raise exc.at(spec.locate("files")) from None
+
         def where(name: str) -> Location:
             return locations.get(name, Location(options.file))
         dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")

@@ -8,7 +8,8 @@ import numpy as np
 
 from hepreco.framework import ConfigurationError, EventSource, Output, Property, WorkItem
 from hepreco.framework.event_store import make_event_ids
-from hepreco.framework.io.source import expand_files, items_over_files, split_range
+from hepreco.framework.errors import InputFileError
+from hepreco.framework.io.source import OTHER_FORMAT, FileSource, InputFile, file_format, split_range
 
 from ..generation.pythia_source import PARTICLE_FIELDS
 from .gun import _CHARGE, _MASS
@@ -84,7 +85,7 @@ class ParticleGunSource(EventSource):
         return self.services.random.generators(ids, self.name)
 
 
-class CaloGanSource(EventSource):
+class CaloGanSource(FileSource):
     """Reads CaloGAN-format HDF5 files into dense cells of the ``calogan`` geometry.
 
     Datasets ``layer_0`` (N, 3, 96), ``layer_1`` (N, 12, 12), ``layer_2``
@@ -99,30 +100,37 @@ class CaloGanSource(EventSource):
     cells = Output("CaloCells", doc="cell energies, dense float32 (event, 504 cells) [GeV]")
     energy = Output("TruthEnergy", doc="energy of the incoming particle [GeV]")
 
-    def _files(self) -> list[str]:
-        return expand_files(self.files, ".h5", self.name)
+    extension = ".h5"
+
+    def requested(self) -> dict[str, str]:
+        return {}  # fixed datasets, checked by inspect
+
+    def provides(self) -> list[str]:
+        return list(self.output_keys().values())
+
+    def inspect(self, path: str) -> InputFile:
+        with self._open(path) as f:
+            return InputFile(path, len(f["energy"]), (), has_event_numbers=False)
 
     def _open(self, path: str):
         import h5py
 
-        f = h5py.File(path, "r")
+        fmt = file_format(path, self.name)
+        if fmt not in ("HDF5", None):
+            raise InputFileError(self.name, path, f"not an HDF5 file ({OTHER_FORMAT[fmt]})")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise InputFileError(self.name, path, f"cannot be read as HDF5 ({exc})") from None
         missing = [name for name, _ in CALOGAN_LAYERS if name not in f] + ([] if "energy" in f else ["energy"])
         if missing:
             f.close()
-            raise ConfigurationError(f"{self.name}: {path!r} is not a CaloGAN file (missing {missing})")
+            raise InputFileError(self.name, path, f"not a CaloGAN file (missing {missing})")
         for name, shape in CALOGAN_LAYERS:
             if f[name].shape[1:] != shape:
                 f.close()
-                raise ConfigurationError(f"{self.name}: {path!r}: {name} has shape {f[name].shape[1:]}, "
-                                         f"expected {shape}")
+                raise InputFileError(self.name, path, f"{name} has shape {f[name].shape[1:]}, expected {shape}")
         return f
-
-    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
-        counts = []
-        for path in self._files():
-            with self._open(path) as f:
-                counts.append((path, len(f["energy"])))
-        return items_over_files(self.name, counts, evt_max, chunk_size, run)
 
     def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
         with self._open(item.input) as f:
@@ -130,5 +138,6 @@ class CaloGanSource(EventSource):
                      for name, _ in CALOGAN_LAYERS]
             energy = np.asarray(f["energy"][item.first:item.last], dtype=np.float64).reshape(item.n_events, -1)[:, 0]
         cells = (np.concatenate(parts, axis=1) * self.cell_unit).astype(np.float32)
-        ids = make_event_ids(item.run, np.arange(item.first, item.last))
+        # numbered across the file list, so that two files never share an id
+        ids = make_event_ids(item.run, item.event_offset + np.arange(item.first, item.last))
         return ids, {self.cells: cells, self.energy: energy * self.energy_unit}

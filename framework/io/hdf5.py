@@ -10,16 +10,17 @@ Layout of a part written by :class:`Hdf5Output`::
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
 from ..component import Property
-from ..errors import ConfigurationError
+from ..errors import InputFileError
 from ..event_store import make_event_ids
 from .output import OutputStream
-from .source import EventSource, WorkItem, expand_files, items_over_files
+from .source import OTHER_FORMAT, FileSource, InputFile, WorkItem, file_format
 
 FORMAT = "hepreco-hdf5/1"
 
@@ -81,35 +82,50 @@ class Hdf5Output(OutputStream):
         write_hdf5(path, event_ids, data, self.compression)
 
 
-class Hdf5Source(EventSource):
-    """Reads events from HDF5 files written by Hdf5Output."""
+class Hdf5Source(FileSource):
+    """Reads events from HDF5 files written by Hdf5Output.
+
+    Every file is checked when the job is built (an HDF5 file written by
+    Hdf5Output, with the requested collections).
+    """
 
     files = Property([], doc="files, glob patterns or folders (all *.h5 inside, sorted)", items=str)
     collections = Property([], doc="keys to read (empty: all in the file)", items=str)
 
-    def _files(self) -> list[str]:
-        return expand_files(self.files, ".h5", self.name)
+    extension = ".h5"
+    what = "collection"
+    what_property = "collections"
 
-    def _open(self, path: str):
+    def requested(self) -> dict[str, str] | None:
+        return {k: k for k in self.collections} if self.collections else None
+
+    def inspect(self, path: str) -> InputFile:
         import h5py
 
+        fmt = file_format(path, self.name)
+        if fmt != "HDF5":
+            # HDF5 allows a user block before the signature: only refuse what is surely something else
+            if fmt is not None:
+                raise InputFileError(self.name, path, f"not an HDF5 file ({OTHER_FORMAT[fmt]})")
         try:
-            return h5py.File(path, "r")
+            f = h5py.File(path, "r")
         except OSError as exc:
-            raise ConfigurationError(f"{self.name}: cannot open {path!r}: {exc}") from None
-
-    def provides(self) -> list[str]:
-        if self.collections:
-            return list(self.collections)
-        with self._open(self._files()[0]) as f:
-            return collections(f)
-
-    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
-        counts = []
-        for path in self._files():
-            with self._open(path) as f:
-                counts.append((path, int(f.attrs.get("n_events", len(f["event"])))))
-        return items_over_files(self.name, counts, evt_max, chunk_size, run)
+            detail = re.search(r"\((.*)\)", str(exc))
+            problem = "not an HDF5 file" if fmt is None else "damaged or truncated HDF5 file"
+            raise InputFileError(self.name, path, f"{problem} ({detail.group(1) if detail else exc})") from None
+        with f:
+            written = f.attrs.get("format")
+            if isinstance(written, bytes):
+                written = written.decode(errors="replace")
+            if written != FORMAT:
+                found = ", ".join(repr(k) for k in list(f)[:6]) or "nothing"
+                why = (f"its 'format' attribute is {written!r}, this version reads {FORMAT!r}" if written else
+                       f"no 'format' attribute {FORMAT!r}; it holds {found}")
+                raise InputFileError(self.name, path, f"HDF5 file not written by Hdf5Output ({why}); other layouts "
+                                     "need their own source (CaloGanSource reads CaloGAN files)")
+            if "event" not in f or "run" not in f:
+                raise InputFileError(self.name, path, "damaged Hdf5Output file: no 'run'/'event' datasets")
+            return InputFile(path, int(f.attrs.get("n_events", len(f["event"]))), tuple(collections(f)))
 
     def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
         return read_hdf5(item.input, self.provides(), item.first, item.last)

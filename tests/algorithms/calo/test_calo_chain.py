@@ -14,7 +14,7 @@ from hepreco.algorithms.calo.conditions import make_conditions
 from hepreco.framework import ConfigurationError, JobAborted
 from hepreco.framework.io.hdf5 import read_hdf5
 
-from ...conftest import run_job
+from ...conftest import build_job, run_job
 from ...framework.outputs import histograms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -290,6 +290,7 @@ outputs: [{{type: Hdf5Output, name: Cells, collections: [CaloCells, TruthEnergy]
 """)
     report = run_job(job)
     assert report["events"]["read"] == 12
+    assert read_stream(out, "Cells")["event"].tolist() == list(range(12))  # numbered across both files
     cells = read_stream(out, "Cells")["CaloCells"]
     g = load_geometry("calogan")
     assert cells.shape == (12, g.n_cells) == (12, 3 * 96 + 12 * 12 + 12 * 6)
@@ -304,6 +305,21 @@ outputs: [{{type: Hdf5Output, name: Cells, collections: [CaloCells, TruthEnergy]
         np.testing.assert_allclose(cells[:7, g.layer_slice(layer)].sum(axis=1),
                                    image.sum(axis=(1, 2)) * 1e-3, rtol=1e-5)
     np.testing.assert_allclose(read_stream(out, "Cells")["TruthEnergy"][:7], energy, rtol=1e-6)
+
+
+def test_a_file_that_is_not_calogan_is_refused_when_the_job_is_built(tmp_path, write_job):
+    write_calogan(str(tmp_path / "a.h5"), 3, 1)
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        f["layer_0"] = np.zeros((3, 3, 96))
+    job = write_job(f"""\
+job: {{evt_max: -1, output_dir: {tmp_path / "out"}, progress: false}}
+source: {{type: CaloGanSource, files: [{tmp_path}]}}
+services: {{GeometrySvc: {{geometry: calogan}}}}
+algorithms: []
+""")
+    with pytest.raises(ConfigurationError, match=r"CaloGanSource: .*b\.h5: not a CaloGAN file \(missing "
+                       r"\['layer_1', 'layer_2', 'energy'\]\)"):
+        build_job(job)
 
 
 def test_resolution_fit_recovers_known_terms():
