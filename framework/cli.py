@@ -124,8 +124,16 @@ def cmd_plugins(args) -> int:
 def cmd_describe(args) -> int:
     import inspect
 
+    from .config import JobSettings
     from .plugins import get_registry
+    from .sequence import Sequence
 
+    framework = {"Sequence": ("sequence", Sequence), "job": ("job settings", JobSettings)}
+    if args.name in framework:
+        kind, obj = framework[args.name]
+        print(f"{args.name}  ({kind}, from the framework; {obj.__module__}.{obj.__qualname__})\n")
+        print(inspect.getdoc(obj) or "(no documentation)")
+        return 0
     kind, obj = get_registry().find(args.name)
     if kind == "geometry":
         print(f"{args.name} (geometry): {obj}")

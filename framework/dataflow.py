@@ -135,8 +135,17 @@ def check(source, top: Sequence, outputs, where, reorder: bool = False) -> None:
                                     f"{suggestion(key, available)}", where(stream.name))
 
 
+#: the line ending :func:`graph_text` when an input has no producer
+GRAPH_LEGEND = ("?: an optional input that neither the source nor an earlier algorithm produces "
+                "(the algorithm runs without it)")
+
+
 def graph_text(source, top: Sequence) -> str:
-    """The data-flow graph as indented text: each algorithm with what it reads (from whom) and writes."""
+    """The data-flow graph as indented text: each algorithm with what it reads (from whom) and writes.
+
+    An input nobody produces (only an optional one passes validation) reads ``<- ?``; a legend
+    line at the end then explains the mark.
+    """
     made = {key: source.name for key in source.provides()}
     lines = [f"{source.name} [{source.type_name}]", *(f"    out: {k}" for k in source.provides())]
 
@@ -155,6 +164,8 @@ def graph_text(source, top: Sequence) -> str:
                 lines.append(f"{pad}    out: {key}")
                 made[key] = m.name
     visit(top, 0)
+    if any(line.endswith(" <- ?") for line in lines):
+        lines.append(GRAPH_LEGEND)
     return "\n".join(lines)
 
 
