@@ -164,6 +164,11 @@ def mark_partial(doc: dict) -> dict:
 
 
 # -- merging ---------------------------------------------------------------------------
+def _index(specs: list[Spec], spec: Spec) -> int:
+    """Position of ``spec`` itself (specs compare by value; names are what must be unique)."""
+    return next(i for i, s in enumerate(specs) if s is spec)
+
+
 def _pop_directives(spec: Spec) -> dict[str, tuple[Any, Location]]:
     return {k: (spec.values.pop(k), spec.locate(k)) for k in DIRECTIVES if k in spec.values}
 
@@ -186,6 +191,7 @@ class _Merge:
         self.base = base
         self.over = over
         self.included = included  # "x.yaml (included at job.yaml:1)" for messages
+        self.seen: dict[tuple[str, str], Location] = {}  # entries of ``over`` by (what, name)
 
     def run(self) -> JobOptions:
         base, over = self.base, self.over
@@ -282,6 +288,10 @@ class _Merge:
 
     def place(self, new: Spec, found, directives: dict, container: list[Spec], what: str, find, names) -> None:
         """Update, replace, remove, move or add ``new`` according to its directives."""
+        first = self.seen.setdefault((what, new.name), new.where)
+        if first is not new.where:
+            raise ConfigurationError(f"the {what} {new.name!r} appears twice in this job (first at {first}); "
+                                     "change it in one entry", new.where)
         if "before" in directives and "after" in directives:
             raise ConfigurationError(f"{new.name!r}: give 'before:' or 'after:', not both", directives["after"][1])
         for key in ("replace", "remove"):
@@ -297,7 +307,7 @@ class _Merge:
                 extra = next(iter(new.values), None) or next(k for k in directives if k != "remove")
                 raise ConfigurationError(f"{new.name!r}: 'remove: true' takes no other keys (got {extra!r})",
                                          new.locate(extra) if extra in new.where_of else remove[1])
-            found[0].remove(found[1])
+            del found[0][_index(found[0], found[1])]
             return
         anchor = directives.get("before") or directives.get("after")
         if replace[0] and found is None:
@@ -312,27 +322,30 @@ class _Merge:
                 raise ConfigurationError(f"{new.name!r}: '{side}:' names another {what}, got {target!r}", where)
             if find(target) is None:
                 raise self._missing(what, target, names(), where, f"cannot insert {new.name!r} {side} {target!r}")
+            if found is not None and any(s.name == target for s in found[1].walk()):
+                raise ConfigurationError(f"cannot move {new.name!r} {side} {target!r}, which is one of its members",
+                                         where)
         if found is not None:
             if replace[0]:
                 if new.type == INHERIT:
                     raise ConfigurationError(f"{new.name!r}: 'replace: true' needs the 'type:' of the new {what}",
                                              replace[1])
                 holder, old = found
-                holder[holder.index(old)] = new
+                holder[_index(holder, old)] = new
                 current = new
             else:
                 self._update(found[1], new, what)
                 current = found[1]
             if anchor is None:
                 return
-            found[0].remove(current)
+            del found[0][_index(found[0], current)]
         else:
             current = new
         if anchor is None:
             container.append(current)
             return
         holder, target_spec = find(anchor[0])
-        index = holder.index(target_spec)
+        index = _index(holder, target_spec)
         holder.insert(index if "before" in directives else index + 1, current)
 
 

@@ -206,6 +206,18 @@ def test_same_name_with_another_type_needs_replace(base, write_job):
         build_job(path)
 
 
+def test_entry_twice_or_moved_into_itself_is_an_error(base, write_job):
+    path = write_job("include: base.yaml\nalgorithms:\n  - {name: SumPt}\n  - {type: Touch, name: T}\n"
+                     "  - {name: T, after: Smear}\n")
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{path}:5: the algorithm 'T' appears twice in this job (first at {path}:4)")):
+        build_job(path)
+    path = write_job("include: base.yaml\nalgorithms:\n  - {name: Selected, after: Smear}\n", "into.yaml")
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{path}:3: cannot move 'Selected' after 'Smear', which is one of its members")):
+        build_job(path)
+
+
 def test_directives_without_include_are_errors(write_job):
     path = write_job("job: {evt_max: 1}\nsource: {type: ToySource}\nalgorithms:\n  - {type: SumPt,\n     after: X}\n")
     with pytest.raises(ConfigurationError, match=re.escape(
