@@ -87,6 +87,14 @@ def _resource(package: str, path: str) -> str | None:
     return None
 
 
+def package_file(text: str) -> str | None:
+    """The file that ``package:path`` names, or None (not of that form, or not found)."""
+    match = _PACKAGE.match(text)
+    if not match or len(match.group(1)) < 2:
+        return None
+    return _resource(match.group(1), match.group(2))
+
+
 def resolve(text: str, including: str, where: Location) -> str:
     """The file an ``include:`` entry names, relative to the including file ``including``."""
     match = _PACKAGE.match(text)

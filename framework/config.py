@@ -329,7 +329,11 @@ def load_python(path: str) -> JobOptions:
 
 
 def load(path: str) -> JobOptions:
-    """Parse a job options file (``.yaml``/``.yml`` or ``.py``)."""
+    """Parse a job options file (``.yaml``/``.yml`` or ``.py``; or ``package:path`` inside an installed package)."""
+    if not os.path.exists(path) and ":" in path:
+        from .composition import package_file
+
+        path = package_file(path) or path
     ext = os.path.splitext(path)[1].lower()
     if ext == ".py":
         return load_python(path)

@@ -302,3 +302,48 @@ def test_regular_install_ships_the_jobs_as_package_data(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out.strip() == str(target / "hepreco" / "jobs" / "main.yaml")
+
+
+def test_plugin_package_ships_a_job_that_extends_the_main_job(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    source, target = tmp_path / "example", tmp_path / "site"
+    shutil.copytree(os.path.join(ROOT, "plugins", "examples", "hepreco-example-plugin"), source,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(source)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    env.pop("HEPRECO_DISABLE_PLUGIN_AUTOLOAD", None)
+    # by module and by distribution name, run from a folder that holds no job files
+    for job in ("hepreco_example:jobs/main_met.yaml", "hepreco-example-plugin:jobs/main_met.yaml"):
+        proc = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "validate", job, "--graph"], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"{job}: OK (18 algorithms, source PythiaSource, 2 output stream(s)")
+        assert "TruthHistograms [TruthHistograms]" in proc.stdout
+        graph = proc.stdout.split("\n")
+        met = graph.index("TruthMissingET [TruthMissingET]")
+        assert graph[met - 3] == "TruthHistograms [TruthHistograms]" and graph[met + 3] == "FastCaloSim [FastCaloSim]"
+
+
+def test_readme_composition_examples_build_as_described(tmp_path):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        section = f.read().split("## Job composition\n", 1)[1].split("\n## ", 1)[0]
+    yaml_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    py_text = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "plus.yaml").write_text(yaml_text)
+    (tmp_path / "plus.py").write_text(py_text)
+    from_yaml, from_python = build_job(str(tmp_path / "plus.yaml")), build_job(str(tmp_path / "plus.py"))
+    for job in (from_yaml, from_python):
+        names = [a.name for a in job.algorithms()]
+        assert names[names.index("AntiKt4Calibrated") + 1] == "AntiKt4LCTopoHistograms"
+        assert "CaloEventDisplay" not in names and job.algorithms()[names.index("AntiKt4LCTopo")].ptmin == 20.0
+    assert from_yaml.outputs[0].collections == ["AntiKt4CalibratedJets", "AntiKt4TruthJets"]
+    # the error quoted in the section
+    quoted = re.search(r"`(job\.yaml:9: cannot remove .*?)`", section).group(1)
+    (tmp_path / "job.yaml").write_text(yaml_text.replace("CaloEventDisplay", "CaloEventDisplai"))
+    with pytest.raises(ConfigurationError) as info:
+        build_job(str(tmp_path / "job.yaml"))
+    assert str(info.value).replace(str(tmp_path / "job.yaml"), "job.yaml") == quoted
