@@ -136,11 +136,9 @@ def _load_included(text: str, where: Location, including: str) -> JobOptions:
     try:
         return load(path)
     except ConfigurationError as exc:
-        if "(included at " in exc.reason or exc.reason.startswith("include cycle: "):
-            raise  # said once, by the innermost include
-        reason = f"{exc.reason} (included at {where})"
-        message = f"{exc.location}: {reason}" if exc.location else reason
-        raise _rebuild(type(exc), {**exc.__dict__, "reason": reason}, message) from None
+        if exc.reason.startswith("include cycle: "):
+            raise
+        raise _included_at(exc, where) from None
     finally:
         _STACK.pop()
 
@@ -363,12 +361,15 @@ def compose(options: JobOptions, includes: list[tuple[str, Location]]) -> JobOpt
         reject_directives(options)
         return options
     base = None
+    included_at: dict[str, Location] = {}
     root = not _STACK
     if root:  # the file that starts the chain of includes
         _STACK.append((os.path.realpath(options.file), Location(options.file)))
     try:
         for text, where in includes:
             included = _load_included(text, where, options.file)
+            included_at.update(included.included)
+            included_at.setdefault(included.file, where)
             if base is None:
                 base = included
             else:
@@ -378,4 +379,21 @@ def compose(options: JobOptions, includes: list[tuple[str, Location]]) -> JobOpt
             _STACK.pop()
     described = ", ".join(f"{text}" for text, _ in includes)
     at = includes[0][1]
-    return _Merge(base, options, f"{described} (included at {at})").run()
+    merged = _Merge(base, options, f"{described} (included at {at})").run()
+    merged.included = included_at
+    return merged
+
+
+def _included_at(exc: ConfigurationError, where: Location) -> ConfigurationError:
+    """The same error saying where its file was included (once: by the innermost include)."""
+    if "(included at " in exc.reason:
+        return exc
+    reason = f"{exc.reason} (included at {where})"
+    return _rebuild(type(exc), {**exc.__dict__, "reason": reason},
+                    f"{exc.location}: {reason}" if exc.location else reason)
+
+
+def placed(exc: ConfigurationError, options: JobOptions) -> ConfigurationError:
+    """``exc`` of a built job, saying where its file was included when it points into an included file."""
+    where = options.included.get(exc.location.file) if exc.location is not None else None
+    return exc if where is None else _included_at(exc, where)

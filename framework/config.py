@@ -95,6 +95,7 @@ class JobOptions:
     algorithms: list[Spec]
     services: list[Spec]
     outputs: list[Spec]
+    included: dict[str, Location] = field(default_factory=dict)  # file -> where it was included
 
     def components(self):
         """Every spec with a name that ``--set`` can address."""

@@ -72,7 +72,8 @@ def test_settings_and_properties_are_overridden_where_written(base, write_job):
     # ... and an included value names the included file
     broken = write_job(BASE.replace("cut: 4.0", "cut: soft"), "broken.yaml")
     path = write_job("include: broken.yaml\njob: {evt_max: 2}\n", "uses_broken.yaml")
-    with pytest.raises(PropertyError, match=re.escape(f"{broken}:10: HardParticles.cut: expected float")):
+    with pytest.raises(PropertyError, match=re.escape(f"{broken}:10: HardParticles.cut: expected float, got 'soft' "
+                                                      f"(str) (included at {path}:1)")):
         build_job(path)
 
 
