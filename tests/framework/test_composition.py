@@ -1,6 +1,9 @@
 """Job composition: include another job file and override, insert, move, replace, remove."""
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -56,7 +59,8 @@ def test_include_alone_is_the_included_job(base, write_job):
 def test_settings_and_properties_are_overridden_where_written(base, write_job):
     path = write_job("include: base.yaml\njob:\n  evt_max: 3\nsource:\n  mean_multiplicity: 7.0\n"
                      "algorithms:\n  - {name: HardParticles, cut: 6.5}\n  - {type: SumPtFilter, threshold: 50.0}\n"
-                     "services:\n  MessageSvc: {level: DEBUG}\noutputs:\n  - {name: H5, collections: [HardParticles]}\n")
+                     "services:\n  MessageSvc: {level: DEBUG}\n"
+                     "outputs:\n  - {name: H5, collections: [HardParticles]}\n")
     job = build_job(path)
     assert job.settings.evt_max == 3 and job.settings.name == "base"
     assert job.source.mean_multiplicity == 7.0
@@ -118,7 +122,8 @@ def test_remove_algorithm_service_and_output(base, write_job):
 
 
 def test_services_merge_by_name_and_new_ones_are_added(base, write_job):
-    path = write_job("include: base.yaml\nservices:\n  HistogramSvc: {png: false}\n  MessageSvc: {levels: {SumPt: DEBUG}}\n")
+    path = write_job("include: base.yaml\nservices:\n  HistogramSvc: {png: false}\n"
+                     "  MessageSvc: {levels: {SumPt: DEBUG}}\n")
     job = build_job(path)
     assert job.services.messages.level == "WARNING" and job.services.messages.levels == {"SumPt": "DEBUG"}
     assert job.services.histograms.png is False
@@ -283,10 +288,6 @@ def test_dump_of_an_including_job_runs_again_with_the_same_hash(base, write_job,
 
 
 def test_regular_install_ships_the_jobs_as_package_data(tmp_path):
-    import shutil
-    import subprocess
-    import sys
-
     source, target = tmp_path / "src", tmp_path / "site"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "output")
     for name in ("framework", "algorithms", "plugins", "jobs"):
@@ -306,10 +307,6 @@ def test_regular_install_ships_the_jobs_as_package_data(tmp_path):
 
 
 def test_plugin_package_ships_a_job_that_extends_the_main_job(tmp_path):
-    import shutil
-    import subprocess
-    import sys
-
     source, target = tmp_path / "example", tmp_path / "site"
     shutil.copytree(os.path.join(ROOT, "plugins", "examples", "hepreco-example-plugin"), source,
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
