@@ -4,23 +4,23 @@
 They are read first, in order (each later one merged onto the earlier
 ones), and the including file is merged onto the result:
 
-=============  ==================================================================
-section        how an entry of the including file is merged
-=============  ==================================================================
-``job:``       each setting given overrides the included one
-``source:``    without ``type:`` or with the same type: its properties override the
-               included source's; with another type it replaces the source
-``services:``  by name: properties override; a new name adds a service
-``algorithms``  by name, anywhere in the tree of sequences: properties of an
-               existing algorithm override its included values (``type:`` may be
-               left out); a new name is appended, or inserted with
-               ``before: Name`` / ``after: Name`` next to an existing one (also
-               inside a sequence); ``after:``/``before:`` on an existing name
-               moves it; ``replace: true`` replaces the entry as a whole;
-               ``remove: true`` removes it; ``members:`` of an existing sequence
-               are merged by the same rules
-``outputs:``   by name, as algorithms (without sequences)
-=============  ==================================================================
+================  ===============================================================
+section           how an entry of the including file is merged
+================  ===============================================================
+``job:``          each setting given overrides the included one
+``source:``       without ``type:`` or with the same type: its properties
+                  override the included source's; another type replaces it
+``services:``     by name: properties override; a new name adds a service
+``algorithms:``   by name, anywhere in the tree of sequences: properties of an
+                  existing algorithm override its included values (``type:``
+                  may be left out); a new name is appended, or inserted with
+                  ``before: Name`` / ``after: Name`` next to an existing one
+                  (also inside a sequence); ``before:``/``after:`` on an
+                  existing name moves it; ``replace: true`` replaces the entry
+                  as a whole; ``remove: true`` removes it; ``members:`` of an
+                  existing sequence are merged by the same rules
+``outputs:``      by name, as algorithms
+================  ===============================================================
 
 A property's value is replaced as a whole (a list such as ``collections`` is
 not concatenated).  ``before``, ``after``, ``replace`` and ``remove`` are
@@ -30,7 +30,9 @@ An included file is named by a path relative to the including file, an
 absolute path, or ``package:path/in/package.yaml`` -- a path inside an
 installed Python package (a module or distribution name), e.g.
 ``hepreco:jobs/main.yaml``.  Includes nest; a cycle is an error.  Errors name
-the including file and line and the included file.
+the including file and line and the included file; an error at a line of an
+included file adds where that file was included.  Python job options compose
+with ``Job(include=..., algorithms=[Alg("X", after="Y"), Alg(name="Z", remove=True)])``.
 """
 from __future__ import annotations
 
