@@ -100,7 +100,7 @@ def package_file(text: str) -> str | None:
 def resolve(text: str, including: str, where: Location) -> str:
     """The file an ``include:`` entry names, relative to the including file ``including``."""
     match = _PACKAGE.match(text)
-    if match and len(match.group(1)) > 1:
+    if match and len(match.group(1)) > 1 and not os.path.isfile(text):
         found = _resource(match.group(1), match.group(2))
         if found is None:
             raise ConfigurationError(f"included job options {text!r} not found: no file {match.group(2)!r} in an "
