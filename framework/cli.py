@@ -125,6 +125,7 @@ def cmd_describe(args) -> int:
     import inspect
 
     from .config import JobSettings
+    from .errors import UnknownNameError
     from .plugins import get_registry
     from .sequence import Sequence
 
@@ -134,7 +135,10 @@ def cmd_describe(args) -> int:
         print(f"{args.name}  ({kind}, from the framework; {obj.__module__}.{obj.__qualname__})\n")
         print(inspect.getdoc(obj) or "(no documentation)")
         return 0
-    kind, obj = get_registry().find(args.name)
+    try:
+        kind, obj = get_registry().find(args.name)
+    except UnknownNameError as exc:
+        raise UnknownNameError("component", args.name, [*exc.candidates, *framework]) from None
     if kind == "geometry":
         print(f"{args.name} (geometry): {obj}")
         return 0

@@ -90,6 +90,8 @@ def test_describe_sequence_prints_its_modes_and_members(capsys):
     assert out.startswith("Sequence  (sequence, from the framework; hepreco.framework.sequence.Sequence)")
     assert "mode : str, default 'all' (one of 'all', 'and', 'or')" in out
     assert "members: [...]" in out and "decision : store key, default '{name}Passed'" in out
+    assert main(["describe", "Sequense"]) == 2
+    assert "unknown component 'Sequense'; did you mean 'Sequence'" in capsys.readouterr().err
 
 
 def test_graph_explains_the_mark_of_an_input_without_producer(tmp_path, write_job, capsys):
