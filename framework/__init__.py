@@ -10,6 +10,7 @@ module            contents
 ``sequence``      Sequence (modes all / and / or, invert), ChunkRunner, error policy
 ``event_store``   EventStore (write-once, provenance), StoreView (masked views)
 ``config``        job options: YAML and Python files, --set overrides, dumps
+``composition``   include: of other job files (override, insert, remove), package:path names
 ``dataflow``      data-flow checks, ordering and graphs
 ``job``           build (validation), Job, Processor (per-process runtime)
 ``accumulators``  mergeable results: counters, sums, efficiencies, records, sets

@@ -133,9 +133,21 @@ def cmd_plugins(args) -> int:
 def cmd_describe(args) -> int:
     import inspect
 
+    from .config import JobSettings
+    from .errors import UnknownNameError
     from .plugins import get_registry
+    from .sequence import Sequence
 
-    kind, obj = get_registry().find(args.name)
+    framework = {"Sequence": ("sequence", Sequence), "job": ("job settings", JobSettings)}
+    if args.name in framework:
+        kind, obj = framework[args.name]
+        print(f"{args.name}  ({kind}, from the framework; {obj.__module__}.{obj.__qualname__})\n")
+        print(inspect.getdoc(obj) or "(no documentation)")
+        return 0
+    try:
+        kind, obj = get_registry().find(args.name)
+    except UnknownNameError as exc:
+        raise UnknownNameError("component", args.name, [*exc.candidates, *framework]) from None
     if kind == "geometry":
         print(f"{args.name} (geometry): {obj}")
         return 0

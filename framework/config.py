@@ -1,7 +1,8 @@
 """Job options: YAML files (the main form) and Python files, one model for both.
 
-A job options file has up to five sections::
+A job options file has up to five sections, and may include others::
 
+    include:      job options file(s) this one starts from and changes (see composition.py)
     job:          settings of the job (see JobSettings: evt_max, chunk_size, seed, executor, ...)
     source:       the event source, {type: ..., <property>: ...}
     algorithms:   list of {type: ..., name: ..., <property or data key>: ...};
@@ -12,7 +13,8 @@ A job options file has up to five sections::
 Parsing keeps the file and line of every entry and key, so that every
 validation error can point at the line to fix.  A Python job options file
 builds the same model with :func:`Job`, :func:`Alg`, :func:`Seq`,
-:func:`Source`, :func:`Svc` and :func:`Stream` and binds it to ``job``.
+:func:`Source`, :func:`Svc` and :func:`Stream` and binds it to ``job``;
+``Job(include=...)`` composes like ``include:``.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import yaml
 from .component import Component, Property
 from .errors import ConfigurationError, Location, UnknownNameError
 
-SECTIONS = ("job", "source", "algorithms", "services", "outputs")
+SECTIONS = ("include", "job", "source", "algorithms", "services", "outputs")
 EXECUTORS = ("sequential", "processes", "dask")
 
 
@@ -93,6 +95,7 @@ class JobOptions:
     algorithms: list[Spec]
     services: list[Spec]
     outputs: list[Spec]
+    included: dict[str, Location] = field(default_factory=dict)  # file -> where it was included
 
     def components(self):
         """Every spec with a name that ``--set`` can address."""
@@ -193,6 +196,12 @@ def options_from_dict(doc: Any, file: str) -> JobOptions:
     for key in doc:
         if key not in SECTIONS:
             raise UnknownNameError("section", key, SECTIONS, Location(file, lines.get(key)))
+    from . import composition
+
+    includes = []
+    if doc.get("include") is not None:
+        includes = composition.includes_of(doc["include"], file, Location(file, lines.get("include")))
+        doc = composition.mark_partial(doc)
 
     job_entry = doc.get("job") or _LineDict()
     if not isinstance(job_entry, dict):
@@ -225,7 +234,8 @@ def options_from_dict(doc: Any, file: str) -> JobOptions:
             entry = _with(entry, "name", name)
         services.append(_spec_from_mapping(entry, file, svc_lines.get(name, 1), f"service {name!r}",
                                            default_type=name))
-    return JobOptions(file, job, source, listed("algorithms"), services, listed("outputs"))
+    return composition.compose(JobOptions(file, job, source, listed("algorithms"), services, listed("outputs")),
+                               includes)
 
 
 def _with(entry: dict, key: str, value: Any) -> dict:
@@ -261,12 +271,18 @@ def _caller(depth: int = 2) -> Location:
 
 
 def _entry(kind: str):
-    def make(type: str, name: str | None = None, **values: Any) -> Spec:
+    def make(type: str | None = None, name: str | None = None, **values: Any) -> Spec:
         where = _caller()
+        if not type and not name:
+            raise ConfigurationError(f"{kind}() needs a type, or the name of an included entry to change", where)
+        if not type:
+            from .composition import INHERIT
+            type = INHERIT
         return Spec(type, name or type, values, where, {k: where for k in values})
 
     make.__name__ = make.__qualname__ = kind
-    make.__doc__ = f"An entry of Python job options: {kind}(type, name=None, **properties)."
+    make.__doc__ = (f"An entry of Python job options: {kind}(type, name=None, **properties); "
+                    f"{kind}(name=..., **properties) changes an included entry.")
     return make
 
 
@@ -274,18 +290,30 @@ def _entry(kind: str):
 Alg, Source, Svc, Stream = _entry("Alg"), _entry("Source"), _entry("Svc"), _entry("Stream")
 
 
-def Seq(name: str, members: list[Spec], mode: str = "all", invert: bool = False) -> Spec:
-    """A sequence entry in Python job options."""
+def Seq(name: str, members: list[Spec], mode: str | None = None, invert: bool | None = None,
+        **directives: Any) -> Spec:
+    """A sequence entry in Python job options (mode ``all`` and no inversion unless given)."""
     where = _caller()
-    return Spec("Sequence", name, {"mode": mode, "invert": invert}, where, {}, list(members))
+    values = {k: v for k, v in (("mode", mode), ("invert", invert)) if v is not None}
+    values.update(directives)
+    return Spec("Sequence", name, values, where, {k: where for k in values}, list(members))
 
 
 def Job(source: Spec | None = None, algorithms: list[Spec] = (), services: list[Spec] = (),
-        outputs: list[Spec] = (), **settings: Any) -> JobOptions:
-    """A whole job in Python job options: ``job = Job(source=..., algorithms=[...], evt_max=100)``."""
+        outputs: list[Spec] = (), include: str | list[str] | None = None, **settings: Any) -> JobOptions:
+    """A whole job in Python job options: ``job = Job(source=..., algorithms=[...], evt_max=100)``.
+
+    ``include`` names job options file(s) to start from, as ``include:`` in YAML; then
+    ``algorithms`` etc. change them with the same rules (``Alg("MyAlg", after="Other")``,
+    ``Alg(name="Other", remove=True)``, ``Svc("GeometrySvc", geometry="...")``).
+    """
+    from . import composition
+
     where = _caller()
     job = Spec("job", "job", settings, where, {k: where for k in settings})
-    return JobOptions(where.file, job, source, list(algorithms), list(services), list(outputs))
+    options = JobOptions(where.file, job, source, list(algorithms), list(services), list(outputs))
+    includes = composition.includes_of(include, where.file, where) if include is not None else []
+    return composition.compose(options, includes)
 
 
 def load_python(path: str) -> JobOptions:
@@ -302,7 +330,11 @@ def load_python(path: str) -> JobOptions:
 
 
 def load(path: str) -> JobOptions:
-    """Parse a job options file (``.yaml``/``.yml`` or ``.py``)."""
+    """Parse a job options file (``.yaml``/``.yml`` or ``.py``; or ``package:path`` inside an installed package)."""
+    if not os.path.exists(path) and ":" in path:
+        from .composition import package_file
+
+        path = package_file(path) or path
     ext = os.path.splitext(path)[1].lower()
     if ext == ".py":
         return load_python(path)

@@ -163,10 +163,17 @@ def _carry(member, carried: dict) -> None:
         for source_attr in member._outputs[attr].carries:
             settings.update(carried.get(inputs[source_attr], {}))
         carried[key] = settings
+#: the line ending :func:`graph_text` when an input has no producer
+GRAPH_LEGEND = ("?: an optional input that neither the source nor an earlier algorithm produces "
+                "(the algorithm runs without it)")
 
 
 def graph_text(source, top: Sequence) -> str:
-    """The data-flow graph as indented text: each algorithm with what it reads (from whom) and writes."""
+    """The data-flow graph as indented text: each algorithm with what it reads (from whom) and writes.
+
+    An input nobody produces (only an optional one passes validation) reads ``<- ?``; a legend
+    line at the end then explains the mark.
+    """
     made = {key: source.name for key in source.provides()}
     lines = [f"{source.name} [{source.type_name}]", *(f"    out: {k}" for k in source.provides())]
 
@@ -185,6 +192,8 @@ def graph_text(source, top: Sequence) -> str:
                 lines.append(f"{pad}    out: {key}")
                 made[key] = m.name
     visit(top, 0)
+    if any(line.endswith(" <- ?") for line in lines):
+        lines.append(GRAPH_LEGEND)
     return "\n".join(lines)
 
 

@@ -105,6 +105,17 @@ class Job:
 
 def build(options: JobOptions, check_dataflow: bool = True) -> Job:
     """Validate ``options`` and instantiate every component."""
+    try:
+        return _build(options, check_dataflow)
+    except ConfigurationError as exc:
+        if not options.included:
+            raise
+        from .composition import placed
+
+        raise placed(exc, options) from None
+
+
+def _build(options: JobOptions, check_dataflow: bool) -> Job:
     settings = _configure(JobSettings(), options.job)
     registry = get_registry(settings.plugins)
     locations: dict[str, Location] = {}

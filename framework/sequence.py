@@ -41,7 +41,15 @@ MODES = ("all", "and", "or")
 
 
 class Sequence(Component):
-    """An ordered list of algorithms and sequences run with a Gaudi mode."""
+    """An ordered list of algorithms and sequences run with a Gaudi mode.
+
+    In job options: ``{type: Sequence, name: ..., mode: all|and|or, invert: false,
+    members: [...]}``; ``members`` are algorithm or sequence entries.  Mode ``all``
+    runs every member on every event; ``and`` runs a member only on events that
+    passed every earlier one (a filtered sequence, e.g. a trigger chain); ``or``
+    only on events no earlier member accepted.  The decision is stored as
+    ``<name>Passed``; outputs select events with ``accept``/``require``/``veto``.
+    """
 
     kind = "sequence"
 

@@ -29,7 +29,7 @@ def write_hdf5(path: str, event_ids: np.ndarray, data: dict[str, Any], compressi
     """Write event ids and collections to a new HDF5 file at ``path``."""
     import h5py
 
-    comp = compression or None
+    comp = None if compression in (None, "", "none") else compression
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["n_events"] = len(event_ids)
@@ -76,7 +76,8 @@ class Hdf5Output(OutputStream):
     """Writes collections of accepted events to HDF5 part files."""
 
     extension = ".h5"
-    compression = Property("lzf", doc="h5py compression filter ('' for none)", choices=("lzf", "gzip", ""))
+    compression = Property("lzf", doc="h5py compression filter: lzf, gzip or none ('' is none too)",
+                           choices=("lzf", "gzip", "none", ""))
 
     def write_part(self, path: str, event_ids: np.ndarray, data: dict[str, Any]) -> None:
         write_hdf5(path, event_ids, data, self.compression)

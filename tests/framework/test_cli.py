@@ -82,3 +82,28 @@ def test_overlay_draws_histograms_of_several_jobs(toy_job, tmp_path):
                  "HardParticles/n", "-o", str(png)]) == 0
     assert png.stat().st_size > 1000
     assert main(["overlay", "--label", f"A={a}", "--hist", "HardParticles/nope", "-o", str(png)]) == 2
+
+
+def test_describe_sequence_prints_its_modes_and_members(capsys):
+    assert main(["describe", "Sequence"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Sequence  (sequence, from the framework; hepreco.framework.sequence.Sequence)")
+    assert "mode : str, default 'all' (one of 'all', 'and', 'or')" in out
+    assert "members: [...]" in out and "decision : store key, default '{name}Passed'" in out
+    assert main(["describe", "Sequense"]) == 2
+    assert "unknown component 'Sequense'; did you mean 'Sequence'" in capsys.readouterr().err
+
+
+def test_graph_explains_the_mark_of_an_input_without_producer(tmp_path, write_job, capsys):
+    path = write_job("job:\n  evt_max: 4\n  plugins: [tests.framework.components]\nsource: {type: ToySource}\n"
+                     "algorithms:\n  - {type: SumPt}\n  - {type: JetHistograms, jets: Particles}\n")
+    assert main(["validate", path, "--graph"]) == 0
+    out = capsys.readouterr().out
+    assert "    in:  JetSubstructure <- ?\n" in out
+    assert out.rstrip().endswith("?: an optional input that neither the source nor an earlier algorithm produces "
+                                 "(the algorithm runs without it)")
+    # every input resolved: no mark, no legend
+    plain = write_job("job:\n  evt_max: 4\n  plugins: [tests.framework.components]\nsource: {type: ToySource}\n"
+                      "algorithms:\n  - {type: SumPt}\n", "plain.yaml")
+    assert main(["validate", plain, "--graph"]) == 0
+    assert "?" not in capsys.readouterr().out

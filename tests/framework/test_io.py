@@ -70,3 +70,21 @@ def test_missing_input_files_are_a_clear_error(tmp_path, write_job):
     reader = write_job(READER.format(chunk=7, out=tmp_path / "x", source="RootSource", files=tmp_path / "none*.root"))
     with pytest.raises(ConfigurationError, match=r"RootSource: no input file matches '.*none\*\.root'"):
         run_job(reader)
+
+
+@pytest.mark.parametrize("compression,expected", [("none", None), ("''", None), ("gzip", "gzip")])
+def test_hdf5_output_compression_none_writes_uncompressed_datasets(tmp_path, write_job, compression, expected):
+    import glob
+
+    import h5py
+
+    path = write_job(f"job: {{evt_max: 6, chunk_size: 6, output_dir: {tmp_path / 'out'}, progress: false, "
+                     "plugins: [tests.framework.components]}\nsource: {type: ToySource}\n"
+                     "algorithms:\n  - {type: SumPt}\n"
+                     f"outputs:\n  - {{type: Hdf5Output, name: H5, compression: {compression}, "
+                     "collections: [SumPt, Vector, Particles]}\n")
+    assert run_job(path)["status"] == "ok"
+    [part] = glob.glob(str(tmp_path / "out" / "H5" / "*.h5"))
+    with h5py.File(part) as f:
+        assert f["SumPt"].compression == expected and f["Vector"].compression == expected
+        assert len(f["SumPt"]) == 6
