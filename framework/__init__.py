@@ -24,12 +24,13 @@ module            contents
 ``io``            EventSource, WorkItem, ROOT and HDF5 sources and output streams
 ``cli``           the ``hepreco`` command
 ``errors``        exceptions with locations and suggestions
+``extras``        optional dependencies: import helpers that say what to install
 ================  ==============================================================
 """
 from .algorithm import Algorithm, EventAlgorithm, Filter
 from .component import Component, Input, Output, Property
 from .errors import (AlgorithmError, ConfigurationError, DataFlowError, DuplicateProduct, HeprecoError, JobAborted,
-                     MissingProduct, PropertyError, UnknownNameError)
+                     MissingDependency, MissingProduct, PropertyError, UnknownNameError)
 from .hookspecs import hookimpl
 from .io.output import OutputStream
 from .io.source import EventSource, WorkItem
@@ -39,4 +40,4 @@ from .services import Service
 __all__ = ["Algorithm", "EventAlgorithm", "Filter", "Component", "Input", "Output", "Property", "Sequence",
            "Service", "EventSource", "WorkItem", "OutputStream", "hookimpl", "AlgorithmError",
            "ConfigurationError", "DataFlowError", "DuplicateProduct", "HeprecoError", "JobAborted",
-           "MissingProduct", "PropertyError", "UnknownNameError"]
+           "MissingDependency", "MissingProduct", "PropertyError", "UnknownNameError"]

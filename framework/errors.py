@@ -82,6 +82,38 @@ class ConfigurationError(HeprecoError, ValueError):
         return _rebuild(type(self), {**self.__dict__, "location": location}, f"{location}: {self.reason}")
 
 
+class MissingDependency(ConfigurationError, ModuleNotFoundError):
+    """An optional package that the job needs is not installed (see :mod:`hepreco.framework.extras`).
+
+    It is a :class:`ConfigurationError` (the job cannot run as configured here;
+    raised while the job is built it carries the job-file location) and a
+    :class:`ModuleNotFoundError` (what ``import`` would have raised; ``name``
+    is the missing module).  ``extra`` is the hepreco extra that installs it
+    and ``install`` the command to run.
+    """
+
+    def __init__(self, package: str, extra: str, install: str, needed_by: str = "",
+                 location: Location | None = None, detail: str = ""):
+        self.package = package
+        self.extra = extra
+        self.install = install
+        self.needed_by = needed_by
+        self.detail = detail
+        who = f"{needed_by} needs" if needed_by else "hepreco needs"
+        state = f"which failed to import ({detail}); reinstall it" if detail else "which is not installed; install it"
+        super().__init__(f"{who} the optional package {package!r}, {state} with: {install}", location)
+        self.name = package
+
+    def at(self, location: Location) -> "MissingDependency":
+        err = super().at(location)
+        err.name = self.package  # ImportError.name is not part of __dict__
+        return err
+
+    def __reduce__(self):
+        rebuild, args = super().__reduce__()
+        return rebuild, args, {"name": self.package}  # BaseException.__setstate__ sets it as an attribute
+
+
 class PropertyError(ConfigurationError, TypeError):
     """A property was given a value of the wrong type or outside its range."""
 

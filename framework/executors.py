@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .errors import ConfigurationError
+from . import extras
 from .io.source import WorkItem
 
 
@@ -42,6 +42,8 @@ class Executor:
     """Base: ``run(fn, items)`` yields ``fn(item)`` results (or ItemFailure) as they complete."""
 
     name = "base"
+    #: optional packages the executor needs (see :mod:`~hepreco.framework.extras`), checked when the job is built
+    requires: tuple[str, ...] = ()
 
     def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
         self.workers = workers
@@ -150,38 +152,34 @@ class DaskExecutor(Executor):
     """A dask.distributed cluster (LocalCluster by default, or ``scheduler`` address)."""
 
     name = "dask"
+    requires = ("dask", "distributed")
 
     def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
         super().__init__(workers, max_retries, scheduler)
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise ConfigurationError("the dask executor needs dask.distributed: "
-                                     "pip install 'hepreco[dask]'") from None
+        dask = extras.dask(needed_by="the dask executor")
+        distributed = extras.distributed(needed_by="the dask executor")
         dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
                          "distributed.worker.daemon": False})
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler)
+            self.client = distributed.Client(scheduler)
         else:
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+            self.cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=40)
-            self.client = Client(self.cluster)
+            self.client = distributed.Client(self.cluster)
 
     def run(self, fn, items):
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
+        distributed = extras.distributed(needed_by="the dask executor")
 
         items = list(items)
         futures = {self.client.submit(fn, item, pure=False, key=f"hepreco-item-{item.key}-{id(self)}"): item
                    for item in items}
         try:
-            for fut in as_completed(futures):
+            for fut in distributed.as_completed(futures):
                 item = futures[fut]
                 try:
                     yield fut.result()
-                except KilledWorker as exc:
+                except distributed.scheduler.KilledWorker as exc:
                     yield ItemFailure(item.index, item.first, item.last, self.max_retries + 1,
                                       f"worker died: {exc}")
         finally:
@@ -201,6 +199,13 @@ class DaskExecutor(Executor):
 
 
 EXECUTORS = {"sequential": SequentialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor}
+
+
+def check_executor(name: str) -> None:
+    """Refuse an executor whose optional packages are not installed (imports nothing)."""
+    cls = EXECUTORS.get(name)
+    if cls is not None:
+        extras.require(*cls.requires, needed_by=f"the {name} executor")
 
 
 def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "") -> Executor:

@@ -26,6 +26,7 @@ from .component import Component
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
 from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
 from .event_store import EventStore
+from .executors import check_executor
 from .io.output import OutputStream
 from .io.source import EventSource, WorkItem
 from .plugins import Registry, get_registry
@@ -117,6 +118,10 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
 
 def _build(options: JobOptions, check_dataflow: bool) -> Job:
     settings = _configure(JobSettings(), options.job)
+    try:
+        check_executor(settings.executor)
+    except ConfigurationError as exc:
+        raise exc.at(options.job.locate("executor")) from None
     registry = get_registry(settings.plugins)
     locations: dict[str, Location] = {}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, Input, Output, Property, extras
 
 from .kernels import inclusive_jets, jet_kinematics
 
@@ -53,10 +53,8 @@ class JetFinder(Algorithm):
     backend = Property("numba", doc="our kernels, or the fastjet package (cross-checks)", choices=("numba", "fastjet"))
 
     def check(self, registry) -> None:
-        import importlib.util
-
-        if self.backend == "fastjet" and importlib.util.find_spec("fastjet") is None:
-            raise ConfigurationError(f"{self.name}: backend fastjet needs the fastjet package: pip install fastjet")
+        if self.backend == "fastjet":
+            extras.require("fastjet", "vector", needed_by=f"{self.name} (backend: fastjet)")
 
     def _selected(self, collection):
         keep = None
@@ -91,10 +89,8 @@ class JetFinder(Algorithm):
 
     def _fastjet(self, collection):
         """The same output layout, computed by the fastjet package (multi-event interface)."""
-        import fastjet
-        import vector
-
-        vector.register_awkward()
+        fastjet = extras.fastjet(needed_by=f"{self.name} (backend: fastjet)")
+        extras.vector(needed_by=f"{self.name} (backend: fastjet)").register_awkward()
         algos = {"antikt": fastjet.antikt_algorithm, "kt": fastjet.kt_algorithm,
                  "cambridge": fastjet.cambridge_algorithm}
         events = ak.zip({"px": collection.px, "py": collection.py, "pz": collection.pz, "E": collection.E},

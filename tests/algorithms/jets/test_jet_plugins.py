@@ -1,15 +1,19 @@
 """Jet plugins in jobs: our finder against the fastjet backend, constituents, matching, substructure, images."""
 import glob
 import os
+import re
+import sys
 
 import awkward as ak
 import numpy as np
 import pytest
 
 from hepreco.algorithms.jets.jet_finder import match_jets
+from hepreco.framework import MissingDependency
+from hepreco.framework.cli import main
 from hepreco.framework.io.hdf5 import read_hdf5
 
-from ...conftest import run_job
+from ...conftest import build_job, run_job
 
 JOB = """\
 job: {{evt_max: 8, chunk_size: 3, output_dir: {out}, progress: false}}
@@ -43,6 +47,23 @@ def test_numba_backend_equals_fastjet_backend_in_a_job(write_job, tmp_path, find
         np.testing.assert_allclose(ak.to_numpy(ak.flatten(ours[field])), ak.to_numpy(ak.flatten(theirs[field])),
                                    rtol=1e-9, atol=1e-9)
     assert ak.all(ours.constituents == theirs.constituents)
+
+
+@pytest.mark.parametrize("module", ["fastjet", "vector"])
+def test_fastjet_backend_without_fastjet_is_refused_when_the_job_is_built(monkeypatch, write_job, tmp_path, capsys,
+                                                                          module):
+    monkeypatch.setitem(sys.modules, module, None)
+    algorithms = "  - {type: AntiKtJetFinder, name: Theirs, backend: fastjet}\n"
+    out = str(tmp_path / "out")
+    path = write_job(JOB.format(out=out, algorithms=algorithms, collections="[TheirsJets]"))
+    hint = (f"Theirs \\(backend: fastjet\\) needs the optional package '{module}', which is not installed; "
+            'install it with: pip install "hepreco\\[fastjet\\]"')
+    with pytest.raises(MissingDependency, match=rf"^{re.escape(path)}:4: {hint}$"):
+        build_job(path)
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err.startswith(f"hepreco: error: {path}:4: Theirs (backend: fastjet) needs the "
+                                              f"optional package '{module}'")
+    assert not os.path.exists(out)
 
 
 def test_constituent_indices_point_into_the_input_collection(write_job, tmp_path):

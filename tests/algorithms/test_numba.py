@@ -1,0 +1,40 @@
+"""The numba policy: kernels compiled once, cached on disk, and a notice while they compile."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from hepreco.algorithms import _numba
+
+PROBE = ("import numpy as np; from hepreco.algorithms.calo.resolution import cone_sums; "
+         "print(cone_sums(np.ones((2, 3)), np.zeros(3), np.zeros(3), np.zeros(2), np.zeros(2), 0.4))")
+
+
+def _kernel(module: str):
+    def add_one(x):
+        return x + 1.0
+
+    add_one.__module__ = module
+    return _numba.jit(cache=False)(add_one)
+
+
+def test_first_compilation_of_a_hepreco_kernel_prints_the_notice_once(monkeypatch, capsys):
+    monkeypatch.setattr(_numba.NOTICE, "said", False)
+    assert _kernel("someone_else.kernels")(1.0) == 2.0
+    assert capsys.readouterr().err == "", "kernels of other packages are not ours to announce"
+    assert _kernel("hepreco.algorithms.probe")(1.0) == 2.0
+    assert _kernel("hepreco.algorithms.probe")(np.float32(1.0)) == 2.0
+    assert capsys.readouterr().err == _numba.COMPILING + "\n"
+    assert _numba.NOTICE.said
+
+
+def test_a_later_process_loads_the_cached_kernels_without_the_notice(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # an empty cache of its own
+    runs = [subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout == "[3. 3.]\n"
+    assert runs[0].stderr == _numba.COMPILING + "\n"
+    assert runs[1].stderr == ""
+    assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path) for name in files)
