@@ -36,10 +36,16 @@ def make_event_ids(run: int | np.ndarray, events: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who made a product: the producer's name and its configuration hash."""
+    """Who made a product: the producer's name, its configuration hash and the artefacts it used.
+
+    ``artefacts`` holds ``(name@version, sha256)`` of every artefact (calibration
+    table, conditions, weights) resolved for the producer; their sha256 are
+    also part of ``config_hash``.
+    """
 
     producer: str
     config_hash: str = ""
+    artefacts: tuple = ()
 
 
 def _length(value: Any) -> int:
@@ -116,7 +122,7 @@ class EventStore:
         return self._provenance[key]
 
     # -- writing -------------------------------------------------------------
-    def put(self, key: str, value: Any, producer: str, config_hash: str = "") -> None:
+    def put(self, key: str, value: Any, producer: str, config_hash: str = "", artefacts: tuple = ()) -> None:
         """Add a product covering all events of the chunk (write-once)."""
         if key in self._data:
             raise DuplicateProduct(key, self._provenance[key].producer, producer)
@@ -125,7 +131,7 @@ class EventStore:
             raise ValueError(f"{producer} put {key!r} with {n} entries; the chunk has {self.n_events} events "
                              "(products are event-aligned: first axis = event)")
         self._data[key] = value
-        self._provenance[key] = Provenance(producer, config_hash)
+        self._provenance[key] = Provenance(producer, config_hash, tuple(artefacts))
 
     def discard(self, producer: str) -> list[str]:
         """Remove every product of ``producer`` (used to roll back a failed call)."""
@@ -197,7 +203,8 @@ class StoreView:
         if not self.full:
             value = _expand(value, self.index, self.store.n_events)
         config_hash = self.producer.config_hash() if self.producer is not None else ""
-        self.store.put(key, value, name, config_hash)
+        digests = getattr(self.producer, "artefact_digests", None)
+        self.store.put(key, value, name, config_hash, digests() if digests is not None else ())
 
     def view(self, index: np.ndarray, producer: Any = None) -> "StoreView":
         """A view on a subset of this view's events (positions within this view)."""
