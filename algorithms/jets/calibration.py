@@ -219,6 +219,7 @@ class JetCalibrationDeriver(Algorithm):
     min_jets = Property(10, doc="bins with fewer jets are not used", ge=2)
     artefact_name = Property("jes-{geometry}", doc="name of the derived artefact ({geometry}: the job's geometry)")
     artefact_version = Property(1, doc="version of the derived artefact", ge=1)
+    write_table = Property(True, doc="write the derived table (false when only the response is wanted: closure)")
     geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def _axes(self):
@@ -294,12 +295,14 @@ class JetCalibrationDeriver(Algorithm):
                    "response_error": np.where(means["ok"], means["response_error"], np.nan).tolist(),
                    "mean_pt_reco": np.where(means["ok"], means["mean_pt_reco"], np.nan).tolist(),
                    "response_after_from_means": after.tolist(), "geometry": table.attrs["geometry"]}
-        name = self.artefact_name.format(geometry=table.attrs["geometry"])
-        artefacts = self.services.artefacts
-        meta = table_metadata(table, name, self.artefact_version, derived=artefacts.derived_by(),
-                              jets=self.jets, jets_used=int(means["n"].sum()))
-        written = [write_table(os.path.join(output_dir, f"{name}.h5"), table, meta)]
-        artefacts.record_derived(written[0])
+        written = []
+        if self.write_table:
+            name = self.artefact_name.format(geometry=table.attrs["geometry"])
+            artefacts = self.services.artefacts
+            meta = table_metadata(table, name, self.artefact_version, derived=artefacts.derived_by(),
+                                  jets=self.jets, jets_used=int(means["n"].sum()))
+            written.append(write_table(os.path.join(output_dir, f"{name}.h5"), table, meta))
+            artefacts.record_derived(written[0])
         json_path = os.path.join(output_dir, "jes_response.json")
         with open(json_path, "w") as f:
             json.dump(summary, f, indent=1, default=float)

@@ -86,7 +86,9 @@ def test_table_functions_on_known_counts():
 
 
 def test_missing_table_is_a_clear_configuration_error(write_job, tmp_path):
-    with pytest.raises(ConfigurationError, match="LCW table .*does not exist; derive it with"):
+    with pytest.raises(ConfigurationError, match=r"job.yaml:\d+: LocalHadronicCalibration.file: no artefact .*nope.h5: "
+                                                 r"the file .* does not exist; derive it with 'hepreco run "
+                                                 r"jobs/calibrate_clusters.yaml --set GeometrySvc.geometry=small'"):
         run_gun(write_job, tmp_path, [211], [10.0], 10, file=str(tmp_path / "nope.h5"))
 
 
