@@ -465,10 +465,13 @@ def _files(location: str) -> list[str]:
         return [location]
     if not os.path.isdir(location):
         return []
+    entries = sorted(os.listdir(location))
+    names = set(entries)
     out = []
-    for entry in sorted(os.listdir(location)):
+    for entry in entries:
         path = os.path.join(location, entry)
-        if entry.startswith(".") or entry.endswith((SIDECAR, ".tmp")) or not os.path.isfile(path):
+        sidecar = entry.endswith(SIDECAR) and entry[:-len(SIDECAR)] in names
+        if entry.startswith(".") or entry.endswith(".tmp") or sidecar or not os.path.isfile(path):
             continue
         out.append(path)
     return out
