@@ -209,3 +209,27 @@ def test_install_copies_into_the_user_folder_and_refuses_to_replace_other_conten
         install(other)
     assert install(other, force=True) == target and sha256(target) == sha256(other)
     assert describe_file(target).origin == "job"
+
+
+def test_cli_lists_shows_and_installs_artefacts(user, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEPRECO_PLUGINS", "tests.framework.artefact_plugin")
+    derived = toy_artefact(tmp_path / "output", 3.0, version=2)
+    assert main(["artefacts", "install", derived]) == 0
+    assert capsys.readouterr().out == (f"installed toy-scale-up@2 (scale, sha256 {sha256(derived)[:12]}) as "
+                                       f"{user / 'toy-scale-up@2.json'}\n")
+    assert main(["artefacts"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == ["NAME", "VERSION", "KIND", "GEOMETRY", "SHA256", "WHERE", "PATH"]
+    assert rows[1] == ["toy-scale-up", "2", "scale", "-", sha256(derived)[:12], "user", str(user / "toy-scale-up@2.json")]
+    assert rows[2][:5] == ["toy-scale-up", "1", "scale", "-", sha256(PLUGIN_FILE)[:12]]
+    assert rows[2][5:] == ["plugin", "tests.framework.artefact_plugin", PLUGIN_FILE]
+    assert ["lcw-small", "1", "lcw", "small"] == next(r for r in rows if r[0] == "lcw-small")[:4]
+    assert main(["artefacts", "show", "toy-scale-up@1"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["where"] == "plugin tests.framework.artefact_plugin" and shown["sha256"] == sha256(PLUGIN_FILE)
+    assert shown["derived"] == {"job": "hand-written for the tests"} and shown["flavour"] == "up"
+    assert main(["artefacts", "show", "toy-scale-up"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == 2  # the user's folder comes first
+    assert main(["artefacts", "show", "toy-scale-dn"]) == 2
+    assert "hepreco: error: artefacts show: no artefact toy-scale-dn: did you mean 'toy-scale-up'" in \
+        capsys.readouterr().err
