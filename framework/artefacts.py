@@ -325,7 +325,11 @@ class ArtefactSvc(Service):
     def locations(self) -> list[tuple[str, str]]:
         """``[(origin, file or folder)]`` in search order (the job's paths come before all of them)."""
         out = [("user", user_folder())]
-        registry = self.services.registry if self.services is not None else None
+        registry = getattr(self.services, "registry", None)
+        if registry is None:  # a component used outside a job: the process's plugins
+            from .plugins import get_registry
+
+            registry = get_registry()
         if registry is not None:
             plugins = [(o, p) for o, p in registry.artefact_locations if o != "builtin"]
             builtin = [(o, p) for o, p in registry.artefact_locations if o == "builtin"]
