@@ -110,6 +110,8 @@ def cmd_validate(args) -> int:
     n_alg = len(job.algorithms())
     print(f"{args.job}: OK ({n_alg} algorithms, source {job.source.name}, {len(job.outputs)} output stream(s), "
           f"physics hash {job.config_hash()[:12]})")
+    for who, art in job.artefacts().items():
+        print(f"  artefact {who} = {art.label} ({art.kind}, sha256 {art.sha256[:12]}, {art.origin}: {art.path})")
     if args.graph:
         print(dataflow.graph_text(job.source, job.top))
     if args.dot:

@@ -144,6 +144,13 @@ def test_validate_reports_a_missing_artefact_without_processing(job, capsys):
         "the file '/nowhere/scale.json' does not exist" in err and "Traceback" not in err
 
 
+def test_validate_lists_the_resolved_artefacts(job, capsys):
+    assert main(["validate", job()]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (f"  artefact ScaleVector.scale = toy-scale-up@1 (scale, sha256 {sha256(PLUGIN_FILE)[:12]}, "
+                        f"plugin tests.framework.artefact_plugin: {PLUGIN_FILE})")
+
+
 def test_corrupt_artefact_is_refused_by_its_pinned_sha256(job, tmp_path):
     path = toy_artefact(tmp_path / "pinned", 3.0)
     pin = sha256(path)
