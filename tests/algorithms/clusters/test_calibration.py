@@ -113,6 +113,13 @@ def test_geometry_without_tables_names_the_derivation_command(write_job, tmp_pat
         build_job(job)
 
 
+def test_unknown_service_name_is_an_error_when_the_job_is_built(write_job, tmp_path):
+    job = write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file=", geometry_svc: GeomSvc"))
+    with pytest.raises(ConfigurationError, match=r"job.yaml:\d+: unknown service 'GeomSvc' in "
+                                                 r"LocalHadronicCalibration.geometry_svc; did you mean 'GeometrySvc'"):
+        build_job(job)
+
+
 def test_builtin_table_resolves_with_its_metadata(write_job, tmp_path):
     job = build_job(write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file="")))
     art = job.artefacts()["LocalHadronicCalibration.file"]
