@@ -5,7 +5,10 @@ It imports no physics and no numba.
 ================  ==============================================================
 module            contents
 ================  ==============================================================
-``component``     Component, Property, Input, Output (typed, validated settings)
+``component``     Component, Property, Input, Output (typed, validated settings),
+                  ServiceProperty (a service the component uses)
+``artefacts``     ArtefactProperty, ArtefactSvc: calibration tables, conditions,
+                  weights found, checked by sha256 and recorded
 ``algorithm``     Algorithm, Filter, EventAlgorithm (per-event slow path)
 ``sequence``      Sequence (modes all / and / or, invert), ChunkRunner, error policy
 ``event_store``   EventStore (write-once, provenance), StoreView (masked views)
@@ -28,16 +31,18 @@ module            contents
 ================  ==============================================================
 """
 from .algorithm import Algorithm, EventAlgorithm, Filter
-from .component import Component, Input, Output, Property
-from .errors import (AlgorithmError, ConfigurationError, DataFlowError, DuplicateProduct, HeprecoError, JobAborted,
-                     MissingDependency, MissingProduct, PropertyError, UnknownNameError)
+from .artefacts import ArtefactProperty
+from .component import Component, Input, Output, Property, ServiceProperty
+from .errors import (AlgorithmError, ArtefactError, ConfigurationError, DataFlowError, DuplicateProduct, HeprecoError,
+                     JobAborted, MissingArtefact, MissingDependency, MissingProduct, PropertyError, UnknownNameError)
 from .hookspecs import hookimpl
 from .io.output import OutputStream
 from .io.source import EventSource, WorkItem
 from .sequence import Sequence
 from .services import Service
 
-__all__ = ["Algorithm", "EventAlgorithm", "Filter", "Component", "Input", "Output", "Property", "Sequence",
+__all__ = ["Algorithm", "EventAlgorithm", "Filter", "Component", "Input", "Output", "Property", "ServiceProperty",
+           "ArtefactProperty", "ArtefactError", "MissingArtefact", "Sequence",
            "Service", "EventSource", "WorkItem", "OutputStream", "hookimpl", "AlgorithmError",
            "ConfigurationError", "DataFlowError", "DuplicateProduct", "HeprecoError", "JobAborted",
            "MissingDependency", "MissingProduct", "PropertyError", "UnknownNameError"]

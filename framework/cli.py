@@ -9,6 +9,7 @@
     hepreco describe NAME
     hepreco overlay --label A=DIR --label B=DIR --hist Owner/name [-o FILE]
     hepreco merge STREAM_DIR -o DEST (--events-per-file N | --size-mb M)
+    hepreco artefacts [list | show NAME[@VERSION] | install FILE [--force]]
 
 Configuration and data errors are printed as one message (file, line,
 suggestion) without a traceback; ``--debug`` shows the traceback.
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     ov.add_argument("--hist", action="append", required=True, metavar="OWNER/NAME", help="histogram (repeat)")
     ov.add_argument("-o", "--output", default="overlay.png", help="PNG file to write")
     ov.add_argument("--no-normalise", action="store_true", help="draw entries instead of unit-area shapes")
+
+    art = sub.add_parser("artefacts", help="list, show and install artefacts (calibration tables, conditions, ...)")
+    art_sub = art.add_subparsers(dest="action")
+    art_sub.add_parser("list", help="every artefact found, in search order (the default)")
+    show = art_sub.add_parser("show", help="metadata of an artefact (what a job would resolve)")
+    show.add_argument("name", help="NAME, NAME@VERSION or a path")
+    inst = art_sub.add_parser("install", help="copy an artefact file into the user's folder ($HEPRECO_ARTEFACTS)")
+    inst.add_argument("file", help="artefact file, e.g. one written by a derivation job into its output folder")
+    inst.add_argument("--force", action="store_true", help="replace another file of the same name and version")
 
     sub.add_parser("plugins", help="list plugins and what they provide")
     desc = sub.add_parser("describe", help="inputs, outputs and properties of a component")
@@ -109,6 +119,8 @@ def cmd_validate(args) -> int:
     n_alg = len(job.algorithms())
     print(f"{args.job}: OK ({n_alg} algorithms, source {job.source.name}, {len(job.outputs)} output stream(s), "
           f"physics hash {job.config_hash()[:12]})")
+    for who, art in job.artefacts().items():
+        print(f"  artefact {who} = {art.label} ({art.kind}, sha256 {art.sha256[:12]}, {art.origin}: {art.path})")
     if args.graph:
         print(dataflow.graph_text(job.source, job.top))
     if args.dot:
@@ -190,8 +202,56 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_artefacts(args) -> int:
+    import json
+    import os
+    import types
+
+    from .artefacts import ArtefactSvc, describe_file, install, parse_request, user_folder
+    from .errors import ConfigurationError, MissingArtefact, suggestion
+    from .plugins import get_registry
+
+    svc = ArtefactSvc()
+    svc.services = types.SimpleNamespace(registry=get_registry())
+    action = args.action or "list"
+    if action == "install":
+        if not os.path.isfile(args.file):
+            raise MissingArtefact("install", args.file, "the file does not exist")
+        target = install(args.file, force=args.force)
+        art = describe_file(target, "user")
+        print(f"installed {art.label} ({art.kind}, sha256 {art.sha256[:12]}) as {target}")
+        return 0
+    found = svc.available()
+    if action == "list":
+        rows = [(a.name, str(a.version), a.kind, a.geometry or "-", a.sha256[:12], a.origin, a.path) for a in found]
+        header = ("NAME", "VERSION", "KIND", "GEOMETRY", "SHA256", "WHERE", "PATH")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+        for row in [header, *rows]:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        print(f"(user folder: {user_folder()}; a name resolves to the first place that has it, its highest version)")
+        return 0
+    try:
+        request = parse_request(args.name)
+    except ValueError as exc:
+        raise ConfigurationError(f"artefacts show {args.name!r}: {exc}") from None
+    if request.path:
+        art = describe_file(request.path, "job")
+    else:
+        matches = [a for a in found if a.name == request.name and request.version in (None, a.version)]
+        if not matches:
+            raise MissingArtefact("artefacts show", str(request),
+                                  suggestion(request.name, {a.name for a in found}))
+        first = [a for a in matches if a.origin == matches[0].origin]
+        art = max(first, key=lambda a: a.version)
+    shown = {"name": art.name, "version": art.version, "kind": art.kind, "schema": art.schema,
+             "sha256": art.sha256, "where": art.origin, "path": art.path,
+             **{k: v for k, v in art.metadata.items() if k not in ("name", "version", "kind", "schema")}}
+    print(json.dumps(shown, indent=2, default=str))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "describe": cmd_describe,
-            "overlay": cmd_overlay, "merge": cmd_merge}
+            "overlay": cmd_overlay, "merge": cmd_merge, "artefacts": cmd_artefacts}
 
 
 def main(argv: list[str] | None = None) -> int:

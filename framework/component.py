@@ -164,6 +164,18 @@ class Property:
         return f"{self.name} : {self.type_name}, default {self.default!r}{unit}{rule}\n    {self.doc}"
 
 
+class ServiceProperty(Property):
+    """The name of a service the component uses.
+
+    When the job is built, the named service is created (with its defaults
+    when the job does not configure it), so that its own settings and
+    artefacts are checked before any event; an unknown service is an error.
+    """
+
+    def __init__(self, default: str, doc: str = ""):
+        super().__init__(default, doc, type=str)
+
+
 def _is(t, v) -> bool:
     try:
         _coerce(t, v)
@@ -391,10 +403,15 @@ class Component:
         return {**self.properties(), **self.input_keys(), **self.output_keys()}
 
     def config_hash(self) -> str:
-        """Short hash of the type and resolved settings (recorded as provenance; cached until a setting changes)."""
+        """Short hash of the type, resolved settings and the sha256 of resolved artefacts (recorded as provenance;
+        cached until a setting changes)."""
         cached = self.__dict__.get("_hash")
         if cached is None:
-            blob = json.dumps({"type": self.type_name, **self.resolved()}, sort_keys=True, default=str)
+            settings = {"type": self.type_name, **self.resolved()}
+            artefacts = self.__dict__.get("_artefacts")
+            if artefacts:
+                settings["artefacts"] = {prop: art.sha256 for prop, art in artefacts.items()}
+            blob = json.dumps(settings, sort_keys=True, default=str)
             cached = self.__dict__["_hash"] = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return cached
 
@@ -405,6 +422,37 @@ class Component:
         :class:`~hepreco.framework.errors.ConfigurationError` (it is given the
         component's job-file location).
         """
+
+    # -- artefacts (see hepreco.framework.artefacts) ---------------------------
+    def artefact_context(self) -> dict[str, str]:
+        """What the component's artefacts must fit (override), e.g. ``{"geometry": "small"}``.
+
+        Fills the placeholders of artefact names (``"jes-{geometry}"``) and is
+        checked against each artefact's metadata when the job is built.
+        """
+        return {}
+
+    def generate_artefact(self, prop: str) -> str:
+        """Path of an artefact the component makes itself when ``prop`` is left empty (override)."""
+        return ""
+
+    def artefact(self, prop: str):
+        """The resolved :class:`~hepreco.framework.artefacts.Artefact` of the artefact property ``prop``.
+
+        Resolved when the job is built; a component used outside a job
+        resolves it on first use through its services.
+        """
+        resolved = self.__dict__.get("_artefacts", {})
+        if prop not in resolved:
+            from .artefacts import ArtefactSvc
+
+            svc = getattr(getattr(self, "services", None), "artefacts", None) or ArtefactSvc()
+            return svc.resolve(self, prop)
+        return resolved[prop]
+
+    def artefact_digests(self) -> tuple[tuple[str, str], ...]:
+        """``((name@version, sha256), ...)`` of the resolved artefacts (for provenance)."""
+        return tuple((a.label, a.sha256) for a in self.__dict__.get("_artefacts", {}).values())
 
     # -- conveniences for subclasses -----------------------------------------
     @property

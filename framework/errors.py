@@ -155,6 +155,23 @@ class AccumulatorError(HeprecoError, ValueError):
     """An accumulator was used beyond what it is meant for (e.g. too many records)."""
 
 
+class ArtefactError(ConfigurationError):
+    """An artefact (calibration table, conditions, weights) is corrupt, unreadable or does not fit the job."""
+
+
+class MissingArtefact(ArtefactError, KeyError):
+    """An artefact named in the job was not found; the message says where it was searched and how to derive it."""
+
+    def __init__(self, who: str, request: str, detail: str, hint: str = "", location: Location | None = None):
+        self.who = who
+        self.request = request
+        text = f"{who}: no artefact {request}: {detail}"
+        super().__init__(text + (f"; {hint}" if hint else ""), location)
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
 class DataFlowError(ConfigurationError):
     """Inputs without producer, duplicate producers or cycles between algorithms."""
 

@@ -55,7 +55,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     abort: BaseException | None = None
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
-    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}")
+    pins = {who: art.sha256 for who, art in job.artefacts().items()}
+    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins)
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
@@ -75,6 +76,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         bar.close()
 
     ordered = [results[i] for i in sorted(results)]
+    job.services.artefacts.derivation = {
+        "job": s.name, "job_options": os.path.abspath(job.file) if os.path.exists(job.file) else job.file,
+        "config_hash": config_hash, "events": sum(r.n_read for r in ordered),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "hepreco_version": versions().get("hepreco", "unknown")}
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
     accumulators = AccumulatorSvc.merge(r.accumulators for r in ordered)
     hist_files = job.services.histograms.write(histograms, out)
@@ -116,6 +122,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "outputs": [p for r in ordered for p in r.parts],
         "histograms": [os.path.relpath(p, out) for p in hist_files],
         "summaries": [os.path.relpath(p, out) for p in summaries],
+        "artefacts": {who: art.summary() for who, art in job.artefacts().items()},
+        "artefacts_derived": [{**art.summary(), "install": f"hepreco artefacts install {_shown(art.path)}"}
+                              for art in job.services.artefacts.derived],
     }
     if abort is not None:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,
@@ -131,6 +140,12 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         raise JobAborted(f"job aborted: {abort} (on_error: abort; set on_error: skip_event or skip_chunk "
                          f"on {abort.algorithm} to carry on). Report: {out}/report.json") from abort
     return report
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working folder when it is below it (for commands to copy)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith(os.pardir) else rel
 
 
 def _sum_dicts(dicts) -> dict[str, int]:

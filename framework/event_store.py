@@ -36,11 +36,17 @@ def make_event_ids(run: int | np.ndarray, events: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who made a product: the producer's name, its configuration hash and resolved settings."""
+    """Who made a product: the producer's name, configuration hash, resolved settings and artefacts.
+
+    ``artefacts`` holds ``(name@version, sha256)`` of every artefact (calibration
+    table, conditions, weights) resolved for the producer; their sha256 are
+    also part of ``config_hash``.
+    """
 
     producer: str
     config_hash: str = ""
     settings: dict = field(default_factory=dict, compare=False)
+    artefacts: tuple = ()
 
 
 def _length(value: Any) -> int:
@@ -117,7 +123,8 @@ class EventStore:
         return self._provenance[key]
 
     # -- writing -------------------------------------------------------------
-    def put(self, key: str, value: Any, producer: str, config_hash: str = "", settings: dict | None = None) -> None:
+    def put(self, key: str, value: Any, producer: str, config_hash: str = "", settings: dict | None = None,
+            artefacts: tuple = ()) -> None:
         """Add a product covering all events of the chunk (write-once)."""
         if key in self._data:
             raise DuplicateProduct(key, self._provenance[key].producer, producer)
@@ -126,7 +133,7 @@ class EventStore:
             raise ValueError(f"{producer} put {key!r} with {n} entries; the chunk has {self.n_events} events "
                              "(products are event-aligned: first axis = event)")
         self._data[key] = value
-        self._provenance[key] = Provenance(producer, config_hash, settings or {})
+        self._provenance[key] = Provenance(producer, config_hash, settings or {}, tuple(artefacts))
 
     def discard(self, producer: str) -> list[str]:
         """Remove every product of ``producer`` (used to roll back a failed call)."""
@@ -200,7 +207,9 @@ class StoreView:
         if self.producer is None:
             self.store.put(key, value, name)
         else:
-            self.store.put(key, value, name, self.producer.config_hash(), self.producer.resolved())
+            digests = getattr(self.producer, "artefact_digests", None)
+            self.store.put(key, value, name, self.producer.config_hash(), self.producer.resolved(),
+                           digests() if digests is not None else ())
 
     def view(self, index: np.ndarray, producer: Any = None) -> "StoreView":
         """A view on a subset of this view's events (positions within this view)."""

@@ -63,6 +63,19 @@ def hepreco_register_geometries() -> dict[str, str]:
     """
 
 
+@hookspec
+def hepreco_register_artefacts() -> list[str]:
+    """Return the artefact files, or folders of artefact files, this plugin ships.
+
+    Each file carries its metadata (name, version, kind, schema, geometry;
+    see :mod:`hepreco.framework.artefacts`); files without metadata in a
+    folder are ignored.  An artefact named in job options is looked for in
+    the job's path, the user's folder (``$HEPRECO_ARTEFACTS``), the plugins'
+    locations, then hepreco's built-ins (the built-in plugin's locations).
+    Called once per process; results of all plugins are collected.
+    """
+
+
 # -- job life cycle (client process) -------------------------------------------
 @hookspec
 def hepreco_job_start(config: dict, output_dir: str) -> None:

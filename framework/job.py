@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import dataflow
-from .component import Component
+from .artefacts import ArtefactSvc, artefact_properties
+from .component import Component, ServiceProperty
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
 from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
 from .event_store import EventStore
@@ -40,7 +41,7 @@ from .services.timing import TimingSvc
 
 TOP = "TopSequence"
 STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
-                     "RandomSvc": RandomSvc, "AccumulatorSvc": AccumulatorSvc}
+                     "RandomSvc": RandomSvc, "AccumulatorSvc": AccumulatorSvc, "ArtefactSvc": ArtefactSvc}
 
 
 def _configure(instance: Component, spec: Spec) -> Component:
@@ -89,18 +90,26 @@ class Job:
 
         services = {}
         for svc in self.services.all():
-            if isinstance(svc, (RandomSvc, TimingSvc, AccumulatorSvc)):
-                continue  # nothing configurable (the seed is job.seed)
+            if isinstance(svc, (RandomSvc, TimingSvc, AccumulatorSvc, ArtefactSvc)):
+                continue  # nothing configurable (the seed is job.seed, the artefact folder $HEPRECO_ARTEFACTS)
             services[svc.name] = {"type": svc.type_name, **svc.resolved()}
         return {"job": self.settings.properties(), "source": entry(self.source),
                 "algorithms": [entry(m) for m in self.top.members], "services": services,
                 "outputs": [entry(o) for o in self.outputs]}
 
+    def artefacts(self) -> dict[str, Any]:
+        """``{"Component.property": Artefact}`` of every artefact resolved for the job."""
+        return dict(self.services.artefacts.used)
+
     def config_hash(self, physics_only: bool = True) -> str:
-        """SHA-256 of the resolved configuration (without execution settings when ``physics_only``)."""
+        """SHA-256 of the resolved configuration and the sha256 of its artefacts (without execution settings
+        when ``physics_only``)."""
         resolved = self.resolved()
         if physics_only:
             resolved["job"] = {k: v for k, v in resolved["job"].items() if k not in EXECUTION_SETTINGS}
+        artefacts = self.artefacts()
+        if artefacts:
+            resolved["artefacts"] = {who: art.sha256 for who, art in artefacts.items()}
         return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -138,18 +147,19 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
     standard = {}
     for name, cls in STANDARD_SERVICES.items():
         spec = given.pop(name, None)
-        if name == "RandomSvc":
-            svc = RandomSvc(seed=settings.seed)
+        if name in ("RandomSvc", "ArtefactSvc"):
+            svc = RandomSvc(seed=settings.seed) if name == "RandomSvc" else ArtefactSvc()
             if spec is not None and spec.values:
                 key = next(iter(spec.values))
-                raise UnknownNameError("property", key, [], spec.locate(key),
-                                       context="RandomSvc (its seed is job.seed)")
+                why = "its seed is job.seed" if name == "RandomSvc" else "its folder is $HEPRECO_ARTEFACTS"
+                raise UnknownNameError("property", key, [], spec.locate(key), context=f"{name} ({why})")
         else:
             svc = _configure(cls(), spec) if spec is not None else cls()
         standard[name] = svc
     extra = {name: _make(registry, "service", spec) for name, spec in given.items()}
     services = Services(standard["MessageSvc"], standard["HistogramSvc"], standard["RandomSvc"],
-                        standard["TimingSvc"], extra, accumulators=standard["AccumulatorSvc"])
+                        standard["TimingSvc"], extra, accumulators=standard["AccumulatorSvc"],
+                        artefacts=standard["ArtefactSvc"])
 
     if options.source is None:
         raise ConfigurationError("the job options have no 'source:' section (where do the events come from?)",
@@ -186,16 +196,28 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
     for comp in [source, *top.walk(), *outputs, *services.all()]:
         comp.services = services
     specs = {s.name: s for s in options.components()}
+
+    def placed(exc: ConfigurationError, comp: Component, prop: str | None = None) -> ConfigurationError:
+        spec = specs.get(comp.name)
+        if exc.location is not None or spec is None:
+            return exc
+        return exc.at(spec.locate(prop) if prop else spec.where)
+
+    components = [*services.all(), source, *top.walk(), *outputs]
+    declare_services(components, services, placed)
     for comp in [*services.all(), source, *top.walk(), *outputs]:
         check = getattr(comp, "check", None)
         if check is not None:
-            spec = specs.get(comp.name)
             try:
                 check(registry)
             except ConfigurationError as exc:
-                if exc.location is not None or spec is None:
-                    raise
-                raise exc.at(spec.where) from None
+                raise placed(exc, comp) from None
+    for comp in [*services.all(), source, *top.walk(), *outputs]:
+        for prop in artefact_properties(comp):
+            try:
+                services.artefacts.resolve(comp, prop)
+            except ConfigurationError as exc:
+                raise placed(exc, comp, prop) from None
     job = Job(options.file, settings, registry, source, top, services, outputs, locations)
     if check_dataflow:  # the client's build (and validate); workers rebuild a checked job without these
         try:
@@ -210,6 +232,26 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
             return locations.get(name, Location(options.file))
         dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")
     return job
+
+
+def declare_services(components: list, services: Services, placed) -> None:
+    """Create every service named by a :class:`ServiceProperty` (and the services those name), so that
+    their settings and artefacts are checked with the job; an unknown service is an error."""
+    queue = list(components)
+    while queue:
+        comp = queue.pop(0)
+        for prop, descr in type(comp)._properties.items():
+            if not isinstance(descr, ServiceProperty):
+                continue
+            name = getattr(comp, prop)
+            if name in services.by_name:
+                continue
+            try:
+                svc = services.declare(name)
+            except UnknownNameError as exc:
+                raise placed(UnknownNameError("service", name, exc.candidates, context=f"{comp.name}.{prop}"),
+                             comp, prop) from None
+            queue.append(svc)
 
 
 # -- per-process runtime -------------------------------------------------------
@@ -237,10 +279,17 @@ class ItemResult:
 class Processor:
     """One process's initialised job; :meth:`process` runs one work item."""
 
-    def __init__(self, resolved: dict, output_dir: str):
+    def __init__(self, resolved: dict, output_dir: str, artefacts: dict[str, str] | None = None):
         self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False)
         self.output_dir = output_dir
         job = self.job
+        for who, sha in (artefacts or {}).items():
+            art = job.artefacts().get(who)
+            if art is None or art.sha256 != sha:
+                found = f"{art.path} (sha256 {art.sha256})" if art is not None else "nothing"
+                raise ConfigurationError(f"{who}: this worker ({os.uname().nodename}:{os.getpid()}) resolved the "
+                                         f"artefact to {found}, the client to sha256 {sha}; give every worker the "
+                                         "same artefacts ($HEPRECO_ARTEFACTS, plugin packages)")
         for svc in job.services.all():
             svc.initialize()
         job.source.initialize()
@@ -262,7 +311,7 @@ class Processor:
                               f"{' of ' + item.input if item.input else ''}: {type(exc).__name__}: {exc}") from exc
         store = EventStore(event_ids)
         for key, value in data.items():
-            store.put(key, value, job.source.name, job.source.config_hash())
+            store.put(key, value, job.source.name, job.source.config_hash(), job.source.artefact_digests())
         job.services.timing.add(job.source.name, time.perf_counter() - t0, store.n_events)
         decision, errors = self.runner.run(job.top, store)
         parts = []
@@ -301,11 +350,16 @@ class Processor:
 _PROCESSORS: dict[str, Processor] = {}
 
 
-def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem) -> ItemResult:
-    """Worker entry point: build (once per process and ``key``) and run one work item."""
+def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem,
+                 artefacts: dict[str, str] | None = None) -> ItemResult:
+    """Worker entry point: build (once per process and ``key``) and run one work item.
+
+    ``artefacts`` (``{"Component.property": sha256}``, as the client resolved
+    them) must be what this process resolves too.
+    """
     proc = _PROCESSORS.get(key)
     if proc is None:
-        proc = _PROCESSORS[key] = Processor(resolved, output_dir)
+        proc = _PROCESSORS[key] = Processor(resolved, output_dir, artefacts)
     return proc.process(item)
 
 

@@ -54,6 +54,8 @@ class Registry:
         self.entries: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self.origin: dict[tuple[str, str], str] = {}
         self.plugins: list[PluginInfo] = []
+        #: ``[(plugin name, artefact file or folder)]`` from ``hepreco_register_artefacts``, in plugin order
+        self.artefact_locations: list[tuple[str, str]] = []
 
     def add(self, kind: str, name: str, obj: Any, plugin: str) -> None:
         if name in self.entries[kind] and self.entries[kind][name] is not obj:
@@ -167,6 +169,13 @@ def build_registry(modules: Iterable[str] = (), autoload: bool | None = None) ->
             for name, obj in items:
                 registry.add(kind, name, obj, impl.plugin_name)
                 infos[impl.plugin_name].provides.setdefault(kind, []).append(name)
+    for impl in pm.hook.hepreco_register_artefacts.get_hookimpls():
+        result = impl.function() or []
+        if isinstance(result, (str, os.PathLike)):
+            result = [result]
+        for location in result:
+            registry.artefact_locations.append((impl.plugin_name, os.fspath(location)))
+            infos[impl.plugin_name].provides.setdefault("artefact", []).append(os.fspath(location))
     registry.plugins = list(infos.values())
     return registry
 

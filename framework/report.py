@@ -60,5 +60,8 @@ def summary(report: dict) -> str:
         lines.append(f"  hists    {len(report['histograms'])} file(s) in {report['output_dir']}")
     for path in report.get("summaries", []):
         lines.append(f"  summary  {report['output_dir']}/{path}")
+    for art in report.get("artefacts_derived", []):
+        lines.append(f"  artefact {art['name']}@{art['version']} ({art['kind']}, sha256 {art['sha256'][:12]}); "
+                     f"install it with: {art['install']}")
     lines.append(f"  report   {report['output_dir']}/report.json")
     return "\n".join(lines)

@@ -33,6 +33,7 @@ SERVICES = {
     "hepreco.framework.services.random": ["RandomSvc"],
     "hepreco.framework.services.timing": ["TimingSvc"],
     "hepreco.framework.services.accumulators": ["AccumulatorSvc"],
+    "hepreco.framework.artefacts": ["ArtefactSvc"],
     "hepreco.algorithms.calo.services": ["GeometrySvc", "ConditionsSvc"],
 }
 
@@ -69,3 +70,13 @@ def hepreco_register_geometries():
     # the package's folder, found without importing it (and numba with it)
     calo = importlib.util.find_spec("hepreco.algorithms.calo").submodule_search_locations[0]
     return {name: os.path.join(calo, "data", f"{name}.yaml") for name in ("atlas-like", "small", "calogan")}
+
+
+@hookimpl
+def hepreco_register_artefacts():
+    import importlib.util
+    import os
+
+    # the built-in calibration tables, found without importing their packages
+    return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
+                         "data") for package in ("clusters", "jets")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -12,6 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# artefacts the user installed must not change what the tests see: an empty user folder (children inherit it)
+os.environ["HEPRECO_ARTEFACTS"] = os.path.join(tempfile.mkdtemp(prefix="hepreco-test-artefacts-"), "artefacts")
 
 
 @pytest.fixture

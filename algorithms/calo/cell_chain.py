@@ -12,7 +12,7 @@ import dataclasses
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty
 
 from .digitisation import build_cells, cell_status, digitise, noise_cut
 from .simulation import SimulationParameters, simulate
@@ -44,7 +44,7 @@ class FastCaloSim(Algorithm):
     had_constant = Property(0.03, doc="hadronic constant term", ge=0)
     e_over_h = Property(1.9, doc="e/h of the non-compensating calorimeter", gt=0)
     parameters = Property({}, doc="any other SimulationParameters field by name", validator=_check_parameters)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def initialize(self) -> None:
         self.geometry = self.services.get(self.geometry_svc).geom
@@ -74,7 +74,7 @@ class CaloDigitiser(Algorithm):
     hits = Input("CaloHits", doc="noise-free cell energies [GeV]")
     adc = Output("CaloRawADC", doc="ADC counts, dense uint16 (event, cell)")
     pileup_noise = Property(0.0, doc="extra Gaussian pile-up noise per cell (0: none)", unit="GeV", ge=0)
-    conditions_svc = Property("ConditionsSvc", doc="name of the conditions service")
+    conditions_svc = ServiceProperty("ConditionsSvc", doc="name of the conditions service")
 
     def initialize(self) -> None:
         self.conditions = self.services.get(self.conditions_svc)
@@ -110,7 +110,7 @@ class CaloCellBuilder(Algorithm):
     em_scale = Property(1.0, doc="global EM-scale factor (calibration.derive_em_scale)", gt=0)
     noise_cut = Property(0.0, doc="zero cells with |E| <= noise_cut x sigma (0: keep all)", unit="sigma", ge=0)
     absolute = Property(True, doc="cut on |E| (True) or on E (False)")
-    conditions_svc = Property("ConditionsSvc", doc="name of the conditions service")
+    conditions_svc = ServiceProperty("ConditionsSvc", doc="name of the conditions service")
 
     DEAD, SATURATED, ABOVE_CUT = 1, 2, 4
 

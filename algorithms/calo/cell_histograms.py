@@ -6,14 +6,14 @@ import os
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, Input, Property
+from hepreco.framework import Algorithm, Input, Property, ServiceProperty
 
 
 class CaloCellHistograms(Algorithm):
     """Per-event energy in the EM and hadronic layers, and the cell energy spectrum."""
 
     cells = Input("CaloCells", doc="calibrated cells (event, cell) [GeV]")
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def initialize(self) -> None:
         g = self.services.get(self.geometry_svc).geom
@@ -41,8 +41,8 @@ class CaloEventDisplay(Algorithm):
     event = Property(0, doc="event number to display", ge=0)
     run = Property(-1, doc="run of that event (-1: any run)")
     threshold = Property(3.0, doc="show cells with E above this many noise sigma", unit="sigma", ge=0)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
-    conditions_svc = Property("ConditionsSvc", doc="name of the conditions service (cell noise)")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
+    conditions_svc = ServiceProperty("ConditionsSvc", doc="name of the conditions service (cell noise)")
 
     def initialize(self) -> None:
         g = self.geometry = self.services.get(self.geometry_svc).geom

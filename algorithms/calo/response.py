@@ -8,7 +8,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, Input, Property
+from hepreco.framework import Algorithm, Input, Property, ServiceProperty
 
 from .resolution import cone_sums, fit_resolution, resolution_model
 
@@ -31,7 +31,7 @@ class CaloResponse(Algorithm):
     energies = Property([5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0], doc="energy points (bin centres)",
                         unit="GeV", items=float)
     pdg_ids = Property([11, 22, 211], doc="particle types to book", items=int)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def _edges(self) -> np.ndarray:
         e = np.sort(np.asarray(self.energies, dtype=float))

@@ -14,18 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from hepreco.framework import ConfigurationError, Property, Service, UnknownNameError
+import yaml
 
-from .conditions import make_conditions
-from .geometry import load_geometry
+from hepreco.framework import ConfigurationError, Property, Service, UnknownNameError
+from hepreco.framework.artefacts import ArtefactProperty, cache_dir, write_metadata
+from hepreco.framework.component import ServiceProperty
 
 CONDITIONS_FORMAT = "hepreco-calo-conditions/1"
 FIELDS = ("pedestal", "gain", "noise_sigma", "cell_noise", "dead_mask", "max_energy")
+#: artefact kind of conditions files (their schema is CONDITIONS_FORMAT)
+KIND = "conditions"
 
-
-def cache_dir() -> str:
-    """Folder for files made once and reused (``HEPRECO_CACHE``, default ~/.cache/hepreco)."""
-    return os.environ.get("HEPRECO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hepreco")
+__all__ = ["GeometrySvc", "ConditionsSvc", "write_conditions", "read_conditions", "cache_dir"]
 
 
 class GeometrySvc(Service):
@@ -51,16 +51,41 @@ class GeometrySvc(Service):
     def geom(self):
         """The :class:`~hepreco.algorithms.calo.geometry.Geometry` (loaded on first use)."""
         if self._geometry is None:
+            from .geometry import load_geometry
+
             self._geometry = load_geometry(self.path(self.services.registry), neighbours=self.neighbours)
         return self._geometry
+
+    @property
+    def geometry_name(self) -> str:
+        """The geometry's name (from its description file, without building the geometry)."""
+        if self._geometry is not None:
+            return self._geometry.name
+        with open(self.path(self.services.registry)) as f:
+            description = yaml.safe_load(f)
+        return str(description.get("name", "unnamed")) if isinstance(description, dict) else "unnamed"
+
+    @property
+    def source_sha256(self) -> str:
+        """SHA-256 of the geometry's description file (as :attr:`Geometry.source_sha256`)."""
+        if self._geometry is not None:
+            return self._geometry.source_sha256
+        with open(self.path(self.services.registry), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
 
     def initialize(self) -> None:
         self.geom  # noqa: B018  (load once per process, before the first chunk)
 
 
 # -- conditions files -------------------------------------------------------------
-def write_conditions(path: str, geometry, iovs: list[tuple[int, int, dict]]) -> None:
-    """Write conditions for ``geometry``: ``iovs`` = [(first run, last run or -1, conditions dict)]."""
+def write_conditions(path: str, geometry, iovs: list[tuple[int, int, dict]], name: str = "", version: int = 1,
+                     **metadata) -> None:
+    """Write conditions for ``geometry``: ``iovs`` = [(first run, last run or -1, conditions dict)].
+
+    The file is an artefact of kind ``conditions``: ``name`` (default
+    ``conditions-<geometry>``), ``version`` and further ``metadata`` go into
+    its artefact metadata.
+    """
     import h5py
 
     tmp = f"{path}.tmp{os.getpid()}"
@@ -74,8 +99,12 @@ def write_conditions(path: str, geometry, iovs: list[tuple[int, int, dict]]) -> 
             g.attrs["run_first"] = int(first)
             g.attrs["run_last"] = int(last)
             g.attrs["adc_max"] = int(cond["adc_max"])
-            for name in FIELDS:
-                g.create_dataset(name, data=cond[name], compression="gzip", compression_opts=4)
+            for field in FIELDS:
+                g.create_dataset(field, data=cond[field], compression="gzip", compression_opts=4)
+    write_metadata(tmp, {"name": name or f"conditions-{geometry.name}", "version": int(version), "kind": KIND,
+                         "schema": CONDITIONS_FORMAT, "geometry": geometry.name,
+                         "geometry_sha256": geometry.source_sha256, "n_cells": int(geometry.n_cells),
+                         "runs": [[int(first), int(last)] for first, last, _ in iovs], **metadata}, hdf5=True)
     os.replace(tmp, path)
 
 
@@ -100,40 +129,53 @@ def read_conditions(path: str) -> tuple[dict, list[tuple[int, int, dict]]]:
 class ConditionsSvc(Service):
     """Per-cell readout conditions (pedestal, gain, noise, dead cells) by run.
 
-    With ``file`` empty, the conditions are made once for the job's geometry
-    from ``seed`` (valid for all runs) and cached under ``HEPRECO_CACHE``;
-    give ``file`` to use another conditions file (e.g. one with several IOVs
-    written by :func:`write_conditions`).
+    ``file`` names a conditions artefact (a name such as
+    ``conditions-small@2``, or a path; e.g. a file with several IOVs written by
+    :func:`write_conditions`).  Left empty, the conditions are made for the
+    job's geometry from ``seed`` (valid for all runs) when the job is built,
+    and cached under ``$HEPRECO_CACHE/conditions``.  Either way the file's
+    sha256 is part of the configuration hash, the provenance and the report.
     """
 
-    file = Property("", doc="HDF5 conditions file; empty: made from 'seed' for the geometry and cached")
+    file = ArtefactProperty(KIND, "", doc="conditions artefact (name[@version] or path); empty: made from "
+                            "'seed' for the geometry and cached", schema=CONDITIONS_FORMAT)
     seed = Property(20240601, doc="seed of the default conditions", ge=0)
     dead_fraction = Property(0.001, doc="fraction of dead cells in the default conditions", ge=0, lt=1)
     adc_bits = Property(16, doc="ADC resolution of the default conditions", ge=8, le=30)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     _iovs: list | None = None
 
     def default_path(self, geometry) -> str:
+        """Cache path of the default conditions for ``geometry`` (a GeometrySvc or a Geometry)."""
         # the format string is part of the key: bump it when make_conditions changes, so caches renew
-        key = hashlib.sha256(f"{CONDITIONS_FORMAT}:{geometry.source_sha256}:{self.seed}:{self.dead_fraction}:"
-                             f"{self.adc_bits}".encode()).hexdigest()[:12]
-        return os.path.join(cache_dir(), "conditions", f"{geometry.name}-{key}.h5")
+        key = hashlib.sha256(f"{CONDITIONS_FORMAT}:artefact:{geometry.source_sha256}:{self.seed}:"
+                             f"{self.dead_fraction}:{self.adc_bits}".encode()).hexdigest()[:12]
+        name = getattr(geometry, "geometry_name", None) or geometry.name
+        return os.path.join(cache_dir(), "conditions", f"{name}-{key}.h5")
 
-    def check(self, registry) -> None:
-        if self.file and not os.path.exists(self.file):
-            raise ConfigurationError(f"{self.name}: conditions file {self.file!r} does not exist")
+    def artefact_context(self) -> dict[str, str]:
+        return {"geometry": self.services.declare(self.geometry_svc).geometry_name}
+
+    def generate_artefact(self, prop: str) -> str:
+        """Make (once, cached) the default conditions for the job's geometry; return their path."""
+        geometry_svc = self.services.declare(self.geometry_svc)
+        path = self.default_path(geometry_svc)
+        if not os.path.exists(path):
+            from .conditions import make_conditions
+
+            geometry = geometry_svc.geom
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            cond = make_conditions(geometry, self.seed, dead_fraction=self.dead_fraction, adc_bits=self.adc_bits)
+            write_conditions(path, geometry, [(0, -1, cond)], seed=int(self.seed),
+                             dead_fraction=float(self.dead_fraction), adc_bits=int(self.adc_bits),
+                             derived={"made_by": "ConditionsSvc (hepreco.algorithms.calo.conditions.make_conditions)"})
+        return path
 
     def initialize(self) -> None:
         geometry = self.services.get(self.geometry_svc).geom
-        path = self.file
-        if not path:
-            path = self.default_path(geometry)
-            if not os.path.exists(path):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                cond = make_conditions(geometry, self.seed, dead_fraction=self.dead_fraction, adc_bits=self.adc_bits)
-                write_conditions(path, geometry, [(0, -1, cond)])
-        attrs, self._iovs = read_conditions(path)
+        path = self.artefact("file").path
+        attrs, self._iovs = self.services.artefacts.load(self.artefact("file"), read_conditions)
         if int(attrs["n_cells"]) != geometry.n_cells or attrs.get("geometry_sha256") != geometry.source_sha256:
             raise ConfigurationError(f"{self.name}: conditions file {path!r} was made for geometry "
                                      f"{attrs.get('geometry')!r} ({attrs['n_cells']} cells), not for "

@@ -30,23 +30,27 @@ tables); the plugins :class:`ClusterCalibrationDeriver` and
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 
 import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, Input, Output, Property
+from hepreco.framework.artefacts import ArtefactProperty, write_metadata
+from hepreco.framework.component import ServiceProperty
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 EM_PDG = (11, 22, 111)
 HAD_PDG = (211,)
 FORMAT_VERSION = 1
+#: artefact kind and schema of the LCW tables
+KIND = "lcw"
+SCHEMA = f"hepreco-lcw/{FORMAT_VERSION}"
 
 
 def shipped_table(geometry_name: str) -> str:
-    """Path of the LCW table shipped for a geometry (may not exist)."""
+    """Path of the LCW table built into hepreco for a geometry (may not exist)."""
     return os.path.join(DATA_DIR, f"lcw-{geometry_name}.h5")
 
 
@@ -175,8 +179,21 @@ def lcw_weights(energy, center_lambda, em_fraction, tables: LCWTables) -> tuple[
     return p, w
 
 
-def write_tables(path: str, tables: LCWTables) -> str:
-    """Write the tables and their edges to HDF5 (atomically: temporary name, then rename)."""
+def table_metadata(tables: LCWTables, name: str = "", version: int = 1, **extra) -> dict:
+    """Artefact metadata of LCW tables (name ``lcw-<geometry>`` unless given)."""
+    geometry = str(tables.attrs.get("geometry", ""))
+    meta = {"name": name or (f"lcw-{geometry}" if geometry else "lcw"), "version": int(version), "kind": KIND,
+            "schema": SCHEMA, **extra}
+    if geometry:
+        meta["geometry"] = geometry
+    return meta
+
+
+def write_tables(path: str, tables: LCWTables, metadata: dict | None = None) -> str:
+    """Write the tables and their edges to HDF5 (atomically: temporary name, then rename).
+
+    ``metadata``: the artefact metadata (default :func:`table_metadata`).
+    """
     import h5py
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -194,6 +211,7 @@ def write_tables(path: str, tables: LCWTables) -> str:
         g["log10_energy_edges"] = tables.had_energy_edges
         g["em_fraction_edges"] = tables.em_fraction_edges
         g["w_had"] = tables.w_had
+    write_metadata(tmp, metadata or table_metadata(tables), hdf5=True)
     os.replace(tmp, path)
     return path
 
@@ -206,7 +224,7 @@ def read_tables(path: str) -> LCWTables:
         if f.attrs.get("format") != "hepreco-lcw":
             raise ValueError(f"{path!r} is not an LCW table file (attribute format={f.attrs.get('format')!r})")
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
-                 if k not in ("format", "version")}
+                 if k not in ("format", "version", "hepreco_artefact")}
         c, h = f["classification"], f["hadronic"]
         return LCWTables(c["log10_energy_edges"][()], c["log10_lambda_edges"][()], c["p_em"][()],
                          h["log10_energy_edges"][()], h["em_fraction_edges"][()], h["w_had"][()], attrs)
@@ -241,8 +259,9 @@ class ClusterCalibrationDeriver(Algorithm):
     charged pions, n, sum E_cluster and sum E_true share per bin (a ``sum``
     accumulator), so the tables are exact after merging chunks and workers;
     the geometry's name travels to the end of the job in a ``set``
-    accumulator.  At the end of the job writes ``lcw.h5`` in
-    the output folder (and to ``install_to`` when set) and ``lcw_tables.png``.
+    accumulator.  At the end of the job writes the artefact
+    ``<artefact_name>.h5`` (``lcw-<geometry>.h5``) and ``lcw_tables.png`` in the
+    output folder; ``hepreco artefacts install`` puts the table where jobs find it.
     """
 
     particles = Input("TruthParticles", doc="one gun particle per event (111/22/11: EM, +-211: hadronic)")
@@ -257,10 +276,9 @@ class ClusterCalibrationDeriver(Algorithm):
     em_prior = Property(1.0 / 3.0, doc="prior fraction of EM particles in the classification (ATLAS: 1/3)",
                         gt=0, lt=1)
     min_clusters = Property(5, doc="bins with fewer clusters are filled from their neighbours", ge=1)
-    install_to = Property("", doc="also write the table here (e.g. the shipped algorithms/clusters/data file)")
-    install_min_particles = Property(1000, doc="install only when each class has this many gun particles "
-                                     "(a smoke test with few events never replaces the shipped table)", ge=0)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    artefact_name = Property("lcw-{geometry}", doc="name of the derived artefact ({geometry}: the job's geometry)")
+    artefact_version = Property(1, doc="version of the derived artefact", ge=1)
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def _axes(self):
         e = hist.axis.Regular(self.energy_bins, *self.log_energy_range, label="log10(E cluster / GeV)",
@@ -335,14 +353,12 @@ class ClusterCalibrationDeriver(Algorithm):
         if "particles" not in histograms or histograms["particles"].values().sum() == 0:
             return []
         tables = self.derive(histograms, accumulators or {})
-        path = write_tables(os.path.join(output_dir, "lcw.h5"), tables)
+        name = self.artefact_name.format(geometry=tables.attrs["geometry"])
+        artefacts = self.services.artefacts
+        meta = table_metadata(tables, name, self.artefact_version, derived=artefacts.derived_by())
+        path = write_tables(os.path.join(output_dir, f"{name}.h5"), tables, meta)
+        artefacts.record_derived(path)
         written = [path]
-        if self.install_to and min(tables.attrs["em_particles"], tables.attrs["hadronic_particles"]) \
-                >= self.install_min_particles:
-            os.makedirs(os.path.dirname(os.path.abspath(self.install_to)), exist_ok=True)
-            shutil.copyfile(path, self.install_to + ".tmp")
-            os.replace(self.install_to + ".tmp", self.install_to)
-            written.append(os.path.abspath(self.install_to))
         written.append(plot_tables(tables, os.path.join(output_dir, "lcw_tables.png")))
         return written
 
@@ -375,31 +391,27 @@ def plot_tables(tables: LCWTables, path: str) -> str:
 class LocalHadronicCalibration(Algorithm):
     """Applies the LCW weights to topo-clusters: E, px, py, pz times w = P_EM + (1 - P_EM) w_had.
 
-    The output has the input's fields plus ``p_em`` and ``weight``.  Without
-    ``file``, the table shipped for the job's geometry is used
-    (``algorithms/clusters/data/lcw-<geometry>.h5``; re-derive it with
-    ``hepreco run jobs/calibrate_clusters.yaml``).
+    The output has the input's fields plus ``p_em`` and ``weight``.  The
+    tables are the artefact ``file`` (default ``lcw-<geometry>`` for the job's
+    geometry; see ``hepreco artefacts``), derived with
+    ``hepreco run jobs/calibrate_clusters.yaml``.
     """
 
     clusters = Input("CaloTopoClusters", doc="topo-clusters at the EM scale")
     calibrated = Output("CaloCalTopoClusters", doc="LCW-calibrated clusters (plus p_em, weight)")
-    file = Property("", doc="LCW table file (empty: the table shipped for the job's geometry)")
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    file = ArtefactProperty(KIND, "lcw-{geometry}", doc="LCW tables: artefact name[@version] or path",
+                            schema=SCHEMA,
+                            derive="hepreco run jobs/calibrate_clusters.yaml --set GeometrySvc.geometry={geometry}")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
+
+    def artefact_context(self) -> dict[str, str]:
+        return {"geometry": self.services.declare(self.geometry_svc).geometry_name}
 
     def table_path(self) -> str:
-        if self.file:
-            path = self.file
-        else:
-            path = shipped_table(self.services.get(self.geometry_svc).geom.name)
-        if not os.path.exists(path):
-            raise ConfigurationError(
-                f"{self.name}: LCW table {path!r} does not exist; derive it with "
-                f"'hepreco run jobs/calibrate_clusters.yaml --set ClusterCalibrationDeriver.install_to={path}' "
-                "(and the job's GeometrySvc.geometry), or set the 'file' property")
-        return path
+        return self.artefact("file").path
 
     def initialize(self) -> None:
-        self.tables = read_tables(self.table_path())
+        self.tables = self.services.artefacts.load(self.artefact("file"), read_tables)
 
     def execute(self, store) -> None:
         store.put(self.calibrated, calibrate_clusters(store[self.clusters], self.tables))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import Algorithm, Input, Output, Property
+from hepreco.framework import Algorithm, Input, Output, Property, ServiceProperty
 
 from .kernels import MOMENT_NAMES, cluster_moments, split_clusters, topo_cluster, topo_links
 
@@ -36,8 +36,8 @@ class TopoClusterMaker(Algorithm):
     split = Property(True, doc="split clusters at local maxima (ATLAS splitter)")
     local_max_energy = Property(0.5, doc="minimum energy of a local maximum", unit="GeV", gt=0)
     min_neighbours = Property(4, doc="neighbours in the cluster a local maximum needs", ge=0)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
-    conditions_svc = Property("ConditionsSvc", doc="name of the conditions service (cell noise, dead cells)")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
+    conditions_svc = ServiceProperty("ConditionsSvc", doc="name of the conditions service (cell noise, dead cells)")
 
     def check(self, registry) -> None:
         if not self.seed_sigma >= self.grow_sigma >= self.cell_sigma:

@@ -20,20 +20,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 
 import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, Input, Output, Property
+from hepreco.framework.artefacts import ArtefactProperty, write_metadata
+from hepreco.framework.component import ServiceProperty
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+#: artefact kind and schema of the JES tables
+KIND = "jes"
+SCHEMA = "hepreco-jes/1"
 
 
 def shipped_table(geometry_name: str) -> str:
-    """Path of the JES table shipped for a geometry (may not exist)."""
+    """Path of the JES table built into hepreco for a geometry (may not exist)."""
     return os.path.join(DATA_DIR, f"jes-{geometry_name}.h5")
 
 
@@ -121,8 +125,21 @@ def jes_factors(pt, eta, table: JESTable) -> np.ndarray:
     return out
 
 
-def write_table(path: str, table: JESTable) -> str:
-    """Write the table to HDF5 (atomically: temporary name, then rename)."""
+def table_metadata(table: JESTable, name: str = "", version: int = 1, **extra) -> dict:
+    """Artefact metadata of a JES table (name ``jes-<geometry>`` unless given)."""
+    geometry = str(table.attrs.get("geometry", ""))
+    meta = {"name": name or (f"jes-{geometry}" if geometry else "jes"), "version": int(version), "kind": KIND,
+            "schema": SCHEMA, **extra}
+    if geometry:
+        meta["geometry"] = geometry
+    return meta
+
+
+def write_table(path: str, table: JESTable, metadata: dict | None = None) -> str:
+    """Write the table to HDF5 (atomically: temporary name, then rename).
+
+    ``metadata``: the artefact metadata (default :func:`table_metadata`).
+    """
     import h5py
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -136,6 +153,7 @@ def write_table(path: str, table: JESTable) -> str:
         f["log10_pt_reco"] = table.log_pt
         f["factor"] = table.factor
         f["valid"] = table.valid
+    write_metadata(tmp, metadata or table_metadata(table), hdf5=True)
     os.replace(tmp, path)
     return path
 
@@ -148,7 +166,7 @@ def read_table(path: str) -> JESTable:
         if f.attrs.get("format") != "hepreco-jes":
             raise ValueError(f"{path!r} is not a JES table file (attribute format={f.attrs.get('format')!r})")
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
-                 if k not in ("format", "version")}
+                 if k not in ("format", "version", "hepreco_artefact")}
         return JESTable(f["abs_eta_edges"][()], f["log10_pt_reco"][()], f["factor"][()], f["valid"][()], attrs)
 
 
@@ -183,8 +201,9 @@ class JetCalibrationDeriver(Algorithm):
     Accumulates sums per (|eta_truth|, log pT_truth) bin: n, sum pT_reco,
     sum R, sum R^2 (a ``sum`` accumulator), so the means are exact after
     merging; the geometry's name travels to the end of the job in a ``set``
-    accumulator.  At the end of the job writes
-    ``jes.h5`` (and ``install_to`` when set), ``jes_response.json`` and
+    accumulator.  At the end of the job writes the artefact
+    ``<artefact_name>.h5`` (``jes-<geometry>.h5``; ``hepreco artefacts
+    install`` puts it where jobs find it), ``jes_response.json`` and
     ``jes_response.png`` (response against pT_truth per |eta| bin, for the
     input jets and after applying the derived factors jet by jet, booked in
     the same pass at the reco pT of each jet).  Run on calibrated jets
@@ -200,10 +219,10 @@ class JetCalibrationDeriver(Algorithm):
     isolation_dr = Property(1.0, doc="no other reco / truth jet (above the finders' ptmin) within this Delta R",
                             ge=0)
     min_jets = Property(10, doc="bins with fewer jets are not used", ge=2)
-    install_to = Property("", doc="also write the table here (e.g. algorithms/jets/data/jes-<geometry>.h5)")
-    install_min_jets = Property(1000, doc="install only with this many matched isolated jets "
-                                "(a smoke test with few events never replaces the shipped table)", ge=0)
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    artefact_name = Property("jes-{geometry}", doc="name of the derived artefact ({geometry}: the job's geometry)")
+    artefact_version = Property(1, doc="version of the derived artefact", ge=1)
+    write_table = Property(True, doc="write the derived table (false when only the response is wanted: closure)")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
     def _axes(self):
         return (hist.axis.Variable(self.eta_edges, label="|eta truth|", underflow=False, overflow=False),
@@ -279,12 +298,14 @@ class JetCalibrationDeriver(Algorithm):
                    "response_error": np.where(means["ok"], means["response_error"], np.nan).tolist(),
                    "mean_pt_reco": np.where(means["ok"], means["mean_pt_reco"], np.nan).tolist(),
                    "response_after_from_means": after.tolist(), "geometry": table.attrs["geometry"]}
-        written = [write_table(os.path.join(output_dir, "jes.h5"), table)]
-        if self.install_to and means["n"].sum() >= self.install_min_jets:
-            os.makedirs(os.path.dirname(os.path.abspath(self.install_to)), exist_ok=True)
-            shutil.copyfile(written[0], self.install_to + ".tmp")
-            os.replace(self.install_to + ".tmp", self.install_to)
-            written.append(os.path.abspath(self.install_to))
+        written = []
+        if self.write_table:
+            name = self.artefact_name.format(geometry=table.attrs["geometry"])
+            artefacts = self.services.artefacts
+            meta = table_metadata(table, name, self.artefact_version, derived=artefacts.derived_by(),
+                                  jets=self.jets, jets_used=int(means["n"].sum()))
+            written.append(write_table(os.path.join(output_dir, f"{name}.h5"), table, meta))
+            artefacts.record_derived(written[0])
         json_path = os.path.join(output_dir, "jes_response.json")
         with open(json_path, "w") as f:
             json.dump(summary, f, indent=1, default=float)
@@ -324,28 +345,26 @@ class JetCalibrationDeriver(Algorithm):
 class JetCalibration(Algorithm):
     """Applies the numerical-inversion JES: px, py, pz, E, pt, m times c(pT_reco, |eta|).
 
-    The output has the input's fields plus ``jes_factor``.  Without
-    ``file``, the table shipped for the job's geometry is used
-    (``algorithms/jets/data/jes-<geometry>.h5``; re-derive it with
-    ``hepreco run jobs/calibrate_jets.yaml``).
+    The output has the input's fields plus ``jes_factor``.  The table is the
+    artefact ``file`` (default ``jes-<geometry>`` for the job's geometry; see
+    ``hepreco artefacts``), derived with ``hepreco run jobs/calibrate_jets.yaml``.
     """
 
     jets = Input("AntiKt4TopoJets", doc="jets to calibrate (px, py, pz, E, pt, eta, m)")
     calibrated = Output("{name}Jets", doc="calibrated jets (plus jes_factor)", carries=("jets",))
-    file = Property("", doc="JES table file (empty: the table shipped for the job's geometry)")
-    geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
+    file = ArtefactProperty(KIND, "jes-{geometry}", doc="JES table: artefact name[@version] or path",
+                            schema=SCHEMA,
+                            derive="hepreco run jobs/calibrate_jets.yaml --set GeometrySvc.geometry={geometry}")
+    geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
+
+    def artefact_context(self) -> dict[str, str]:
+        return {"geometry": self.services.declare(self.geometry_svc).geometry_name}
 
     def table_path(self) -> str:
-        path = self.file or shipped_table(self.services.get(self.geometry_svc).geom.name)
-        if not os.path.exists(path):
-            raise ConfigurationError(
-                f"{self.name}: JES table {path!r} does not exist; derive it with "
-                f"'hepreco run jobs/calibrate_jets.yaml --set JetCalibrationDeriver.install_to={path}' "
-                "(and the job's GeometrySvc.geometry), or set the 'file' property")
-        return path
+        return self.artefact("file").path
 
     def initialize(self) -> None:
-        self.table = read_table(self.table_path())
+        self.table = self.services.artefacts.load(self.artefact("file"), read_table)
 
     def execute(self, store) -> None:
         store.put(self.calibrated, calibrate_jets(store[self.jets], self.table))

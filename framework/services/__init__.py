@@ -10,10 +10,12 @@ module             service
 ``timing``         TimingSvc: per-algorithm time, total and per event
 ``accumulators``   AccumulatorSvc: counters, sums, efficiencies, records
                    booked per algorithm, merged like histograms
+``..artefacts``    ArtefactSvc: calibration tables, conditions, weights
+                   (found, checked by sha256, loaded once per process)
 =================  ===========================================================
 
 Every algorithm gets a :class:`Services` object as ``self.services``; the
-five standard services are attributes, services added by plugins are found
+standard services are attributes, services added by plugins are found
 with :meth:`Services.get`.
 """
 from __future__ import annotations
@@ -46,17 +48,24 @@ class Services:
     """The services of one process, by role and by name."""
 
     def __init__(self, messages, histograms, random, timing, extra: dict[str, Service] | None = None,
-                 accumulators=None):
+                 accumulators=None, artefacts=None):
         if accumulators is None:
             from .accumulators import AccumulatorSvc
 
             accumulators = AccumulatorSvc()
+        if artefacts is None:
+            from ..artefacts import ArtefactSvc
+
+            artefacts = ArtefactSvc()
         self.messages = messages
         self.histograms = histograms
         self.random = random
         self.timing = timing
         self.accumulators = accumulators
-        self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing, accumulators)}
+        self.artefacts = artefacts
+        artefacts.services = self
+        self.by_name: dict[str, Service] = {s.name: s for s in (messages, histograms, random, timing, accumulators,
+                                                                 artefacts)}
         self.by_name.update(extra or {})
         #: the plugin registry of the job (geometries and other named resources)
         self.registry = None
@@ -66,13 +75,21 @@ class Services:
         with its defaults (and initialised) on first use."""
         if name in self.by_name:
             return self.by_name[name]
+        svc = self.declare(name)
+        self.artefacts.resolve_all(svc)
+        svc.initialize()
+        return svc
+
+    def declare(self, name: str) -> Service:
+        """The service called ``name``, created with its defaults (not initialised) when the job has none."""
+        if name in self.by_name:
+            return self.by_name[name]
         known = self.registry.entries["service"] if self.registry is not None else {}
         if name not in known:
             raise UnknownNameError("service", name, [*self.by_name, *known])
         svc = self.registry.get("service", name)(name=name)
         svc.services = self
         self.by_name[name] = svc
-        svc.initialize()
         return svc
 
     def all(self) -> list[Service]:

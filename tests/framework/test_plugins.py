@@ -135,6 +135,38 @@ outputs:
     assert data["TruthMET"].shape == (3,) and (data["TruthMET"] > 0.5).all()
 
 
+def test_installed_example_plugin_ships_a_geometry_and_its_tables(installed_example):
+    target = installed_example["PYTHONPATH"].split(os.pathsep)[0]
+    out = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "artefacts"], env=installed_example,
+                         capture_output=True, text=True, check=True).stdout
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    for name, kind in (("lcw-coarse", "lcw"), ("jes-coarse", "jes")):
+        assert rows[name][1:4] == ["1", kind, "coarse"] and rows[name][5:7] == ["plugin", "example"]
+        assert rows[name][7] == os.path.join(target, "hepreco_example", "data", f"{name}.h5")
+        assert os.path.getsize(rows[name][7]) < 100_000
+    plugins = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "plugins"], env=installed_example,
+                             capture_output=True, text=True, check=True).stdout
+    assert "    geometries   coarse" in plugins
+
+
+def test_main_job_runs_on_the_example_plugin_geometry_with_its_tables(installed_example, tmp_path):
+    target = installed_example["PYTHONPATH"].split(os.pathsep)[0]
+    proc = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", "run", os.path.join(ROOT, "jobs", "main.yaml"),
+                           "--evt-max", "10", "--chunk-size", "5", "--set", "GeometrySvc.geometry=coarse",
+                           "--output-dir", str(tmp_path / "main"), "--quiet"],
+                          env=installed_example, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "main" / "report.json").read_text())
+    assert report["status"] == "ok" and report["events"]["read"] == 10
+    assert report["config"]["services"]["GeometrySvc"]["geometry"] == "coarse"
+    used = report["artefacts"]
+    for who, name in (("LocalHadronicCalibration.file", "lcw-coarse"), ("AntiKt4Calibrated.file", "jes-coarse")):
+        assert (used[who]["name"], used[who]["geometry"], used[who]["origin"]) == (name, "coarse", "plugin example")
+        assert used[who]["path"] == os.path.join(target, "hepreco_example", "data", f"{name}.h5")
+    assert used["ConditionsSvc.file"]["geometry"] == "coarse" and used["ConditionsSvc.file"]["origin"] == "generated"
+    assert report["timing"]["AntiKt4Calibrated"]["events"] == 10
+
+
 def test_lazy_references_are_imported_only_when_used():
     code = ("import sys\n"
             "from hepreco.framework.plugins import build_registry\n"

@@ -341,3 +341,38 @@ def test_cone_sums_match_a_numpy_reference_across_the_phi_wrap():
     inside = (cell_eta[None, :] - eta[:, None]) ** 2 + dphi ** 2 < 0.35 ** 2
     reference = np.where(inside, cells, 0).sum(axis=1, dtype=np.float64)
     np.testing.assert_allclose(cone_sums(cells, cell_eta, cell_phi, eta, phi, 0.35), reference, rtol=1e-12)
+
+
+def test_default_conditions_are_made_when_the_job_is_built_and_recorded_by_sha256(write_job, tmp_path, monkeypatch):
+    from hepreco.framework.artefacts import file_sha256, read_metadata
+
+    from ...conftest import build_job
+
+    monkeypatch.setenv("HEPRECO_CACHE", str(tmp_path / "cache"))
+    job = build_job(gun_job(write_job, str(tmp_path / "out"), 2, [11], [10.0]))
+    art = job.artefacts()["ConditionsSvc.file"]
+    assert art.origin == "generated" and art.kind == "conditions" and art.geometry == "small"
+    assert os.path.dirname(art.path) == str(tmp_path / "cache" / "conditions")  # made at build time, before any event
+    assert art.sha256 == file_sha256(art.path)
+    meta = read_metadata(art.path)
+    assert (meta["seed"], meta["adc_bits"], meta["schema"]) == (20240601, 16, "hepreco-calo-conditions/1")
+    other = build_job(gun_job(write_job, str(tmp_path / "out"), 2, [11], [10.0], name="seed.yaml",
+                              services="  ConditionsSvc: {seed: 5}\n"))
+    assert other.artefacts()["ConditionsSvc.file"].sha256 != art.sha256
+    assert other.config_hash() != job.config_hash()
+
+
+def test_conditions_named_as_an_artefact_of_another_geometry_fail_validation(tmp_path, write_job, monkeypatch):
+    from hepreco.framework import ArtefactError
+
+    from ...conftest import build_job
+
+    monkeypatch.setenv("HEPRECO_ARTEFACTS", str(tmp_path / "user"))
+    g = load_geometry("calogan")
+    os.makedirs(tmp_path / "user")
+    write_conditions(str(tmp_path / "user" / "c.h5"), g, [(0, -1, make_conditions(g, 1))], name="run2-conditions")
+    job = gun_job(write_job, str(tmp_path / "z"), 2, [11], [10.0],
+                  services="  ConditionsSvc: {file: run2-conditions}\n")
+    with pytest.raises(ArtefactError, match=r"gun.yaml:\d+: ConditionsSvc.file: run2-conditions@1 was made for "
+                                            r"geometry 'calogan' .*not for 'small', the geometry of this job"):
+        build_job(job)

@@ -9,10 +9,11 @@ import pytest
 from hepreco.algorithms.clusters.calibration import (LCWTables, classification_table, cone_shares,
                                                      hadronic_weight_table, lcw_weights, read_tables,
                                                      shipped_table, write_tables)
-from hepreco.framework import ConfigurationError
+from hepreco.algorithms.calo.geometry import load_geometry
+from hepreco.framework import ArtefactError, ConfigurationError, MissingArtefact
 from hepreco.framework.io.hdf5 import read_hdf5
 
-from ...conftest import run_job
+from ...conftest import build_job, run_job
 
 GUN = """\
 job: {{evt_max: {n}, chunk_size: 500, output_dir: {out}, progress: false}}
@@ -86,8 +87,45 @@ def test_table_functions_on_known_counts():
 
 
 def test_missing_table_is_a_clear_configuration_error(write_job, tmp_path):
-    with pytest.raises(ConfigurationError, match="LCW table .*does not exist; derive it with"):
+    with pytest.raises(ConfigurationError, match=r"job.yaml:\d+: LocalHadronicCalibration.file: no artefact .*nope.h5: "
+                                                 r"the file .* does not exist; derive it with 'hepreco run "
+                                                 r"jobs/calibrate_clusters.yaml --set GeometrySvc.geometry=small'"):
         run_gun(write_job, tmp_path, [211], [10.0], 10, file=str(tmp_path / "nope.h5"))
+
+
+def test_table_of_another_geometry_is_refused_when_the_job_is_built(write_job, tmp_path):
+    job = write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file=", file: lcw-atlas-like"))
+    with pytest.raises(ArtefactError, match=r"job.yaml:\d+: LocalHadronicCalibration.file: lcw-atlas-like@1 was made "
+                                            r"for geometry 'atlas-like' .*, not for 'small', the geometry of this job"):
+        build_job(job)
+
+
+def test_geometry_without_tables_names_the_derivation_command(write_job, tmp_path):
+    geometry = tmp_path / "tiny.yaml"
+    with open(os.path.join(os.path.dirname(load_geometry.__code__.co_filename), "data", "small.yaml")) as f:
+        geometry.write_text(f.read().replace("name: small", "name: tiny"))
+    job = write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file="")
+                    .replace("geometry: small", f"geometry: {geometry}"))
+    with pytest.raises(MissingArtefact, match=r"LocalHadronicCalibration.file: no artefact lcw-tiny: not found in user "
+                                              r".*; builtin .*; derive it with 'hepreco run jobs/calibrate_clusters.yaml "
+                                              r"--set GeometrySvc.geometry=tiny' and install it with 'hepreco "
+                                              r"artefacts install FILE'"):
+        build_job(job)
+
+
+def test_unknown_service_name_is_an_error_when_the_job_is_built(write_job, tmp_path):
+    job = write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file=", geometry_svc: GeomSvc"))
+    with pytest.raises(ConfigurationError, match=r"job.yaml:\d+: unknown service 'GeomSvc' in "
+                                                 r"LocalHadronicCalibration.geometry_svc; did you mean 'GeometrySvc'"):
+        build_job(job)
+
+
+def test_builtin_table_resolves_with_its_metadata(write_job, tmp_path):
+    job = build_job(write_job(GUN.format(n=2, out=tmp_path, pdg=[211], energies=[10.0], file="")))
+    art = job.artefacts()["LocalHadronicCalibration.file"]
+    assert (art.name, art.version, art.kind, art.schema, art.geometry, art.origin) == \
+        ("lcw-small", 1, "lcw", "hepreco-lcw/1", "small", "builtin")
+    assert art.path == shipped_table("small")
 
 
 def test_shipped_small_table_exists():

@@ -68,11 +68,10 @@ def test_shipped_small_table_exists():
 
 def closure(tmp_path, n_derive, n_closure):
     """Derive a table from dijets, apply it to independent dijets, return the calibrated summary."""
-    table = str(tmp_path / "jes.h5")
-    run_job(os.path.join(JOBS, "calibrate_jets.yaml"), f"job.evt_max={n_derive}",
-            f"job.output_dir={tmp_path / 'derive'}", f"JetCalibrationDeriver.install_to={table}",
-            "JetCalibrationDeriver.install_min_jets=0",
-            "job.progress=false")
+    table = str(tmp_path / "derive" / "jes-small.h5")
+    report = run_job(os.path.join(JOBS, "calibrate_jets.yaml"), f"job.evt_max={n_derive}",
+                     f"job.output_dir={tmp_path / 'derive'}", "job.progress=false")
+    assert [a["path"] for a in report["artefacts_derived"]] == [table]
     run_job(os.path.join(JOBS, "jet_closure.yaml"), f"job.evt_max={n_closure}",
             f"job.output_dir={tmp_path / 'closure'}", f"AntiKt4TopoJES.file={table}", "job.progress=false",
             "JetCalibrationDeriver.min_jets=2")
