@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from .component import Component
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
 from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
 from .event_store import EventStore
-from .io.output import OutputStream
+from .io.output import OutputStream, output_folder_conflicts
 from .io.source import EventSource, WorkItem
 from .plugins import Registry, get_registry
 from .sequence import ChunkRunner, Sequence
@@ -37,6 +38,8 @@ from .services.random import RandomSvc
 from .services.timing import TimingSvc
 
 TOP = "TopSequence"
+#: what an instance name may look like: it becomes a folder or file name (output parts, summaries)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
                      "RandomSvc": RandomSvc}
 
@@ -109,6 +112,11 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
     locations: dict[str, Location] = {}
 
     def claim(spec: Spec, what: str) -> None:
+        if not NAME.fullmatch(spec.name) or ".." in spec.name:
+            raise ConfigurationError(
+                f"{what} name {spec.name!r} is not a plain name: names become file and folder names, so use "
+                "letters, digits, '_', '.' and '-' only, starting with a letter or '_' (no '/', no '..')",
+                spec.locate("name"))
         if spec.name in locations:
             raise ConfigurationError(f"the name {spec.name!r} ({what}) is already used at {locations[spec.name]}; "
                                      "give each component a unique 'name:'", spec.where)
@@ -184,6 +192,10 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
         def where(name: str) -> Location:
             return locations.get(name, Location(options.file))
         dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")
+        for stream, reason in output_folder_conflicts(source, outputs, settings.output_dir):
+            raise ConfigurationError(f"output stream {stream.name!r} {reason}; choose another job.output_dir "
+                                     "(or stream name) so that the job never writes where it reads",
+                                     specs[stream.name].where if stream.name in specs else None)
     return job
 
 
