@@ -123,7 +123,9 @@ class Manifest:
         self._journal = None
         with writing(output_dir):
             os.makedirs(output_dir, exist_ok=True)
-            if resume and os.path.exists(self.hash_path):
+            earlier: set[str] = set()
+            resumed = resume and os.path.exists(self.hash_path)
+            if resumed:
                 with open(self.hash_path) as f:
                     old_hash = f.read().strip()
                 if old_hash != config_hash:
@@ -134,9 +136,18 @@ class Manifest:
                 self._read_journal()
                 self._verify()
             else:
-                self._replace_earlier_run(overwrite)
+                earlier, n_items, complete = self._earlier_parts()
+                if n_items and not overwrite:
+                    raise ConfigurationError(
+                        f"output folder {output_dir} already holds the output of an earlier run "
+                        f"({'complete' if complete else 'incomplete'}, {n_items} work item(s)); rerun with "
+                        "--resume to continue it, or with --overwrite to replace it (or choose another --output-dir)")
             self.discard_unrecorded()
-            self._check_stream_folders()
+            self._check_stream_folders(self._listed | earlier)
+            if not resumed:
+                self._remove_earlier_run(earlier)
+            for stream in self.streams:
+                os.makedirs(os.path.join(output_dir, stream), exist_ok=True)
             os.makedirs(state, exist_ok=True)
             with open(self.hash_path, "w") as f:
                 f.write(config_hash)
@@ -160,15 +171,9 @@ class Manifest:
                 pass  # not a manifest this version wrote: its files are not listed, so none is deleted
         return files, len(keys), complete
 
-    def _replace_earlier_run(self, overwrite: bool) -> None:
-        files, n_items, complete = self._earlier_parts()
-        if n_items and not overwrite:
-            state = "complete" if complete else "incomplete"
-            raise ConfigurationError(
-                f"output folder {self.output_dir} already holds the output of an earlier run ({state}, "
-                f"{n_items} work item(s)); rerun with --resume to continue it, or with --overwrite to replace it "
-                "(or choose another --output-dir)")
-        for name in files:  # only what an earlier run listed: never a file hepreco did not write
+    def _remove_earlier_run(self, files: set[str]) -> None:
+        """Delete what an earlier run listed (``files``: its parts) and its state; nothing else."""
+        for name in files:
             path = os.path.normpath(os.path.join(self.output_dir, name))
             if os.path.dirname(os.path.dirname(path)) == os.path.normpath(self.output_dir):
                 _remove(path)
@@ -176,20 +181,21 @@ class Manifest:
             _remove(os.path.join(self.output_dir, name))
         shutil.rmtree(os.path.join(self.output_dir, STATE_DIR), ignore_errors=True)
 
-    def _check_stream_folders(self) -> None:
-        listed = {os.path.normpath(f) for f in self._listed}
+    def _check_stream_folders(self, ours: set[str]) -> None:
+        """Refuse stream folders holding files other than ``ours`` (part files hepreco listed)."""
+        listed = {os.path.normpath(f) for f in ours}
         for stream in self.streams:
             folder = os.path.join(self.output_dir, stream)
-            if os.path.isdir(folder):
-                strangers = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n))
-                                   and os.path.join(stream, n) not in listed)
-                if strangers:
-                    shown = ", ".join(strangers[:5]) + (f" and {len(strangers) - 5} more" if len(strangers) > 5 else "")
-                    raise ConfigurationError(
-                        f"output folder {folder} holds files this job did not write ({shown}); a reader of the "
-                        "folder would mix them with the job's parts, and hepreco deletes only files it wrote: "
-                        "move them away or choose another --output-dir")
-            os.makedirs(folder, exist_ok=True)
+            if not os.path.isdir(folder):
+                continue
+            strangers = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n))
+                               and os.path.join(stream, n) not in listed)
+            if strangers:
+                shown = ", ".join(strangers[:5]) + (f" and {len(strangers) - 5} more" if len(strangers) > 5 else "")
+                raise ConfigurationError(
+                    f"output folder {folder} holds files this job did not write ({shown}); a reader of the "
+                    "folder would mix them with the job's parts, and hepreco deletes only files it wrote: "
+                    "move them away or choose another --output-dir")
 
     def _read_journal(self) -> None:
         results, valid = read_journal(self.journal_path)
