@@ -334,3 +334,20 @@ def test_full_disk_while_saving_the_manifest_leaves_no_temporary_file(toy_job, t
     monkeypatch.undo()
     report = run_job(job, resume=True)
     assert report["status"] == "ok" and report["events"]["read"] == 20
+
+
+@pytest.mark.parametrize("code,hint", [
+    (errno.ENOSPC, "the disk is full: free some space, then rerun with --resume to continue"),
+    (errno.EROFS, "the file system is read-only: choose another --output-dir"),
+    (errno.EACCES, "no permission to write there: fix the folder's permissions or choose another --output-dir"),
+    (errno.ENOTDIR, "a file is in the way where a folder should be: remove it or choose another --output-dir"),
+])
+def test_output_error_says_what_to_do_and_crosses_process_boundaries(code, hint):
+    import pickle
+
+    err = OutputError.from_os_error("/data/out", OSError(code, os.strerror(code), "/data/out/H5/part-00000.h5"))
+    again = pickle.loads(pickle.dumps(err))
+    for e in (err, again):
+        assert isinstance(e, OSError) and e.errno == code
+        assert str(e) == (f"cannot write output folder /data/out: {os.strerror(code)} "
+                          f"(/data/out/H5/part-00000.h5); {hint}")
