@@ -54,7 +54,8 @@ def output_folder_conflicts(source, outputs: list, output_dir: str) -> Iterator[
     The source's ``files`` (paths, glob patterns or folders, as file-reading
     sources take them) are compared by real path with each stream's folder
     ``<output_dir>/<stream name>``: a stream may not write into a folder the
-    source reads, nor may a folder read recursively contain the output folder.
+    source reads (or holding a file it reads), nor below a folder the source
+    reads recursively (a folder, or a ``**`` pattern).
     """
     patterns = getattr(source, "files", None)
     if not isinstance(patterns, list) or not outputs:
