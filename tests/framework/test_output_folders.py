@@ -5,6 +5,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -121,7 +122,7 @@ outputs:
 ])
 def test_instance_names_must_be_plain_names(write_job, tmp_path, alg, svc, stream, line, what, bad):
     job = write_job(NAMED.format(out=tmp_path / "out", alg=alg, svc=svc, stream=stream))
-    with pytest.raises(ConfigurationError, match=rf"job\.yaml:{line}: {what} name '{__import__('re').escape(bad)}' "
+    with pytest.raises(ConfigurationError, match=rf"job\.yaml:{line}: {what} name '{re.escape(bad)}' "
                                                  r"is not a plain name: names become file and folder names"):
         run_job(job)
     assert sorted(os.listdir(tmp_path)) == ["job.yaml"], "nothing is written"
