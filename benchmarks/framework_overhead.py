@@ -160,7 +160,7 @@ def main() -> None:
     ref = startup([sys.executable, "-c", "import numpy, awkward"])
     with tempfile.TemporaryDirectory() as tmp:
         job = chain_job(tmp, 10, 10)
-        run = startup([sys.executable, "-m", "hepreco.framework.cli", "run", job, "--quiet"])
+        run = startup([sys.executable, "-m", "hepreco.framework.cli", "run", job, "--quiet", "--overwrite"])
     print("2. start-up, 10-event job")
     print(f"   python -c 'import numpy, awkward' (reference)  {ref:6.2f} s")
     print(f"   hepreco run (10 events)                       {run:6.2f} s   (ratio {run / ref:.2f})")

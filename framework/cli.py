@@ -3,7 +3,7 @@
 ::
 
     hepreco run JOB [--set Alg.prop=value ...] [--evt-max N] [--workers N] [--executor E]
-                    [--chunk-size N] [--output-dir D] [--resume] [--dump-config FILE]
+                    [--chunk-size N] [--output-dir D] [--resume | --overwrite] [--dump-config FILE]
     hepreco validate JOB [--set ...] [--graph] [--dot FILE]
     hepreco plugins
     hepreco describe NAME
@@ -40,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a job")
     job_args(run)
-    run.add_argument("--resume", action="store_true", help="skip work items the manifest lists as complete")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an earlier run in the output folder: "
+                       "skip the work items the manifest lists as complete (their parts are checked)")
+    again.add_argument("--overwrite", action="store_true", help="replace an earlier run in the output folder "
+                       "(deletes the files it wrote); without --resume or --overwrite an earlier run is an error")
     run.add_argument("--dump-config", metavar="FILE", help="write the resolved configuration ('-' for stdout) "
                      "and exit without processing")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
@@ -108,7 +112,7 @@ def cmd_run(args) -> int:
             with open(args.dump_config, "w") as f:
                 f.write(text)
         return 0
-    report = run_job(job, resume=args.resume, quiet=args.quiet)
+    report = run_job(job, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
     return 0 if report["status"] == "ok" else 1
 
 

@@ -248,3 +248,43 @@ class JobAborted(HeprecoError, RuntimeError):
 
 class StreamError(HeprecoError, RuntimeError):
     """An event source or output stream failed on a work item."""
+
+
+_OUTPUT_HINTS = {
+    "ENOSPC": "the disk is full: free some space, then rerun with --resume to continue",
+    "EDQUOT": "the disk quota is exceeded: free some space, then rerun with --resume to continue",
+    "EACCES": "no permission to write there: fix the folder's permissions or choose another --output-dir",
+    "EPERM": "no permission to write there: fix the folder's permissions or choose another --output-dir",
+    "EROFS": "the file system is read-only: choose another --output-dir",
+    "EEXIST": "a file is in the way where a folder should be: remove it or choose another --output-dir",
+    "ENOTDIR": "a file is in the way where a folder should be: remove it or choose another --output-dir",
+}
+
+
+class OutputError(HeprecoError, OSError):
+    """The output folder cannot be written: a file in the way, no permission, a read-only or full disk.
+
+    ``errno`` is that of the underlying :class:`OSError` (e.g. ``errno.ENOSPC``).
+    """
+
+    def __init__(self, folder: str, code: int | None, detail: str):
+        self.folder = folder
+        self.detail = detail
+        super().__init__(f"cannot write output folder {folder}: {detail}")
+        self.errno = code
+
+    @classmethod
+    def from_os_error(cls, folder: str, exc: OSError) -> "OutputError":
+        import errno as errno_names
+
+        what = exc.strerror or str(exc)
+        if exc.filename:
+            what += f" ({exc.filename})"
+        hint = _OUTPUT_HINTS.get(errno_names.errorcode.get(exc.errno or 0, ""))
+        return cls(folder, exc.errno, f"{what}; {hint}" if hint else what)
+
+    def __reduce__(self):
+        return type(self), (self.folder, self.errno, self.detail)
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)

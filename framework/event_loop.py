@@ -20,7 +20,7 @@ from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
 from .job import Job, ItemResult, process_item
-from .manifest import Manifest
+from .manifest import Manifest, atomic_write, writing
 from .report import summary, versions
 from .services.accumulators import AccumulatorSvc
 from .services.histograms import HistogramSvc
@@ -35,11 +35,15 @@ def _progress(total: int, enabled: bool):
                 disable=(not enabled) or None, file=sys.stderr, desc="events")
 
 
-def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
+def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool = False) -> dict:
     """Run ``job``; return its report (also written to ``<output dir>/report.json``).
 
+    ``resume`` continues an earlier run in the output folder; ``overwrite``
+    replaces one (without either, an earlier run there is an error).
     Raises :class:`~hepreco.framework.errors.JobAborted` when an algorithm
-    with ``on_error: abort`` fails; the report is written first.
+    with ``on_error: abort`` fails; the report is written first, and
+    :class:`~hepreco.framework.errors.OutputError` when the output folder
+    cannot be written.
     """
     s = job.settings
     out = os.path.abspath(s.output_dir)
@@ -47,7 +51,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     resolved = job.resolved()
     config_hash = job.config_hash()
     items = job.source.work_items(s.evt_max, s.chunk_size, s.run)
-    manifest = Manifest(out, config_hash, [o.name for o in job.outputs], resume=resume)
+    manifest = Manifest(out, config_hash, [o.name for o in job.outputs], resume=resume, overwrite=overwrite)
+    if manifest.damaged:
+        shown = "; ".join(f"{d['file']}: {d['problem']}" for d in manifest.damaged)
+        print(f"hepreco: resume: {len(manifest.damaged)} part(s) of earlier items are missing or damaged "
+              f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
     todo = [it for it in items if it.key not in done]
     results: dict[int, ItemResult] = {it.index: manifest.load_result(it.key) for it in items if it.key in done}
@@ -70,10 +78,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     except AlgorithmError as exc:
         abort = exc
     except BaseException:
-        manifest.close(complete=False)  # keep what completed: --resume continues from there
+        manifest.close(complete=False, raising=False)  # keep what completed: --resume continues from there
         raise
     finally:
         bar.close()
+        manifest.discard_unrecorded()  # parts of items that were not recorded (abort, error) go
 
     ordered = [results[i] for i in sorted(results)]
     job.services.artefacts.derivation = {
@@ -83,15 +92,20 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "hepreco_version": versions().get("hepreco", "unknown")}
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
     accumulators = AccumulatorSvc.merge(r.accumulators for r in ordered)
-    hist_files = job.services.histograms.write(histograms, out)
-    summaries = []
-    for alg in job.algorithms():
-        prefix = alg.name + "/"
-        owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
-        owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
-        if owned or owned_acc:
-            summaries += call_end_of_job(alg, owned, owned_acc, out)
     complete = abort is None and not failures and len(results) == len(items)
+    try:
+        with writing(out):
+            hist_files = job.services.histograms.write(histograms, out)
+            summaries = []
+            for alg in job.algorithms():
+                prefix = alg.name + "/"
+                owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
+                owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
+                if owned or owned_acc:
+                    summaries += call_end_of_job(alg, owned, owned_acc, out)
+    except BaseException:
+        manifest.close(complete=False, raising=False)
+        raise
     manifest.close(complete=complete)
     finished = time.time()
     processed = sum(results[i].n_read for i in results if f"{i:05d}" not in done)
@@ -110,7 +124,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "plugins": [vars(p) for p in job.registry.plugins],
         "executor": {"name": s.executor, "workers": s.workers if s.executor != "sequential" else 1},
         "items": {"total": len(items), "completed": len(results), "resumed": len(done & {it.key for it in items}),
-                  "failed": len(failures)},
+                  "rerun": len(manifest.rerun), "failed": len(failures)},
+        "damaged_parts": manifest.damaged,
         "events": {"read": sum(r.n_read for r in ordered), "accepted": sum(r.n_accepted for r in ordered),
                    "failed": sum(r.n_failed for r in ordered), "processed": processed},
         "decisions": _sum_dicts(r.decisions for r in ordered),
@@ -130,10 +145,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,
                            "exception": abort.exception, "message": abort.message}
     job.registry.manager.hook.hepreco_job_end(report=report)
-    tmp = os.path.join(out, "report.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=1, default=str)
-    os.replace(tmp, os.path.join(out, "report.json"))
+    with writing(out):
+        atomic_write(os.path.join(out, "report.json"), json.dumps(report, indent=1, default=str).encode())
     if not quiet:
         print(summary(report), file=sys.stderr)
     if abort is not None:

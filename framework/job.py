@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_f
 from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
 from .event_store import EventStore
 from .executors import check_executor
-from .io.output import OutputStream
+from .io.output import OutputStream, output_folder_conflicts
 from .io.source import EventSource, WorkItem
 from .plugins import Registry, get_registry
 from .sequence import ChunkRunner, Sequence
@@ -40,6 +41,8 @@ from .services.random import RandomSvc
 from .services.timing import TimingSvc
 
 TOP = "TopSequence"
+#: what an instance name may look like: it becomes a folder or file name (output parts, summaries)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 STANDARD_SERVICES = {"MessageSvc": MessageSvc, "HistogramSvc": HistogramSvc, "TimingSvc": TimingSvc,
                      "RandomSvc": RandomSvc, "AccumulatorSvc": AccumulatorSvc, "ArtefactSvc": ArtefactSvc}
 
@@ -135,6 +138,11 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
     locations: dict[str, Location] = {}
 
     def claim(spec: Spec, what: str) -> None:
+        if not NAME.fullmatch(spec.name) or ".." in spec.name:
+            raise ConfigurationError(
+                f"{what} name {spec.name!r} is not a plain name: names become file and folder names, so use "
+                "letters, digits, '_', '.' and '-' only, starting with a letter or '_' (no '/', no '..')",
+                spec.locate("name"))
         if spec.name in locations:
             raise ConfigurationError(f"the name {spec.name!r} ({what}) is already used at {locations[spec.name]}; "
                                      "give each component a unique 'name:'", spec.where)
@@ -231,6 +239,10 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
         def where(name: str) -> Location:
             return locations.get(name, Location(options.file))
         dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")
+        for stream, reason in output_folder_conflicts(source, outputs, settings.output_dir):
+            raise ConfigurationError(f"output stream {stream.name!r} {reason}; choose another job.output_dir "
+                                     "(or stream name) so that the job never writes where it reads",
+                                     specs[stream.name].where if stream.name in specs else None)
     return job
 
 

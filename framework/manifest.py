@@ -6,11 +6,22 @@ holding its full result (output parts with sizes and SHA-256, histograms,
 timing, counters).  Appending is cheap and a record is only valid once
 complete, so a job killed at any moment (even with SIGKILL) leaves a journal
 whose complete records are exactly the finished items; ``--resume`` runs
-only the others.  ``<output dir>/manifest.json`` is the readable summary,
-rewritten atomically every few seconds and at the end.
+only the others, after checking that every part they wrote is still there
+with its size and SHA-256 (items with a missing or damaged part run again).
+``<output dir>/manifest.json`` is the readable summary, rewritten atomically
+every few seconds and at the end.
+
+Workers write parts under temporary names; the client renames a part to its
+final name only after its item is in the journal, so every final part is
+listed, whatever happens to the job (abort, kill, a worker still running).
+The manifest deletes only files it lists (parts of an earlier run, with
+``overwrite``) and its own temporary files; it refuses to replace an earlier
+run unless asked to, and to write into a stream folder holding files it
+did not write.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -19,17 +30,51 @@ import shutil
 import struct
 import time
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, HeprecoError, OutputError
+from .io.output import sha256
 
 STATE_DIR = ".hepreco"
 _HEADER = struct.Struct("<Q")
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+@contextlib.contextmanager
+def writing(folder: str):
+    """Turn an :class:`OSError` raised inside the block into an :class:`OutputError` about ``folder``."""
+    try:
+        yield
+    except HeprecoError:
+        raise
+    except OSError as exc:
+        raise OutputError.from_os_error(folder, exc) from None
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, which is removed if writing fails."""
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _part_problem(path: str, part: dict) -> str | None:
+    """What is wrong with the part file at ``path`` compared with its manifest entry (None: nothing)."""
+    if not os.path.isfile(path):
+        return "missing"
+    size = os.path.getsize(path)
+    if size != part["bytes"]:
+        return f"{size} bytes instead of {part['bytes']}"
+    if sha256(path) != part["sha256"]:
+        return "checksum differs"
+    return None
 
 
 def read_journal(path: str) -> tuple[list, int]:
@@ -50,50 +95,136 @@ def read_journal(path: str) -> tuple[list, int]:
 
 
 class Manifest:
-    """Completed work items of one job in ``output_dir``."""
+    """Completed work items of one job in ``output_dir``.
+
+    ``resume``: keep the items the journal lists (re-checking their parts);
+    otherwise an earlier run found in ``output_dir`` is an error unless
+    ``overwrite``, which deletes the files that run listed.  ``damaged``
+    lists the parts found missing or damaged on resume, ``rerun`` the keys
+    of the items that therefore run again.
+    """
 
     def __init__(self, output_dir: str, config_hash: str, streams: list[str], resume: bool = False,
-                 save_interval: float = 5.0):
+                 save_interval: float = 5.0, overwrite: bool = False):
         self.output_dir = output_dir
         self.path = os.path.join(output_dir, "manifest.json")
         state = os.path.join(output_dir, STATE_DIR)
         self.journal_path = os.path.join(state, "journal")
         self.hash_path = os.path.join(state, "config_hash")
         self.config_hash = config_hash
+        self.streams = list(streams)
         self.save_interval = save_interval
         self.items: dict[str, dict] = {}
         self.results: dict[str, object] = {}
+        self.damaged: list[dict] = []
+        self.rerun: list[str] = []
+        self._listed: set[str] = set()  # part files the journal lists (damaged ones too: they get rewritten)
         self._last_save = 0.0
-        os.makedirs(output_dir, exist_ok=True)
-        if resume and os.path.exists(self.hash_path):
-            with open(self.hash_path) as f:
-                old_hash = f.read().strip()
-            if old_hash != config_hash:
+        self._journal = None
+        with writing(output_dir):
+            os.makedirs(output_dir, exist_ok=True)
+            earlier: set[str] = set()
+            resumed = resume and os.path.exists(self.hash_path)
+            if resumed:
+                with open(self.hash_path) as f:
+                    old_hash = f.read().strip()
+                if old_hash != config_hash:
+                    raise ConfigurationError(
+                        f"cannot resume in {output_dir!r}: it holds a job with another configuration "
+                        f"(hash {old_hash[:12]}, this job {config_hash[:12]}); "
+                        "use another --output-dir or run without --resume")
+                self._read_journal()
+                self._verify()
+            else:
+                earlier, n_items, complete = self._earlier_parts()
+                if n_items and not overwrite:
+                    raise ConfigurationError(
+                        f"output folder {output_dir} already holds the output of an earlier run "
+                        f"({'complete' if complete else 'incomplete'}, {n_items} work item(s)); rerun with "
+                        "--resume to continue it, or with --overwrite to replace it (or choose another --output-dir)")
+            self.discard_unrecorded()
+            self._check_stream_folders(self._listed | earlier)
+            if not resumed:
+                self._remove_earlier_run(earlier)
+            for stream in self.streams:
+                os.makedirs(os.path.join(output_dir, stream), exist_ok=True)
+            os.makedirs(state, exist_ok=True)
+            with open(self.hash_path, "w") as f:
+                f.write(config_hash)
+            self._journal = open(self.journal_path, "ab", buffering=0)
+
+    def _earlier_parts(self) -> tuple[set[str], int, bool]:
+        """Part files an earlier run in this folder listed, its number of items, and whether it completed."""
+        results, _ = read_journal(self.journal_path)
+        files = {p["file"] for r in results for p in r.parts}
+        keys = {r.index for r in results}
+        complete = False
+        if os.path.exists(self.path):
+            try:
+                with open(self.path) as f:
+                    doc = json.load(f)
+                complete = bool(doc.get("complete"))
+                for key, item in doc.get("items", {}).items():
+                    keys.add(int(key))
+                    files.update(p["file"] for p in item.get("parts", []))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass  # not a manifest this version wrote: its files are not listed, so none is deleted
+        return files, len(keys), complete
+
+    def _remove_earlier_run(self, files: set[str]) -> None:
+        """Delete what an earlier run listed (``files``: its parts) and its state; nothing else."""
+        for name in files:
+            path = os.path.normpath(os.path.join(self.output_dir, name))
+            if os.path.dirname(os.path.dirname(path)) == os.path.normpath(self.output_dir):
+                _remove(path)
+        for name in ("manifest.json", "report.json"):
+            _remove(os.path.join(self.output_dir, name))
+        shutil.rmtree(os.path.join(self.output_dir, STATE_DIR), ignore_errors=True)
+
+    def _check_stream_folders(self, ours: set[str]) -> None:
+        """Refuse stream folders holding files other than ``ours`` (part files hepreco listed)."""
+        listed = {os.path.normpath(f) for f in ours}
+        for stream in self.streams:
+            folder = os.path.join(self.output_dir, stream)
+            if not os.path.isdir(folder):
+                continue
+            strangers = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n))
+                               and os.path.join(stream, n) not in listed)
+            if strangers:
+                shown = ", ".join(strangers[:5]) + (f" and {len(strangers) - 5} more" if len(strangers) > 5 else "")
                 raise ConfigurationError(
-                    f"cannot resume in {output_dir!r}: it holds a job with another configuration "
-                    f"(hash {old_hash[:12]}, this job {config_hash[:12]}); "
-                    "use another --output-dir or run without --resume")
-            self._read_journal()
-        else:
-            # a fresh run: forget earlier state and parts so no stale file is read later
-            shutil.rmtree(state, ignore_errors=True)
-            for stream in streams:
-                for old_part in glob.glob(os.path.join(output_dir, stream, "part-*")):
-                    os.remove(old_part)
-        for leftover in glob.glob(os.path.join(output_dir, "*", "part-*.tmp*")):
-            os.remove(leftover)
-        os.makedirs(state, exist_ok=True)
-        with open(self.hash_path, "w") as f:
-            f.write(config_hash)
-        self._journal = open(self.journal_path, "ab")
+                    f"output folder {folder} holds files this job did not write ({shown}); a reader of the "
+                    "folder would mix them with the job's parts, and hepreco deletes only files it wrote: "
+                    "move them away or choose another --output-dir")
 
     def _read_journal(self) -> None:
         results, valid = read_journal(self.journal_path)
         for result in results:
             self._add(f"{result.index:05d}", result)
+            self._listed.update(p["file"] for p in result.parts)
         if os.path.exists(self.journal_path) and valid < os.path.getsize(self.journal_path):
             with open(self.journal_path, "r+b") as f:
                 f.truncate(valid)  # drop a record cut short by a kill
+
+    def _verify(self) -> None:
+        """Drop the items whose parts are missing or damaged, so that they run again."""
+        for key in sorted(self.items):
+            problems = []
+            for part in self.items[key]["parts"]:
+                problem = _part_problem(os.path.join(self.output_dir, part["file"]), part)
+                if problem:
+                    problems.append({"file": part["file"], "problem": problem})
+            if problems:
+                self.damaged += problems
+                self.rerun.append(key)
+                del self.items[key], self.results[key]
+
+    def discard_unrecorded(self) -> None:
+        """Remove temporary part files: parts of items that never reached the journal."""
+        for stream in self.streams:
+            for leftover in glob.glob(os.path.join(glob.escape(os.path.join(self.output_dir, stream)),
+                                                   "part-*.tmp*")):
+                _remove(leftover)
 
     def _add(self, key: str, result) -> None:
         self.results[key] = result
@@ -107,20 +238,43 @@ class Manifest:
         return self.results[key]
 
     def record(self, key: str, result) -> None:
-        """Append an item's result to the journal (the commit point), refresh manifest.json now and then."""
+        """Append an item's result to the journal (the commit point), then give its parts their final names.
+
+        Refreshes manifest.json now and then.  A part entry's ``tmp`` (the
+        temporary name its worker wrote) is removed from the entry.
+        """
+        pending = [(p.pop("tmp"), p["file"]) for p in result.parts if "tmp" in p]
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        self._journal.write(_HEADER.pack(len(blob)) + blob)
-        self._journal.flush()
-        self._add(key, result)
-        if time.monotonic() - self._last_save > self.save_interval:
-            self.save()
+        with writing(self.output_dir):
+            start = self._journal.tell()
+            data = memoryview(_HEADER.pack(len(blob)) + blob)
+            try:
+                while data:
+                    data = data[self._journal.write(data):]
+            except OSError:
+                self._journal.truncate(start)  # no partial record stays behind
+                raise
+            self._add(key, result)
+            for tmp, final in pending:
+                os.replace(os.path.join(self.output_dir, tmp), os.path.join(self.output_dir, final))
+            if time.monotonic() - self._last_save > self.save_interval:
+                self.save()
 
     def save(self, complete: bool = False) -> None:
         doc = {"config_hash": self.config_hash, "complete": complete,
                "items": dict(sorted(self.items.items()))}
-        _atomic_write(self.path, json.dumps(doc, indent=1).encode())
+        with writing(self.output_dir):
+            atomic_write(self.path, json.dumps(doc, indent=1).encode())
         self._last_save = time.monotonic()
 
-    def close(self, complete: bool) -> None:
-        self.save(complete)
-        self._journal.close()
+    def close(self, complete: bool, raising: bool = True) -> None:
+        """Write manifest.json and close the journal; ``raising=False`` (on the way out after an error)
+        leaves manifest.json as it was when it cannot be written."""
+        try:
+            self.save(complete)
+        except OutputError:
+            if raising:
+                raise
+        finally:
+            if self._journal is not None:
+                self._journal.close()

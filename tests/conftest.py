@@ -83,7 +83,7 @@ def build_job(path: str, *overrides: str):
     return build(options)
 
 
-def run_job(path: str, *overrides: str, resume: bool = False) -> dict:
+def run_job(path: str, *overrides: str, resume: bool = False, overwrite: bool = False) -> dict:
     from hepreco.framework.event_loop import run_job as run
 
-    return run(build_job(path, *overrides), resume=resume, quiet=True)
+    return run(build_job(path, *overrides), resume=resume, quiet=True, overwrite=overwrite)

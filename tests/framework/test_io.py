@@ -88,3 +88,55 @@ def test_hdf5_output_compression_none_writes_uncompressed_datasets(tmp_path, wri
     with h5py.File(part) as f:
         assert f["SumPt"].compression == expected and f["Vector"].compression == expected
         assert len(f["SumPt"]) == 6
+
+
+def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(tmp_path, caplog):
+    import uproot
+
+    from hepreco.framework.io.root import RootOutput, RootSource
+
+    ids = make_event_ids(3, np.array([10, 11, 12, 13]))
+    jets = ak.Array([[{"pt": 50.0, "constituents": [0, 2, 5]}, {"pt": 20.0, "constituents": [1]}], [],
+                     [{"pt": 30.0, "constituents": []}], [{"pt": 9.0, "constituents": [3, 4]}]])
+    layers = ak.from_numpy(np.arange(16, dtype=np.float64).reshape(4, 4), regulararray=True)
+    clusters = ak.zip({"e": ak.unflatten(np.array([1.0, 2.0, 3.0, 4.0]), [1, 0, 3, 0]),
+                       "layer_energy": ak.unflatten(layers, [1, 0, 3, 0])}, depth_limit=2)
+    data = {"Jets": jets, "Clusters": clusters, "Weight": np.array([1.0, 0.5, 2.0, 1.5])}
+    out = RootOutput(name="Ntuple")
+    with caplog.at_level("WARNING"):
+        out.write_part(str(tmp_path / "part-00000.root"), ids, data)
+        out.write_part(str(tmp_path / "part-00001.root"), ids[:0], {k: v[:0] for k, v in data.items()})
+    assert not caplog.records, "nothing is dropped"
+
+    with uproot.open(tmp_path / "part-00000.root") as f:
+        tree = f["events"]
+        assert tree.typenames()["Jets_nconstituents"] == "int32_t[]"
+        assert tree.typenames()["Jets_constituents"] == "int64_t[]"
+        assert tree["Jets_constituents"].array().tolist() == [[0, 2, 5, 1], [], [], [3, 4]]
+        assert tree["Jets_nconstituents"].array().tolist() == [[3, 1], [], [0], [2]]
+        assert tree["Clusters_nlayer_energy"].array().tolist() == [[4], [], [4, 4, 4], []]
+
+    source = RootSource(name="Reader", files=[str(tmp_path)])
+    assert sorted(k for k in source.provides() if not k.startswith("n")) == ["Clusters", "Jets", "Weight"]
+    items = source.work_items(-1, 10, 1)
+    assert [(it.first, it.last) for it in items] == [(0, 4)]
+    back_ids, back = source.read(items[0])
+    assert back_ids.tolist() == ids.tolist()
+    assert back["Jets"].tolist() == jets.tolist()
+    assert ak.fields(back["Jets"]) == ["pt", "constituents"]
+    assert back["Clusters"].tolist() == clusters.tolist()
+    assert back["Weight"].tolist() == data["Weight"].tolist()
+
+
+def test_root_output_still_warns_once_about_fields_nested_deeper(tmp_path, caplog):
+    from hepreco.framework.io.root import RootOutput
+
+    ids = make_event_ids(1, np.array([1, 2]))
+    deep = ak.Array([[{"pt": 1.0, "hits": [[1], [2, 3]]}], []])
+    out = RootOutput(name="Deep")
+    with caplog.at_level("WARNING"):
+        out.write_part(str(tmp_path / "a.root"), ids, {"Tracks": deep})
+        out.write_part(str(tmp_path / "b.root"), ids, {"Tracks": deep})
+    assert [r.getMessage() for r in caplog.records] == [
+        "RootOutput: fields ['hits'] of 'Tracks' are nested deeper than a list per object, which a TTree cannot "
+        "hold; not written (Hdf5Output keeps them)"]

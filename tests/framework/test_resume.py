@@ -59,9 +59,9 @@ def test_resume_refuses_another_configuration(toy_job, tmp_path):
         run_job(path, "HardParticles.cut=9.0", resume=True)
 
 
-def test_fresh_run_removes_stale_parts(toy_job, tmp_path):
+def test_overwrite_removes_stale_parts(toy_job, tmp_path):
     out = str(tmp_path / "b")
     run_job(toy_job(out, evt_max=40, chunk_size=10))
     assert len(os.listdir(os.path.join(out, "H5"))) == 4
-    run_job(toy_job(out, evt_max=20, chunk_size=10))
+    run_job(toy_job(out, evt_max=20, chunk_size=10), overwrite=True)
     assert sorted(os.listdir(os.path.join(out, "H5"))) == ["part-00000.h5", "part-00001.h5"]
