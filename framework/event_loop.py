@@ -19,13 +19,11 @@ from functools import partial
 from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
-from .job import Job, ItemResult, process_item
+from .job import Job, process_item
 from .manifest import Manifest, atomic_write, writing
 from .report import summary, versions
+from .results import ResultMerger
 from .services.accumulators import AccumulatorSvc
-from .services.histograms import HistogramSvc
-from .services.messages import MessageSvc
-from .services.timing import TimingSvc
 
 
 def _progress(total: int, enabled: bool):
@@ -58,7 +56,10 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
     todo = [it for it in items if it.key not in done]
-    results: dict[int, ItemResult] = {it.index: manifest.load_result(it.key) for it in items if it.key in done}
+    merged = ResultMerger(it.index for it in items)
+    for it in items:
+        if it.key in done:
+            merged.add(manifest.load_result(it.key), resumed=True)
     failures: list[ItemFailure] = []
     abort: BaseException | None = None
 
@@ -71,10 +72,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
                     failures.append(res)
+                    merged.skip(res.index)
                     continue
                 manifest.record(f"{res.index:05d}", res)
-                results[res.index] = res
                 bar.update(res.n_read)
+                merged.add(res)
     except AlgorithmError as exc:
         abort = exc
     except BaseException:
@@ -84,15 +86,14 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         bar.close()
         manifest.discard_unrecorded()  # parts of items that were not recorded (abort, error) go
 
-    ordered = [results[i] for i in sorted(results)]
+    merged.finish()
     job.services.artefacts.derivation = {
         "job": s.name, "job_options": os.path.abspath(job.file) if os.path.exists(job.file) else job.file,
-        "config_hash": config_hash, "events": sum(r.n_read for r in ordered),
+        "config_hash": config_hash, "events": merged.n_read,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "hepreco_version": versions().get("hepreco", "unknown")}
-    histograms = HistogramSvc.merge(r.histograms for r in ordered)
-    accumulators = AccumulatorSvc.merge(r.accumulators for r in ordered)
-    complete = abort is None and not failures and len(results) == len(items)
+    histograms, accumulators = merged.histograms, merged.accumulators
+    complete = abort is None and not failures and merged.items == len(items)
     try:
         with writing(out):
             hist_files = job.services.histograms.write(histograms, out)
@@ -108,7 +109,6 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         raise
     manifest.close(complete=complete)
     finished = time.time()
-    processed = sum(results[i].n_read for i in results if f"{i:05d}" not in done)
     report = {
         "job": s.name,
         "status": "ok" if complete else ("aborted" if abort else "incomplete"),
@@ -123,18 +123,18 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "versions": versions(),
         "plugins": [vars(p) for p in job.registry.plugins],
         "executor": {"name": s.executor, "workers": s.workers if s.executor != "sequential" else 1},
-        "items": {"total": len(items), "completed": len(results), "resumed": len(done & {it.key for it in items}),
+        "items": {"total": len(items), "completed": merged.items, "resumed": len(done & {it.key for it in items}),
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,
-        "events": {"read": sum(r.n_read for r in ordered), "accepted": sum(r.n_accepted for r in ordered),
-                   "failed": sum(r.n_failed for r in ordered), "processed": processed},
-        "decisions": _sum_dicts(r.decisions for r in ordered),
+        "events": {"read": merged.n_read, "accepted": merged.n_accepted, "failed": merged.n_failed,
+                   "processed": merged.processed},
+        "decisions": merged.decisions,
         "accumulators": AccumulatorSvc.report(accumulators),
-        "timing": TimingSvc.merge(r.timing for r in ordered),
-        "messages": MessageSvc.merge(r.messages for r in ordered),
-        "errors": [err for r in ordered for err in r.errors],
+        "timing": merged.timing_table(),
+        "messages": merged.messages,
+        "errors": merged.errors,
         "failed_items": [vars(f) for f in failures],
-        "outputs": [p for r in ordered for p in r.parts],
+        "outputs": merged.parts,
         "histograms": [os.path.relpath(p, out) for p in hist_files],
         "summaries": [os.path.relpath(p, out) for p in summaries],
         "artefacts": {who: art.summary() for who, art in job.artefacts().items()},
@@ -159,11 +159,3 @@ def _shown(path: str) -> str:
     """``path`` relative to the working folder when it is below it (for commands to copy)."""
     rel = os.path.relpath(path)
     return path if rel.startswith(os.pardir) else rel
-
-
-def _sum_dicts(dicts) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for d in dicts:
-        for k, v in d.items():
-            total[k] = total.get(k, 0) + v
-    return total

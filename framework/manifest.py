@@ -200,7 +200,7 @@ class Manifest:
     def _read_journal(self) -> None:
         results, valid = read_journal(self.journal_path)
         for result in results:
-            self._add(f"{result.index:05d}", result)
+            self._add(f"{result.index:05d}", result, keep=True)
             self._listed.update(p["file"] for p in result.parts)
         if os.path.exists(self.journal_path) and valid < os.path.getsize(self.journal_path):
             with open(self.journal_path, "r+b") as f:
@@ -217,7 +217,8 @@ class Manifest:
             if problems:
                 self.damaged += problems
                 self.rerun.append(key)
-                del self.items[key], self.results[key]
+                del self.items[key]
+                self.results.pop(key, None)
 
     def discard_unrecorded(self) -> None:
         """Remove temporary part files: parts of items that never reached the journal."""
@@ -226,8 +227,9 @@ class Manifest:
                                                    "part-*.tmp*")):
                 _remove(leftover)
 
-    def _add(self, key: str, result) -> None:
-        self.results[key] = result
+    def _add(self, key: str, result, keep: bool = False) -> None:
+        if keep:  # a result of an earlier run, until the client takes it (load_result)
+            self.results[key] = result
         self.items[key] = {"first": result.first, "last": result.last, "events": result.n_read,
                            "accepted": result.n_accepted, "parts": result.parts}
 
@@ -235,7 +237,8 @@ class Manifest:
         return set(self.items)
 
     def load_result(self, key: str):
-        return self.results[key]
+        """The result of an item of an earlier run (given once: the manifest keeps no results)."""
+        return self.results.pop(key)
 
     def record(self, key: str, result) -> None:
         """Append an item's result to the journal (the commit point), then give its parts their final names.
