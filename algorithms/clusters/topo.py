@@ -13,18 +13,18 @@ The significance of a cell is ``S = |E| / sigma`` (``E / sigma`` with
 number, whose energy is not finite, or which are flagged dead, so that such
 cells never seed, grow or join a cluster.
 
-1. Seeds are the cells with ``S > seed_threshold``, sorted by decreasing
+1. Seeds are the cells with ``S > seed_sigma``, sorted by decreasing
    ``S`` (ties by increasing cell index).  Each seed opens a proto-cluster.
 2. Growth proceeds in generations (breadth first).  Generation 0 is the seed
    list; generation ``g + 1`` lists, in the order they were found, the
-   growing cells (``S > grow_threshold``) first reached while processing
+   growing cells (``S > grow_sigma``) first reached while processing
    generation ``g``, whose cells are processed in list order.  For a cell of
    proto-cluster A and each of its neighbours (in neighbour-graph order) with
-   ``S > cell_threshold`` or ``S > grow_threshold``:
+   ``S > cell_sigma`` or ``S > grow_sigma``:
 
    * a neighbour in no cluster joins A (growing or perimeter cell alike);
    * a *growing* neighbour already in another proto-cluster B merges A and B;
-   * a *perimeter* neighbour (``cell_threshold < S <= grow_threshold``)
+   * a *perimeter* neighbour (``cell_sigma < S <= grow_sigma``)
      already in another proto-cluster stays there: a perimeter cell belongs
      to the first cluster that reached it;
    * a growing neighbour not yet queued is appended to generation ``g + 1``.
@@ -43,7 +43,7 @@ Differences from ATLAS
 * ATLAS sorts the final clusters by transverse energy and applies an
   optional cluster Et cut; here clusters are sorted by energy and none is
   dropped.
-* Bad cells get ``S = 0`` here (never clustered with ``cell_threshold >= 0``);
+* Bad cells get ``S = 0`` here (never clustered with ``cell_sigma >= 0``);
   ATLAS gives them a tiny positive ratio so that they can be perimeter cells.
   Dead cells are zeroed by the cell builder anyway.
 * No per-sampling seed restriction, no Et thresholds, no "two-Gaussian"
@@ -92,7 +92,7 @@ def _find(parent, k):
 
 
 @jit
-def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_thr,
+def _topo_event(energy, noise, nb_offsets, nb_index, seed_sigma, grow_sigma, cell_sigma,
                 absolute, label):
     """4-2-0 clustering of one event; writes ``label`` and returns the count."""
     n = energy.shape[0]
@@ -101,7 +101,7 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
     n_seeds = 0
     for c in range(n):
         label[c] = -1
-        if sig[c] > seed_thr:
+        if sig[c] > seed_sigma:
             n_seeds += 1
     if n_seeds == 0:
         return 0
@@ -109,7 +109,7 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
     minus_s = np.empty(n_seeds)
     k = 0
     for c in range(n):
-        if sig[c] > seed_thr:
+        if sig[c] > seed_sigma:
             seeds[k] = c
             minus_s[k] = -sig[c]
             k += 1
@@ -140,8 +140,8 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
             for j in range(nb_offsets[c], nb_offsets[c + 1]):
                 m = nb_index[j]
                 s = sig[m]
-                grow = s > grow_thr
-                if not grow and not s > cell_thr:
+                grow = s > grow_sigma
+                if not grow and not s > cell_sigma:
                     continue
                 if grow and not used[m]:
                     used[m] = True
@@ -193,11 +193,11 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
 
 
 @jit(parallel=True)
-def _topo_kernel(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_thr,
+def _topo_kernel(energy, noise, nb_offsets, nb_index, seed_sigma, grow_sigma, cell_sigma,
                  absolute, cell_cluster, n_clusters):
     for e in numba.prange(energy.shape[0]):
-        n_clusters[e] = _topo_event(energy[e], noise, nb_offsets, nb_index, seed_thr,
-                                    grow_thr, cell_thr, absolute, cell_cluster[e])
+        n_clusters[e] = _topo_event(energy[e], noise, nb_offsets, nb_index, seed_sigma,
+                                    grow_sigma, cell_sigma, absolute, cell_cluster[e])
 
 
 @jit(parallel=True)
@@ -300,8 +300,8 @@ def cell_significance(energy, noise, absolute=True, dead_mask=None):
     return out
 
 
-def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
-                 grow_threshold=2.0, cell_threshold=0.0, absolute=True, dead_mask=None):
+def topo_cluster(energy, noise, nb_offsets, nb_index, seed_sigma=4.0,
+                 grow_sigma=2.0, cell_sigma=0.0, absolute=True, dead_mask=None):
     """Topological clusters (ATLAS 4-2-0) of every event of a chunk.
 
     Parameters
@@ -314,7 +314,7 @@ def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
     nb_offsets, nb_index : array_like of int64
         Symmetric CSR neighbour graph (``Geometry.neighbours(mode)``): the
         neighbours of cell ``c`` are ``nb_index[nb_offsets[c]:nb_offsets[c+1]]``.
-    seed_threshold, grow_threshold, cell_threshold : float, optional
+    seed_sigma, grow_sigma, cell_sigma : float, optional
         Seed, growth and perimeter thresholds in units of sigma (4, 2, 0);
         a cell passes a threshold when its significance is strictly above
         it.  Must satisfy ``seed >= grow >= cell >= 0``.
@@ -340,15 +340,15 @@ def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
     n_events, n_cells = energy.shape
     noise = _effective_noise(noise, n_cells, dead_mask, func)
     nb_offsets, nb_index = _check_graph(nb_offsets, nb_index, n_cells, func)
-    seed_t, grow_t, cell_t = float(seed_threshold), float(grow_threshold), float(cell_threshold)
-    if not (seed_t >= grow_t >= cell_t >= 0.0):
+    thresholds = float(seed_sigma), float(grow_sigma), float(cell_sigma)
+    if not (thresholds[0] >= thresholds[1] >= thresholds[2] >= 0.0):
         raise ValueError(f"{func}: thresholds must satisfy seed >= grow >= cell >= 0 "
-                         f"(e.g. 4, 2, 0), got seed={seed_threshold!r}, "
-                         f"grow={grow_threshold!r}, cell={cell_threshold!r}")
+                         f"(e.g. 4, 2, 0), got seed={seed_sigma!r}, "
+                         f"grow={grow_sigma!r}, cell={cell_sigma!r}")
     cell_cluster = np.empty((n_events, n_cells), dtype=np.int32)
     n_clusters = np.zeros(n_events, dtype=np.int64)
     if n_events and n_cells:
-        _topo_kernel(energy, noise, nb_offsets, nb_index, seed_t, grow_t, cell_t,
+        _topo_kernel(energy, noise, nb_offsets, nb_index, *thresholds,
                      bool(absolute), cell_cluster, n_clusters)
     else:
         cell_cluster.fill(-1)
