@@ -11,7 +11,7 @@ from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import expand_files, items_over_files, split_range
 
 from ..generation.pythia_source import PARTICLE_FIELDS
-from .gun import _CHARGE, _MASS
+from .gun import CHARGE as _CHARGE, MASS as _MASS
 
 CALOGAN_LAYERS = (("layer_0", (3, 96)), ("layer_1", (12, 12)), ("layer_2", (12, 6)))
 

@@ -55,12 +55,12 @@ Differences from ATLAS
 from __future__ import annotations
 
 import math
-import weakref
 
 import numba
 import numpy as np
 
 from .._numba import jit
+from .cells import check_graph, dense_energy, effective_noise
 
 __all__ = ["topo_cluster", "cell_significance"]
 
@@ -209,69 +209,6 @@ def _significance_kernel(energy, noise, absolute, out):
 # --------------------------------------------------------------------------
 # public interface
 # --------------------------------------------------------------------------
-def _dense_energy(energy, func):
-    array = np.asarray(energy)
-    if array.ndim != 2:
-        raise ValueError(f"{func}: energy must be a dense (n_events, n_cells) array, "
-                         f"got shape {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def _effective_noise(noise, n_cells, dead_mask, func):
-    """Noise per cell as float32, 0 where the cell is dead."""
-    noise = np.ascontiguousarray(noise, dtype=np.float32)
-    if noise.shape != (n_cells,):
-        raise ValueError(f"{func}: noise must have shape ({n_cells},) (one sigma per "
-                         f"cell, GeV), got {noise.shape}")
-    if dead_mask is not None:
-        dead = np.asarray(dead_mask, dtype=bool)
-        if dead.shape != (n_cells,):
-            raise ValueError(f"{func}: dead_mask must have shape ({n_cells},), got "
-                             f"{dead.shape}")
-        noise = np.where(dead, np.float32(0.0), noise)
-    return noise
-
-
-#: Read-only graphs already validated: (id, id) -> weak references to them.
-_VALID_GRAPHS = {}
-
-
-def _check_graph(nb_offsets, nb_index, n_cells, func):
-    """Validate a CSR neighbour graph; return it as contiguous int64 arrays.
-
-    The full check reads every entry (milliseconds for the atlas-like
-    graph), so read-only graphs that passed once (those of a
-    :class:`~hepreco.algorithms.calo.geometry.Geometry`) are remembered.
-    """
-    frozen = all(isinstance(a, np.ndarray) and a.dtype == np.int64 and a.ndim == 1
-                 and a.flags.c_contiguous and not a.flags.writeable
-                 for a in (nb_offsets, nb_index))
-    key = (id(nb_offsets), id(nb_index))
-    if frozen:
-        known = _VALID_GRAPHS.get(key)
-        if (known is not None and known[0]() is nb_offsets and known[1]() is nb_index
-                and nb_offsets.shape == (n_cells + 1,)):
-            return nb_offsets, nb_index
-    originals = (nb_offsets, nb_index)
-    nb_offsets = np.ascontiguousarray(nb_offsets, dtype=np.int64)
-    nb_index = np.ascontiguousarray(nb_index, dtype=np.int64)
-    if nb_offsets.shape != (n_cells + 1,):
-        raise ValueError(f"{func}: nb_offsets must have shape ({n_cells + 1},) "
-                         f"(n_cells + 1), got {nb_offsets.shape}")
-    if nb_index.ndim != 1 or nb_offsets[0] != 0 or nb_offsets[-1] != nb_index.shape[0] \
-            or np.any(np.diff(nb_offsets) < 0):
-        raise ValueError(f"{func}: (nb_offsets, nb_index) is not a CSR graph: offsets "
-                         f"must start at 0, not decrease and end at len(nb_index) = "
-                         f"{nb_index.shape[0]}")
-    if nb_index.shape[0] and (nb_index.min() < 0 or nb_index.max() >= n_cells):
-        raise ValueError(f"{func}: nb_index holds cell indices outside [0, {n_cells})")
-    if frozen:
-        if len(_VALID_GRAPHS) > 64:
-            _VALID_GRAPHS.clear()
-        _VALID_GRAPHS[key] = (weakref.ref(originals[0]), weakref.ref(originals[1]))
-    return nb_offsets, nb_index
-
-
 def cell_significance(energy, noise, absolute=True, dead_mask=None):
     """Cell significance ``|E| / sigma`` as :func:`topo_cluster` sees it.
 
@@ -293,8 +230,8 @@ def cell_significance(energy, noise, absolute=True, dead_mask=None):
         and finite, energy not finite, dead).
     """
     func = "cell_significance"
-    energy = _dense_energy(energy, func)
-    noise = _effective_noise(noise, energy.shape[1], dead_mask, func)
+    energy = dense_energy(energy, func)
+    noise = effective_noise(noise, energy.shape[1], dead_mask, func)
     out = np.empty(energy.shape, dtype=np.float64)
     _significance_kernel(energy, noise, bool(absolute), out)
     return out
@@ -336,10 +273,10 @@ def topo_cluster(energy, noise, nb_offsets, nb_index, seed_sigma=4.0,
     See the module docstring for the algorithm and how it relates to ATLAS.
     """
     func = "topo_cluster"
-    energy = _dense_energy(energy, func)
+    energy = dense_energy(energy, func)
     n_events, n_cells = energy.shape
-    noise = _effective_noise(noise, n_cells, dead_mask, func)
-    nb_offsets, nb_index = _check_graph(nb_offsets, nb_index, n_cells, func)
+    noise = effective_noise(noise, n_cells, dead_mask, func)
+    nb_offsets, nb_index = check_graph(nb_offsets, nb_index, n_cells, func)
     thresholds = float(seed_sigma), float(grow_sigma), float(cell_sigma)
     if not (thresholds[0] >= thresholds[1] >= thresholds[2] >= 0.0):
         raise ValueError(f"{func}: thresholds must satisfy seed >= grow >= cell >= 0 "

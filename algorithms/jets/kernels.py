@@ -132,7 +132,7 @@ _MODE_EXCL_DCUT = 2
 # kinematics
 # ============================================================================
 @jit
-def _rap_phi(px, py, pz, e):
+def rap_phi(px, py, pz, e):
     """Rapidity and azimuth exactly as ``PseudoJet::_set_rap_phi``."""
     kt2 = px * px + py * py
     if kt2 == 0.0:
@@ -169,7 +169,7 @@ def _jet_kinematics_impl(px, py, pz, e):
     for i in range(n):
         kt2 = px[i] * px[i] + py[i] * py[i]
         pt[i] = math.sqrt(kt2)
-        r, f = _rap_phi(px[i], py[i], pz[i], e[i])
+        r, f = rap_phi(px[i], py[i], pz[i], e[i])
         rap[i] = r
         phi[i] = f
         m2 = (e[i] + pz[i]) * (e[i] - pz[i]) - kt2
@@ -333,7 +333,7 @@ def _do_ij(jm, jhist, hint, hflt, cnt, jet_i, jet_j, dij):
     jm[k, _PY] = jm[jet_i, _PY] + jm[jet_j, _PY]
     jm[k, _PZ] = jm[jet_i, _PZ] + jm[jet_j, _PZ]
     jm[k, _E] = jm[jet_i, _E] + jm[jet_j, _E]
-    rap, phi = _rap_phi(jm[k, _PX], jm[k, _PY], jm[k, _PZ], jm[k, _E])
+    rap, phi = rap_phi(jm[k, _PX], jm[k, _PY], jm[k, _PZ], jm[k, _E])
     jm[k, _RAP] = rap
     jm[k, _PHIJ] = phi
     cnt[0] = k + 1
@@ -358,7 +358,7 @@ def _init_event(px, py, pz, e, lo, n, jm, jhist, hint, hflt, cnt):
         jm[i, _PY] = py[lo + i]
         jm[i, _PZ] = pz[lo + i]
         jm[i, _E] = e[lo + i]
-        rap, phi = _rap_phi(px[lo + i], py[lo + i], pz[lo + i], e[lo + i])
+        rap, phi = rap_phi(px[lo + i], py[lo + i], pz[lo + i], e[lo + i])
         jm[i, _RAP] = rap
         jm[i, _PHIJ] = phi
         jhist[i] = i
