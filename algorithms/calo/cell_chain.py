@@ -2,8 +2,8 @@
 
 Thin wrappers: read the store, call the kernels of
 :mod:`~hepreco.algorithms.calo.simulation` and
-:mod:`~hepreco.algorithms.calo.digitisation` over the whole chunk, put the
-dense ``(events, cells)`` products.
+:mod:`~hepreco.algorithms.calo.digitisation` (imported from :mod:`.kernels`)
+over the whole chunk, put the dense ``(events, cells)`` products.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import numpy as np
 from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
 
 from ..arrays import flatten_jagged
-from .digitisation import build_cells, cell_status, digitise, noise_cut
-from .simulation import SimulationParameters, simulate
+from .kernels import SimulationParameters, build_cells, cell_status, digitise, noise_cut, simulate
 
 _SIM_FIELDS = {f.name for f in dataclasses.fields(SimulationParameters)}
 

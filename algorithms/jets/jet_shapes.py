@@ -13,9 +13,8 @@ import numpy as np
 from hepreco.framework import Algorithm, Input, Output, Property
 
 from ..arrays import flatten_jagged, flatten_values
-from .images import jet_images
 from .jet_finder import FOUR_MOMENTUM
-from .substructure import jet_substructure
+from .kernels import jet_images, jet_substructure
 
 
 def gather_constituents(jets, inputs) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:

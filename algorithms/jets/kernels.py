@@ -5,6 +5,11 @@ events of a chunk are clustered in one call; an event is the slice
 ``offsets[i]:offsets[i+1]`` of the flat four-momentum arrays ``px, py, pz, E``
 (GeV).
 
+As in every domain, this module is also the one namespace of the domain's
+kernels: the substructure (:mod:`.substructure`) and jet-image
+(:mod:`.images`) kernels are re-exported here, imported on first use because
+those modules take :func:`rap_phi` from this one.
+
 Physics
 -------
 Longitudinally invariant generalised-kt family with E-scheme recombination,
@@ -1642,3 +1647,29 @@ def exclusive_jets(px, py, pz, E, offsets, R, p, n_jets=-1, dcut=-1.0, *, strate
     if not (dcut >= 0.0 and math.isfinite(dcut)):
         raise ValueError(f"dcut must be a finite number >= 0, got {dcut}")
     return _run(px, py, pz, E, offsets, R, p, _MODE_EXCL_DCUT, dcut=dcut, strategy=strategy)
+
+
+# ============================================================================
+# the other jet kernels, re-exported (imported on first use: see the docstring)
+# ============================================================================
+_REEXPORTED = {
+    "Substructure": "substructure", "SoftDrop": "substructure", "jet_substructure": "substructure",
+    "jet_mass": "substructure", "nsubjettiness": "substructure", "energy_correlations": "substructure",
+    "soft_drop": "substructure", "ImageFrame": "images", "jet_images": "images", "image_coordinates": "images",
+}
+__all__ += list(_REEXPORTED)
+
+
+def __getattr__(name):
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_REEXPORTED})
