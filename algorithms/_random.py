@@ -14,9 +14,16 @@ seeded through *splitmix64* from ``seed`` mixed with a per-kernel ``stream``
 constant, so that two kernels given the same event seed still draw
 uncorrelated numbers.
 
+splitmix64 has one home, :mod:`hepreco.framework.services.random`, which
+derives the per-event seeds of a job with it.  The framework imports no
+numba, so its mixing step (:func:`~hepreco.framework.services.random.splitmix64_mix`,
+written with operators only) is compiled here by numba as :func:`splitmix64`
+for the kernels: one definition, two compilations, identical numbers (a
+test compares them).
+
 The state is a ``uint64[2]`` array made by :func:`new_state`; the draw
 functions advance it in place.  All functions are numba kernels (call them
-from other kernels); :func:`event_seeds` and :func:`uniform_array` are the
+from other kernels); :func:`standalone_seeds` and :func:`uniform_array` are the
 Python-facing helpers, mainly for tests and calibration jobs.
 
 Draws
@@ -40,18 +47,15 @@ import math
 
 import numpy as np
 
+from hepreco.framework.services.random import GOLDEN as _GOLDEN
+from hepreco.framework.services.random import splitmix64_mix
+
 from ._numba import jit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 _S11 = np.uint64(11)
 _S17 = np.uint64(17)
 _S21 = np.uint64(21)
-_S27 = np.uint64(27)
 _S28 = np.uint64(28)
-_S30 = np.uint64(30)
-_S31 = np.uint64(31)
 _S49 = np.uint64(49)
 _S64 = np.uint64(64)
 _ZERO = np.uint64(0)
@@ -62,13 +66,8 @@ _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 MOYAL_MEAN = 0.5772156649015329 + math.log(2.0)
 
 
-@jit
-def splitmix64(x):
-    """One splitmix64 output for the 64-bit input ``x`` (a bijective mixer)."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return z ^ (z >> _S31)
+#: One splitmix64 output for a uint64 input (a bijective mixer), for kernels.
+splitmix64 = jit(splitmix64_mix)
 
 
 @jit
@@ -315,7 +314,7 @@ def moyal(state):
 
 
 @jit
-def _event_seeds(base, first, n, stream):
+def _standalone_seeds(base, first, n, stream):
     out = np.empty(n, dtype=np.uint64)
     key = splitmix64(np.uint64(base) ^ splitmix64(np.uint64(stream)))
     for i in range(n):
@@ -323,12 +322,13 @@ def _event_seeds(base, first, n, stream):
     return out
 
 
-def event_seeds(base_seed, n_events, first_event=0, stream=0):
+def standalone_seeds(base_seed, n_events, first_event=0, stream=0):
     """Per-event seeds for ``n_events`` consecutive events (tests, calibration).
 
-    The framework derives production seeds itself from (global seed, run,
-    event, component); this helper gives an equivalent, reproducible set for
-    stand-alone use.
+    In a job the framework derives the seeds from (global seed, run, event,
+    component) with :func:`hepreco.framework.services.random.event_seeds`;
+    this helper gives an equivalent, reproducible set (other numbers) for
+    stand-alone use outside a job.
 
     Parameters
     ----------
@@ -349,8 +349,8 @@ def event_seeds(base_seed, n_events, first_event=0, stream=0):
     """
     if base_seed < 0 or first_event < 0 or stream < 0:
         raise ValueError("base_seed, first_event and stream must be non-negative")
-    return _event_seeds(np.uint64(base_seed), np.int64(first_event),
-                        np.int64(n_events), np.uint64(stream))
+    return _standalone_seeds(np.uint64(base_seed), np.int64(first_event),
+                             np.int64(n_events), np.uint64(stream))
 
 
 @jit

@@ -57,7 +57,7 @@ def producers(source, top: Sequence, where) -> dict[str, str]:
     return made
 
 
-def order(top: Sequence, available: set[str], made: dict[str, str], where) -> list:
+def order(top: Sequence, where) -> list:
     """Top-level members ordered so that producers come first; stable otherwise."""
     members = top.members
     io = [_io(m) for m in members]
@@ -107,7 +107,7 @@ def check(source, top: Sequence, outputs, where, reorder: bool = False) -> None:
     """Validate the data flow (and reorder ``top.members`` when ``reorder``)."""
     made = producers(source, top, where)
     if reorder:
-        top.members = order(top, set(source.provides()), made, where)
+        top.members = order(top, where)
     available = set(source.provides())
     carried: dict[str, dict[str, tuple]] = {}  # key -> {setting: (value, who set it)}
 

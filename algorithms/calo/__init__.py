@@ -10,7 +10,8 @@ Submodules
     neighbour graphs ``all2D`` / ``all3D``), :func:`~.geometry.load_geometry`
     from a YAML description, vectorised cell lookup.
 :mod:`.kernels`
-    The public kernels in one namespace (re-exported from the modules below).
+    The public kernels in one namespace (re-exported from the modules below);
+    plugin classes import from it.
 :mod:`.simulation`
     :func:`~.simulation.simulate`: parametrised EM, hadronic and muon
     showers of truth particles into dense ``(n_events, n_cells)`` energies.
@@ -26,7 +27,8 @@ Submodules
 :mod:`.calibration`
     :func:`~.calibration.derive_em_scale`: the global EM-scale constant.
 :mod:`.gun`
-    :func:`~.gun.particle_gun`: single-particle inputs.
+    :func:`~.gun.particle_gun`: single-particle inputs; the masses and
+    charges of the particles it knows (``MASS``, ``CHARGE``).
 :mod:`.resolution`
     Cone sums and the sigma/E = a/sqrt(E) (+) b/E (+) c fit.
 :mod:`.services`
@@ -35,12 +37,15 @@ Submodules
     Plugins: ``ParticleGunSource``, ``CaloGanSource``.
 :mod:`.cell_chain`
     Plugins: ``FastCaloSim``, ``CaloDigitiser``, ``CaloCellBuilder``.
-:mod:`.response`, :mod:`.cell_histograms`
-    Plugins: ``CaloResponse``, ``CaloCellHistograms``, ``CaloEventDisplay``.
+:mod:`.response`
+    Plugin ``CaloResponse``.
+:mod:`.cell_histograms`
+    Plugins ``CaloCellHistograms``, ``CaloEventDisplay``.
 ``data/``
     ``atlas-like.yaml`` (201,600 cells, |eta| < 2.5), ``small.yaml``
     (4,000 cells, for tests) and ``calogan.yaml`` (CaloGAN images).
 
 Random numbers come from :mod:`hepreco.algorithms._random`: one seed per
-event, so results never depend on chunking.
+event, so results never depend on chunking.  Jagged inputs (truth particles)
+become flat arrays through :mod:`hepreco.algorithms.arrays`.
 """

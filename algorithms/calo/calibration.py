@@ -61,7 +61,7 @@ def em_response(geometry, pdg_id, energy, n_events, seed, params=None, eta_range
         centre, half = 0.5 * (lo + hi), 0.25 * (hi - lo)
         eta_range = (centre - half, centre + half)
     particles = particle_gun(pdg_id, energy, n_events, seed, eta_range=eta_range)
-    seeds = rnd.event_seeds(seed, n_events, stream=abs(int(pdg_id)))
+    seeds = rnd.standalone_seeds(seed, n_events, stream=abs(int(pdg_id)))
     out = np.empty(n_events)
     for start in range(0, n_events, batch):
         stop = min(start + batch, n_events)

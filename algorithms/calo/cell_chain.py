@@ -2,20 +2,19 @@
 
 Thin wrappers: read the store, call the kernels of
 :mod:`~hepreco.algorithms.calo.simulation` and
-:mod:`~hepreco.algorithms.calo.digitisation` over the whole chunk, put the
-dense ``(events, cells)`` products.
+:mod:`~hepreco.algorithms.calo.digitisation` (imported from :mod:`.kernels`)
+over the whole chunk, put the dense ``(events, cells)`` products.
 """
 from __future__ import annotations
 
 import dataclasses
 
-import awkward as ak
 import numpy as np
 
 from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty
 
-from .digitisation import build_cells, cell_status, digitise, noise_cut
-from .simulation import SimulationParameters, simulate
+from ..arrays import flatten_jagged
+from .kernels import SimulationParameters, build_cells, cell_status, digitise, noise_cut, simulate
 
 _SIM_FIELDS = {f.name for f in dataclasses.fields(SimulationParameters)}
 
@@ -57,13 +56,8 @@ class FastCaloSim(Algorithm):
             raise ConfigurationError(f"{self.name}: {exc}") from None
 
     def execute(self, store) -> None:
-        parts = store[self.particles]
-        counts = ak.to_numpy(ak.num(parts, axis=1))
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        flat = ak.flatten(parts)
-        hits = simulate(ak.to_numpy(flat.pdg_id), ak.to_numpy(flat.charge), ak.to_numpy(flat.px),
-                        ak.to_numpy(flat.py), ak.to_numpy(flat.pz), ak.to_numpy(flat.E), offsets,
+        p, offsets = flatten_jagged(store[self.particles], ("pdg_id", "charge", "px", "py", "pz", "E"))
+        hits = simulate(p["pdg_id"], p["charge"], p["px"], p["py"], p["pz"], p["E"], offsets,
                         self.geometry, self.seeds(store), self.params)
         store.put(self.hits, hits)
 

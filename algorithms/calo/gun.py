@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 #: Masses (GeV) and charges of the particles the gun knows about, by |PDG id|.
-_MASS = {11: 0.000511, 13: 0.10566, 22: 0.0, 111: 0.13498, 211: 0.13957,
+MASS = {11: 0.000511, 13: 0.10566, 22: 0.0, 111: 0.13498, 211: 0.13957,
          321: 0.49368, 130: 0.49761, 2212: 0.93827, 2112: 0.93957,
          12: 0.0, 14: 0.0, 16: 0.0}
-_CHARGE = {11: -1.0, 13: -1.0, 211: 1.0, 321: 1.0, 2212: 1.0}
+CHARGE = {11: -1.0, 13: -1.0, 211: 1.0, 321: 1.0, 2212: 1.0}
 
 
 def particle_gun(pdg_id, energy, n_events, seed, eta_range=(-0.5, 0.5),
@@ -44,10 +44,10 @@ def particle_gun(pdg_id, energy, n_events, seed, eta_range=(-0.5, 0.5),
         :func:`~.simulation.simulate` that describe particles.
     """
     apdg = abs(int(pdg_id))
-    if apdg not in _MASS:
+    if apdg not in MASS:
         raise ValueError(f"particle_gun: unknown particle {pdg_id}; known |PDG ids| are "
-                         f"{sorted(_MASS)}")
-    mass = _MASS[apdg]
+                         f"{sorted(MASS)}")
+    mass = MASS[apdg]
     if not energy > mass:
         raise ValueError(f"particle_gun: energy {energy} GeV is below the mass "
                          f"{mass} GeV of particle {pdg_id}")
@@ -56,7 +56,7 @@ def particle_gun(pdg_id, energy, n_events, seed, eta_range=(-0.5, 0.5),
     phi = rng.uniform(phi_range[0], phi_range[1], n_events)
     p = np.sqrt(energy * energy - mass * mass)
     pt = p / np.cosh(eta)
-    charge = _CHARGE.get(apdg, 0.0) * (1.0 if pdg_id > 0 else -1.0)
+    charge = CHARGE.get(apdg, 0.0) * (1.0 if pdg_id > 0 else -1.0)
     return {
         "pdg_id": np.full(n_events, pdg_id, dtype=np.int64),
         "charge": np.full(n_events, charge, dtype=np.float64),

@@ -6,7 +6,7 @@ Numba kernels only, called from :mod:`.simulation`:
   cumulative longitudinal Gamma profile ``dE/dt ~ (b t)^(a-1) exp(-b t)``,
   so that the fraction of a shower in a depth interval is a difference of two
   ``P`` values;
-* the normal cumulative distribution;
+* the normal cumulative distribution, tabulated (:func:`norm_cdf_fast`);
 * the 1-D cell weights of a Gaussian lateral component over a row of cells,
   from which a separable (eta x phi) two-dimensional deposit is built (with
   a tabulated normal CDF: exact conservation, shape error below 1e-7).
@@ -22,7 +22,6 @@ from .._numba import jit
 _TINY = 1e-300
 _EPS = 1e-15
 _MAX_ITER = 1000
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
 @jit
@@ -66,30 +65,6 @@ def gammainc_lower(a, x):
         if abs(delta - 1.0) < _EPS:
             break
     return max(0.0, 1.0 - math.exp(log_prefactor) * h)
-
-
-@jit
-def gamma_fraction(alpha, b, start, front, back):
-    """Fraction of a Gamma profile deposited between two depths.
-
-    The profile ``dE/dt = b (b t)^(alpha-1) exp(-b t) / Gamma(alpha)`` starts
-    at depth ``start``; ``front`` and ``back`` bound the interval, all depths
-    in the same unit (X0 or lambda).  Depths before ``start`` receive nothing.
-    """
-    t0 = front - start
-    t1 = back - start
-    if t1 <= 0.0:
-        return 0.0
-    p1 = gammainc_lower(alpha, b * t1)
-    if t0 <= 0.0:
-        return p1
-    return p1 - gammainc_lower(alpha, b * t0)
-
-
-@jit
-def norm_cdf(x):
-    """Standard normal cumulative distribution function."""
-    return 0.5 * math.erfc(-x * _INV_SQRT2)
 
 
 def _cdf_table(limit=8.0, n=8192):

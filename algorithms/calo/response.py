@@ -10,7 +10,7 @@ import numpy as np
 
 from hepreco.framework import Algorithm, Input, Property, ServiceProperty
 
-from .resolution import cone_sums, fit_resolution, resolution_model
+from .kernels import cone_sums, fit_resolution, resolution_model
 
 NAMES = {11: "e", 22: "gamma", 211: "pi+", 13: "mu", 111: "pi0", 2212: "p", 2112: "n", 321: "K+", 130: "K0L"}
 

@@ -12,7 +12,7 @@ from hepreco.framework.errors import InputFileError
 from hepreco.framework.io.source import OTHER_FORMAT, FileSource, InputFile, file_format, split_range
 
 from ..generation.pythia_source import PARTICLE_FIELDS
-from .gun import _CHARGE, _MASS
+from .gun import CHARGE as _CHARGE, MASS as _MASS
 
 CALOGAN_LAYERS = (("layer_0", (3, 96)), ("layer_1", (12, 12)), ("layer_2", (12, 6)))
 

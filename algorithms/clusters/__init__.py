@@ -7,7 +7,8 @@ plugin classes around them.
 Submodules
 ----------
 :mod:`.kernels`
-    The public kernels in one namespace (re-exported from the modules below).
+    The public kernels in one namespace (re-exported from the modules below);
+    plugin classes import from it.
 :mod:`.topo`
     :func:`~.topo.topo_cluster`: seeds, breadth-first growth and merging of
     dense ``(n_events, n_cells)`` cells into clusters (4-2-0), with
@@ -23,8 +24,9 @@ Submodules
     :func:`~.moments.cluster_moments`: energy, eta, phi, massless
     four-momentum, cell count, significance, centre depth, second moments,
     EM fraction and energy per layer.
-:mod:`._cells`
-    Cached per-cell tables derived from a geometry (Cartesian centres).
+:mod:`.cells`
+    Input checks shared by the kernels (dense energies, noise, neighbour
+    graph) and cached per-cell tables derived from a geometry.
 :mod:`.cluster_maker`
     Plugin ``TopoClusterMaker`` (cells -> ``CaloTopoClusters``).
 :mod:`.calibration`

@@ -64,8 +64,8 @@ class TopoClusterMaker(Algorithm):
         energy = store[self.cells]
         cond = self._conditions(store)
         noise = cond["cell_noise"]
-        cell_cluster, n_clusters = topo_cluster(energy, noise, *self.graph, seed_threshold=self.seed_sigma,
-                                                grow_threshold=self.grow_sigma, cell_threshold=self.cell_sigma,
+        cell_cluster, n_clusters = topo_cluster(energy, noise, *self.graph, seed_sigma=self.seed_sigma,
+                                                grow_sigma=self.grow_sigma, cell_sigma=self.cell_sigma,
                                                 absolute=self.absolute, dead_mask=cond["dead_mask"])
         if self.split:
             links = split_clusters(energy, cell_cluster, n_clusters, self.geometry, *self.graph,

@@ -58,8 +58,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from ._cells import cell_xyz, per_cell
-from .topo import _dense_energy, _effective_noise
+from .cells import cell_xyz, dense_energy, effective_noise, per_cell
 
 __all__ = ["cluster_moments", "MOMENT_NAMES"]
 
@@ -211,9 +210,9 @@ def cluster_moments(energy, noise, links, geometry):
         rest float64 ``(n,)``.
     """
     func = "cluster_moments"
-    energy = _dense_energy(energy, func)
+    energy = dense_energy(energy, func)
     n_events, n_cells = energy.shape
-    noise = _effective_noise(noise, n_cells, None, func)
+    noise = effective_noise(noise, n_cells, None, func)
     if links.n_clusters.shape != (n_events,) or links.offsets.shape != (n_events + 1,):
         raise ValueError(f"{func}: links describe {links.n_clusters.shape[0]} events but "
                          f"energy has {n_events}")

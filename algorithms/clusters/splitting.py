@@ -76,9 +76,8 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from ._cells import cell_xyz, layer_indices, per_cell
+from .cells import cell_xyz, check_graph, dense_energy, layer_indices, per_cell
 from .links import CellLinks, check_labels, cluster_offsets
-from .topo import _check_graph, _dense_energy
 
 __all__ = ["split_clusters", "PRIMARY_LAYERS", "SECONDARY_LAYERS"]
 
@@ -494,7 +493,7 @@ def split_clusters(energy, cell_cluster, n_clusters, geometry, nb_offsets=None,
     See the module docstring for the algorithm and the weight formula.
     """
     func = "split_clusters"
-    energy = _dense_energy(energy, func)
+    energy = dense_energy(energy, func)
     n_events, n_cells = energy.shape
     cell_cluster, n_clusters, counts = check_labels(cell_cluster, n_clusters, func)
     if cell_cluster.shape != energy.shape:
@@ -507,7 +506,7 @@ def split_clusters(energy, cell_cluster, n_clusters, geometry, nb_offsets=None,
         nb_offsets, nb_index = geometry.neighbour_offsets, geometry.neighbour_index
     elif nb_offsets is None or nb_index is None:
         raise ValueError(f"{func}: give both nb_offsets and nb_index, or neither")
-    nb_offsets, nb_index = _check_graph(nb_offsets, nb_index, n_cells, func)
+    nb_offsets, nb_index = check_graph(nb_offsets, nb_index, n_cells, func)
     if not local_max_energy > 0:
         raise ValueError(f"{func}: local_max_energy must be > 0 GeV, got "
                          f"{local_max_energy!r}")

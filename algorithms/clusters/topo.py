@@ -13,18 +13,18 @@ The significance of a cell is ``S = |E| / sigma`` (``E / sigma`` with
 number, whose energy is not finite, or which are flagged dead, so that such
 cells never seed, grow or join a cluster.
 
-1. Seeds are the cells with ``S > seed_threshold``, sorted by decreasing
+1. Seeds are the cells with ``S > seed_sigma``, sorted by decreasing
    ``S`` (ties by increasing cell index).  Each seed opens a proto-cluster.
 2. Growth proceeds in generations (breadth first).  Generation 0 is the seed
    list; generation ``g + 1`` lists, in the order they were found, the
-   growing cells (``S > grow_threshold``) first reached while processing
+   growing cells (``S > grow_sigma``) first reached while processing
    generation ``g``, whose cells are processed in list order.  For a cell of
    proto-cluster A and each of its neighbours (in neighbour-graph order) with
-   ``S > cell_threshold`` or ``S > grow_threshold``:
+   ``S > cell_sigma`` or ``S > grow_sigma``:
 
    * a neighbour in no cluster joins A (growing or perimeter cell alike);
    * a *growing* neighbour already in another proto-cluster B merges A and B;
-   * a *perimeter* neighbour (``cell_threshold < S <= grow_threshold``)
+   * a *perimeter* neighbour (``cell_sigma < S <= grow_sigma``)
      already in another proto-cluster stays there: a perimeter cell belongs
      to the first cluster that reached it;
    * a growing neighbour not yet queued is appended to generation ``g + 1``.
@@ -43,7 +43,7 @@ Differences from ATLAS
 * ATLAS sorts the final clusters by transverse energy and applies an
   optional cluster Et cut; here clusters are sorted by energy and none is
   dropped.
-* Bad cells get ``S = 0`` here (never clustered with ``cell_threshold >= 0``);
+* Bad cells get ``S = 0`` here (never clustered with ``cell_sigma >= 0``);
   ATLAS gives them a tiny positive ratio so that they can be perimeter cells.
   Dead cells are zeroed by the cell builder anyway.
 * No per-sampling seed restriction, no Et thresholds, no "two-Gaussian"
@@ -55,12 +55,12 @@ Differences from ATLAS
 from __future__ import annotations
 
 import math
-import weakref
 
 import numba
 import numpy as np
 
 from .._numba import jit
+from .cells import check_graph, dense_energy, effective_noise
 
 __all__ = ["topo_cluster", "cell_significance"]
 
@@ -92,7 +92,7 @@ def _find(parent, k):
 
 
 @jit
-def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_thr,
+def _topo_event(energy, noise, nb_offsets, nb_index, seed_sigma, grow_sigma, cell_sigma,
                 absolute, label):
     """4-2-0 clustering of one event; writes ``label`` and returns the count."""
     n = energy.shape[0]
@@ -101,7 +101,7 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
     n_seeds = 0
     for c in range(n):
         label[c] = -1
-        if sig[c] > seed_thr:
+        if sig[c] > seed_sigma:
             n_seeds += 1
     if n_seeds == 0:
         return 0
@@ -109,7 +109,7 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
     minus_s = np.empty(n_seeds)
     k = 0
     for c in range(n):
-        if sig[c] > seed_thr:
+        if sig[c] > seed_sigma:
             seeds[k] = c
             minus_s[k] = -sig[c]
             k += 1
@@ -140,8 +140,8 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
             for j in range(nb_offsets[c], nb_offsets[c + 1]):
                 m = nb_index[j]
                 s = sig[m]
-                grow = s > grow_thr
-                if not grow and not s > cell_thr:
+                grow = s > grow_sigma
+                if not grow and not s > cell_sigma:
                     continue
                 if grow and not used[m]:
                     used[m] = True
@@ -193,11 +193,11 @@ def _topo_event(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_th
 
 
 @jit(parallel=True)
-def _topo_kernel(energy, noise, nb_offsets, nb_index, seed_thr, grow_thr, cell_thr,
+def _topo_kernel(energy, noise, nb_offsets, nb_index, seed_sigma, grow_sigma, cell_sigma,
                  absolute, cell_cluster, n_clusters):
     for e in numba.prange(energy.shape[0]):
-        n_clusters[e] = _topo_event(energy[e], noise, nb_offsets, nb_index, seed_thr,
-                                    grow_thr, cell_thr, absolute, cell_cluster[e])
+        n_clusters[e] = _topo_event(energy[e], noise, nb_offsets, nb_index, seed_sigma,
+                                    grow_sigma, cell_sigma, absolute, cell_cluster[e])
 
 
 @jit(parallel=True)
@@ -209,69 +209,6 @@ def _significance_kernel(energy, noise, absolute, out):
 # --------------------------------------------------------------------------
 # public interface
 # --------------------------------------------------------------------------
-def _dense_energy(energy, func):
-    array = np.asarray(energy)
-    if array.ndim != 2:
-        raise ValueError(f"{func}: energy must be a dense (n_events, n_cells) array, "
-                         f"got shape {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def _effective_noise(noise, n_cells, dead_mask, func):
-    """Noise per cell as float32, 0 where the cell is dead."""
-    noise = np.ascontiguousarray(noise, dtype=np.float32)
-    if noise.shape != (n_cells,):
-        raise ValueError(f"{func}: noise must have shape ({n_cells},) (one sigma per "
-                         f"cell, GeV), got {noise.shape}")
-    if dead_mask is not None:
-        dead = np.asarray(dead_mask, dtype=bool)
-        if dead.shape != (n_cells,):
-            raise ValueError(f"{func}: dead_mask must have shape ({n_cells},), got "
-                             f"{dead.shape}")
-        noise = np.where(dead, np.float32(0.0), noise)
-    return noise
-
-
-#: Read-only graphs already validated: (id, id) -> weak references to them.
-_VALID_GRAPHS = {}
-
-
-def _check_graph(nb_offsets, nb_index, n_cells, func):
-    """Validate a CSR neighbour graph; return it as contiguous int64 arrays.
-
-    The full check reads every entry (milliseconds for the atlas-like
-    graph), so read-only graphs that passed once (those of a
-    :class:`~hepreco.algorithms.calo.geometry.Geometry`) are remembered.
-    """
-    frozen = all(isinstance(a, np.ndarray) and a.dtype == np.int64 and a.ndim == 1
-                 and a.flags.c_contiguous and not a.flags.writeable
-                 for a in (nb_offsets, nb_index))
-    key = (id(nb_offsets), id(nb_index))
-    if frozen:
-        known = _VALID_GRAPHS.get(key)
-        if (known is not None and known[0]() is nb_offsets and known[1]() is nb_index
-                and nb_offsets.shape == (n_cells + 1,)):
-            return nb_offsets, nb_index
-    originals = (nb_offsets, nb_index)
-    nb_offsets = np.ascontiguousarray(nb_offsets, dtype=np.int64)
-    nb_index = np.ascontiguousarray(nb_index, dtype=np.int64)
-    if nb_offsets.shape != (n_cells + 1,):
-        raise ValueError(f"{func}: nb_offsets must have shape ({n_cells + 1},) "
-                         f"(n_cells + 1), got {nb_offsets.shape}")
-    if nb_index.ndim != 1 or nb_offsets[0] != 0 or nb_offsets[-1] != nb_index.shape[0] \
-            or np.any(np.diff(nb_offsets) < 0):
-        raise ValueError(f"{func}: (nb_offsets, nb_index) is not a CSR graph: offsets "
-                         f"must start at 0, not decrease and end at len(nb_index) = "
-                         f"{nb_index.shape[0]}")
-    if nb_index.shape[0] and (nb_index.min() < 0 or nb_index.max() >= n_cells):
-        raise ValueError(f"{func}: nb_index holds cell indices outside [0, {n_cells})")
-    if frozen:
-        if len(_VALID_GRAPHS) > 64:
-            _VALID_GRAPHS.clear()
-        _VALID_GRAPHS[key] = (weakref.ref(originals[0]), weakref.ref(originals[1]))
-    return nb_offsets, nb_index
-
-
 def cell_significance(energy, noise, absolute=True, dead_mask=None):
     """Cell significance ``|E| / sigma`` as :func:`topo_cluster` sees it.
 
@@ -293,15 +230,15 @@ def cell_significance(energy, noise, absolute=True, dead_mask=None):
         and finite, energy not finite, dead).
     """
     func = "cell_significance"
-    energy = _dense_energy(energy, func)
-    noise = _effective_noise(noise, energy.shape[1], dead_mask, func)
+    energy = dense_energy(energy, func)
+    noise = effective_noise(noise, energy.shape[1], dead_mask, func)
     out = np.empty(energy.shape, dtype=np.float64)
     _significance_kernel(energy, noise, bool(absolute), out)
     return out
 
 
-def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
-                 grow_threshold=2.0, cell_threshold=0.0, absolute=True, dead_mask=None):
+def topo_cluster(energy, noise, nb_offsets, nb_index, seed_sigma=4.0,
+                 grow_sigma=2.0, cell_sigma=0.0, absolute=True, dead_mask=None):
     """Topological clusters (ATLAS 4-2-0) of every event of a chunk.
 
     Parameters
@@ -314,7 +251,7 @@ def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
     nb_offsets, nb_index : array_like of int64
         Symmetric CSR neighbour graph (``Geometry.neighbours(mode)``): the
         neighbours of cell ``c`` are ``nb_index[nb_offsets[c]:nb_offsets[c+1]]``.
-    seed_threshold, grow_threshold, cell_threshold : float, optional
+    seed_sigma, grow_sigma, cell_sigma : float, optional
         Seed, growth and perimeter thresholds in units of sigma (4, 2, 0);
         a cell passes a threshold when its significance is strictly above
         it.  Must satisfy ``seed >= grow >= cell >= 0``.
@@ -336,19 +273,19 @@ def topo_cluster(energy, noise, nb_offsets, nb_index, seed_threshold=4.0,
     See the module docstring for the algorithm and how it relates to ATLAS.
     """
     func = "topo_cluster"
-    energy = _dense_energy(energy, func)
+    energy = dense_energy(energy, func)
     n_events, n_cells = energy.shape
-    noise = _effective_noise(noise, n_cells, dead_mask, func)
-    nb_offsets, nb_index = _check_graph(nb_offsets, nb_index, n_cells, func)
-    seed_t, grow_t, cell_t = float(seed_threshold), float(grow_threshold), float(cell_threshold)
-    if not (seed_t >= grow_t >= cell_t >= 0.0):
+    noise = effective_noise(noise, n_cells, dead_mask, func)
+    nb_offsets, nb_index = check_graph(nb_offsets, nb_index, n_cells, func)
+    thresholds = float(seed_sigma), float(grow_sigma), float(cell_sigma)
+    if not (thresholds[0] >= thresholds[1] >= thresholds[2] >= 0.0):
         raise ValueError(f"{func}: thresholds must satisfy seed >= grow >= cell >= 0 "
-                         f"(e.g. 4, 2, 0), got seed={seed_threshold!r}, "
-                         f"grow={grow_threshold!r}, cell={cell_threshold!r}")
+                         f"(e.g. 4, 2, 0), got seed={seed_sigma!r}, "
+                         f"grow={grow_sigma!r}, cell={cell_sigma!r}")
     cell_cluster = np.empty((n_events, n_cells), dtype=np.int32)
     n_clusters = np.zeros(n_events, dtype=np.int64)
     if n_events and n_cells:
-        _topo_kernel(energy, noise, nb_offsets, nb_index, seed_t, grow_t, cell_t,
+        _topo_kernel(energy, noise, nb_offsets, nb_index, *thresholds,
                      bool(absolute), cell_cluster, n_clusters)
     else:
         cell_cluster.fill(-1)

@@ -30,6 +30,8 @@ from hepreco.framework import Algorithm, Input, Output, Property
 from hepreco.framework.artefacts import ArtefactProperty, write_metadata
 from hepreco.framework.component import ServiceProperty
 
+from ..arrays import flatten_jagged, unflatten_jagged
+
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 #: artefact kind and schema of the JES tables
 KIND = "jes"
@@ -172,15 +174,13 @@ def read_table(path: str) -> JESTable:
 
 def calibrate_jets(jets: ak.Array, table: JESTable) -> ak.Array:
     """Jagged jets with px, py, pz, E, pt, m times their factor, plus ``jes_factor``."""
-    counts = ak.to_numpy(ak.num(jets, axis=1))
-    flat = ak.flatten(jets)
-    fields = {name: flat[name] for name in ak.fields(flat)}
-    c = jes_factors(ak.to_numpy(flat.pt), ak.to_numpy(flat.eta), table)
+    fields, offsets = flatten_jagged(jets)
+    c = jes_factors(fields["pt"], fields["eta"], table)
     for name in ("px", "py", "pz", "E", "pt", "m"):
         if name in fields:
-            fields[name] = ak.to_numpy(flat[name]).astype(np.float64) * c
+            fields[name] = fields[name].astype(np.float64) * c
     fields["jes_factor"] = c
-    return ak.unflatten(ak.zip(fields, depth_limit=1), counts)
+    return unflatten_jagged(fields, offsets)
 
 
 def _min_dr_to_others(jets) -> ak.Array:

@@ -56,7 +56,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .._numba import jit
-from .substructure import _NBEAM, _NF, _NW, _NY, _check_jets, _check_positive, _cluster, _run_blocks
+from .substructure import (LINK_BEAM, NODE_PHI, NODE_PT, NODE_Y, check_jet_arrays, check_positive, cluster_history,
+                           run_blocks)
 
 __all__ = ["ImageFrame", "jet_images", "image_coordinates"]
 
@@ -104,27 +105,27 @@ def _image_block(pt, eta, phi, coff, j_lo, j_hi, npix, size, r2, images, frame_f
         for i in range(n):
             x[i] = eta[lo + i] - eta_ref
             y[i] = _wrap(phi[lo + i] - phi_ref)
-        nn_ = _cluster(zeros[:n], zeros[:n], zeros[:n], zeros[:n], x[:n], y[:n], w, 1, r2, False, False,
+        nn_ = cluster_history(zeros[:n], zeros[:n], zeros[:n], zeros[:n], x[:n], y[:n], w, 1, r2, False, False,
                        nodes, links)
         # leading and subleading subjets by pt
         i1 = -1
         i2 = -1
         nsub = 0
         for k in range(nn_):
-            if links[k, _NBEAM] == 1:
+            if links[k, LINK_BEAM] == 1:
                 nsub += 1
-                if i1 < 0 or nodes[k, _NW] > nodes[i1, _NW]:
+                if i1 < 0 or nodes[k, NODE_PT] > nodes[i1, NODE_PT]:
                     i2 = i1
                     i1 = k
-                elif i2 < 0 or nodes[k, _NW] > nodes[i2, _NW]:
+                elif i2 < 0 or nodes[k, NODE_PT] > nodes[i2, NODE_PT]:
                     i2 = k
-        cx = nodes[i1, _NY]
-        cy = nodes[i1, _NF]
+        cx = nodes[i1, NODE_Y]
+        cy = nodes[i1, NODE_PHI]
         ux = 0.0
         uy = -1.0
         if i2 >= 0:
-            dx = nodes[i2, _NY] - cx
-            dy = nodes[i2, _NF] - cy
+            dx = nodes[i2, NODE_Y] - cx
+            dy = nodes[i2, NODE_PHI] - cy
             norm = math.sqrt(dx * dx + dy * dy)
             if norm > 0.0:
                 ux = dx / norm
@@ -246,12 +247,12 @@ def jet_images(pt, eta, phi, const_offsets, *, n_pixels=25, pixel_size=0.1, subj
     frame : ImageFrame
         Only with ``return_frame=True``.
     """
-    (pt, eta, phi), coff = _check_jets((pt, eta, phi), ("pt", "eta", "phi"), const_offsets)
+    (pt, eta, phi), coff = check_jet_arrays((pt, eta, phi), ("pt", "eta", "phi"), const_offsets)
     n_pixels = int(n_pixels)
     if n_pixels < 1 or n_pixels % 2 == 0:
         raise ValueError(f"n_pixels must be a positive odd number, got {n_pixels}")
-    pixel_size = _check_positive("pixel_size", pixel_size)
-    subjet_R = _check_positive("subjet_R", subjet_R)
+    pixel_size = check_positive("pixel_size", pixel_size)
+    subjet_R = check_positive("subjet_R", subjet_R)
     njets = coff.shape[0] - 1
     images = np.zeros((njets, n_pixels, n_pixels), dtype=np.float32)
     frame_f = np.zeros((njets, 4))
@@ -261,7 +262,7 @@ def jet_images(pt, eta, phi, const_offsets, *, n_pixels=25, pixel_size=0.1, subj
         _image_block(pt, eta, phi, coff, lo, hi, n_pixels, pixel_size, subjet_R * subjet_R, images, frame_f,
                      frame_i)
 
-    _run_blocks(work, coff, 2.0, n_threads)
+    run_blocks(work, coff, 2.0, n_threads)
     if not return_frame:
         return images
     frame = ImageFrame(frame_f[:, 0].copy(), frame_f[:, 1].copy(), frame_f[:, 2].copy(), frame_f[:, 3].copy(),
@@ -289,7 +290,7 @@ def image_coordinates(eta, phi, offsets, frame):
         float64 coordinates in the preprocessed image plane; the point lies in
         pixel ``row = floor(phi'/s + n_pixels/2)``, ``col = floor(eta'/s + n_pixels/2)``.
     """
-    (eta, phi), off = _check_jets((eta, phi), ("eta", "phi"), offsets)
+    (eta, phi), off = check_jet_arrays((eta, phi), ("eta", "phi"), offsets)
     if off.shape[0] - 1 != frame.eta0.shape[0]:
         raise ValueError(f"offsets describe {off.shape[0] - 1} jets, the frame {frame.eta0.shape[0]}")
     jet = np.repeat(np.arange(off.shape[0] - 1), np.diff(off))

@@ -14,18 +14,13 @@ import numpy as np
 
 from hepreco.framework import Algorithm, Input, Output, Property, extras
 
+from ..arrays import flatten_jagged, flatten_values, unflatten_jagged
 from .kernels import inclusive_jets, jet_kinematics
 
 ALGORITHMS = {"antikt": -1.0, "cambridge": 0.0, "kt": 1.0}
 INVISIBLE = (12, 14, 16)
-
-
-def _flat(collection) -> tuple[list[np.ndarray], np.ndarray]:
-    counts = ak.to_numpy(ak.num(collection, axis=1))
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    flat = ak.flatten(collection)
-    return [np.ascontiguousarray(ak.to_numpy(flat[f]), dtype=np.float64) for f in ("px", "py", "pz", "E")], offsets
+#: The four-momentum fields the kernels take, in their order.
+FOUR_MOMENTUM = ("px", "py", "pz", "E")
 
 
 def jets_from_kernel(px, py, pz, E, jet_offsets, const_index, const_offsets):
@@ -34,10 +29,9 @@ def jets_from_kernel(px, py, pz, E, jet_offsets, const_index, const_offsets):
     p = np.sqrt(px * px + py * py + pz * pz)
     eta = np.arctanh(np.divide(pz, p, out=np.zeros_like(pz), where=p > 0))
     phi = np.where(phi > np.pi, phi - 2 * np.pi, phi)  # (-pi, pi] like the rest of hepreco
-    constituents = ak.unflatten(const_index, np.diff(const_offsets))
-    jets = ak.zip({"px": px, "py": py, "pz": pz, "E": E, "pt": pt, "y": y, "eta": eta, "phi": phi, "m": m,
-                   "constituents": constituents}, depth_limit=1)
-    return ak.unflatten(jets, np.diff(jet_offsets))
+    constituents = unflatten_jagged(const_index, const_offsets)
+    return unflatten_jagged({"px": px, "py": py, "pz": pz, "E": E, "pt": pt, "y": y, "eta": eta, "phi": phi, "m": m,
+                             "constituents": constituents}, jet_offsets)
 
 
 class JetFinder(Algorithm):
@@ -74,11 +68,11 @@ class JetFinder(Algorithm):
 
     def execute(self, store) -> None:
         collection, local = self._selected(store[self.inputs])
-        (px, py, pz, E), offsets = _flat(collection)
+        momenta, offsets = flatten_jagged(collection, FOUR_MOMENTUM, dtype=np.float64)
         if self.backend == "fastjet":
             out = self._fastjet(collection)
         else:
-            out = inclusive_jets(px, py, pz, E, offsets, self.R, ALGORITHMS[self.algorithm], self.ptmin)
+            out = inclusive_jets(*momenta.values(), offsets, self.R, ALGORITHMS[self.algorithm], self.ptmin)
         jpx, jpy, jpz, jE, jet_offsets, const_index, const_offsets = out
         if local is not None:
             # kernel indices count the selected inputs of each event: map them to the original positions
@@ -104,13 +98,9 @@ class JetFinder(Algorithm):
         consts = cs.constituent_index(self.ptmin)
         order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False, stable=True)
         jets, consts = jets[order], ak.sort(consts[order], axis=2)
-        jet_offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(jets, axis=1)))]).astype(np.int64)
-        flat_consts = ak.flatten(consts, axis=1)
-        const_offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(flat_consts, axis=1)))]).astype(np.int64)
-        flat = ak.flatten(jets)
-        return (ak.to_numpy(flat.px).astype(float), ak.to_numpy(flat.py).astype(float),
-                ak.to_numpy(flat.pz).astype(float), ak.to_numpy(flat.E).astype(float), jet_offsets,
-                ak.to_numpy(ak.flatten(flat_consts)).astype(np.int64), const_offsets)
+        momenta, jet_offsets = flatten_jagged(jets, FOUR_MOMENTUM, dtype=np.float64)
+        const_index, const_offsets = flatten_values(ak.flatten(consts, axis=1), dtype=np.int64)
+        return (*momenta.values(), jet_offsets, const_index, const_offsets)
 
 
 class AntiKtJetFinder(JetFinder):
@@ -160,10 +150,7 @@ class JetTruthMatcher(Algorithm):
     max_dr = Property(0.3, doc="largest Delta R of a match", gt=0)
 
     def execute(self, store) -> None:
-        reco, truth = store[self.jets], store[self.truth]
-        ro = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(reco, axis=1)))]).astype(np.int64)
-        to = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(truth, axis=1)))]).astype(np.int64)
-        fr, ft = ak.flatten(reco), ak.flatten(truth)
-        idx, dr = match_jets(ak.to_numpy(fr.eta), ak.to_numpy(fr.phi), ro, ak.to_numpy(ft.eta),
-                             ak.to_numpy(ft.phi), to, self.max_dr)
-        store.put(self.matched, ak.unflatten(ak.zip({"index": idx, "dr": dr}), np.diff(ro)))
+        reco, ro = flatten_jagged(store[self.jets], ("eta", "phi"))
+        truth, to = flatten_jagged(store[self.truth], ("eta", "phi"))
+        idx, dr = match_jets(reco["eta"], reco["phi"], ro, truth["eta"], truth["phi"], to, self.max_dr)
+        store.put(self.matched, unflatten_jagged({"index": idx, "dr": dr}, ro))

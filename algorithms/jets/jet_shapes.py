@@ -12,23 +12,21 @@ import numpy as np
 
 from hepreco.framework import Algorithm, Input, Output, Property
 
-from .images import jet_images
-from .substructure import jet_substructure
+from ..arrays import flatten_jagged, flatten_values
+from .jet_finder import FOUR_MOMENTUM
+from .kernels import jet_images, jet_substructure
 
 
 def gather_constituents(jets, inputs) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Flat constituent four-momenta of every jet, per-jet offsets and per-event jet counts."""
-    n_jets = ak.to_numpy(ak.num(jets, axis=1))
-    in_counts = ak.to_numpy(ak.num(inputs, axis=1))
-    in_offsets = np.concatenate([[0], np.cumsum(in_counts)]).astype(np.int64)
-    per_jet = ak.flatten(jets.constituents, axis=1)
-    const_offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(per_jet, axis=1)))]).astype(np.int64)
+    flat_inputs, in_offsets = flatten_jagged(inputs, FOUR_MOMENTUM, dtype=np.float64)
+    columns, jet_offsets = flatten_jagged(jets, ("constituents",))
+    n_jets = np.diff(jet_offsets)
+    local_index, const_offsets = flatten_values(columns["constituents"], dtype=np.int64)
     event_of_jet = np.repeat(np.arange(len(n_jets)), n_jets)
     event_of_const = np.repeat(event_of_jet, np.diff(const_offsets))
-    flat_index = in_offsets[event_of_const] + ak.to_numpy(ak.flatten(per_jet)).astype(np.int64)
-    flat_inputs = ak.flatten(inputs)
-    momenta = {f: np.ascontiguousarray(ak.to_numpy(flat_inputs[f]), dtype=np.float64)[flat_index]
-               for f in ("px", "py", "pz", "E")}
+    flat_index = in_offsets[event_of_const] + local_index
+    momenta = {f: values[flat_index] for f, values in flat_inputs.items()}
     return momenta, const_offsets, n_jets
 
 

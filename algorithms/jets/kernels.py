@@ -5,6 +5,11 @@ events of a chunk are clustered in one call; an event is the slice
 ``offsets[i]:offsets[i+1]`` of the flat four-momentum arrays ``px, py, pz, E``
 (GeV).
 
+As in every domain, this module is also the one namespace of the domain's
+kernels: the substructure (:mod:`.substructure`) and jet-image
+(:mod:`.images`) kernels are re-exported here, imported on first use because
+those modules take :func:`rap_phi` from this one.
+
 Physics
 -------
 Longitudinally invariant generalised-kt family with E-scheme recombination,
@@ -132,7 +137,7 @@ _MODE_EXCL_DCUT = 2
 # kinematics
 # ============================================================================
 @jit
-def _rap_phi(px, py, pz, e):
+def rap_phi(px, py, pz, e):
     """Rapidity and azimuth exactly as ``PseudoJet::_set_rap_phi``."""
     kt2 = px * px + py * py
     if kt2 == 0.0:
@@ -169,7 +174,7 @@ def _jet_kinematics_impl(px, py, pz, e):
     for i in range(n):
         kt2 = px[i] * px[i] + py[i] * py[i]
         pt[i] = math.sqrt(kt2)
-        r, f = _rap_phi(px[i], py[i], pz[i], e[i])
+        r, f = rap_phi(px[i], py[i], pz[i], e[i])
         rap[i] = r
         phi[i] = f
         m2 = (e[i] + pz[i]) * (e[i] - pz[i]) - kt2
@@ -333,7 +338,7 @@ def _do_ij(jm, jhist, hint, hflt, cnt, jet_i, jet_j, dij):
     jm[k, _PY] = jm[jet_i, _PY] + jm[jet_j, _PY]
     jm[k, _PZ] = jm[jet_i, _PZ] + jm[jet_j, _PZ]
     jm[k, _E] = jm[jet_i, _E] + jm[jet_j, _E]
-    rap, phi = _rap_phi(jm[k, _PX], jm[k, _PY], jm[k, _PZ], jm[k, _E])
+    rap, phi = rap_phi(jm[k, _PX], jm[k, _PY], jm[k, _PZ], jm[k, _E])
     jm[k, _RAP] = rap
     jm[k, _PHIJ] = phi
     cnt[0] = k + 1
@@ -358,7 +363,7 @@ def _init_event(px, py, pz, e, lo, n, jm, jhist, hint, hflt, cnt):
         jm[i, _PY] = py[lo + i]
         jm[i, _PZ] = pz[lo + i]
         jm[i, _E] = e[lo + i]
-        rap, phi = _rap_phi(px[lo + i], py[lo + i], pz[lo + i], e[lo + i])
+        rap, phi = rap_phi(px[lo + i], py[lo + i], pz[lo + i], e[lo + i])
         jm[i, _RAP] = rap
         jm[i, _PHIJ] = phi
         jhist[i] = i
@@ -1642,3 +1647,29 @@ def exclusive_jets(px, py, pz, E, offsets, R, p, n_jets=-1, dcut=-1.0, *, strate
     if not (dcut >= 0.0 and math.isfinite(dcut)):
         raise ValueError(f"dcut must be a finite number >= 0, got {dcut}")
     return _run(px, py, pz, E, offsets, R, p, _MODE_EXCL_DCUT, dcut=dcut, strategy=strategy)
+
+
+# ============================================================================
+# the other jet kernels, re-exported (imported on first use: see the docstring)
+# ============================================================================
+_REEXPORTED = {
+    "Substructure": "substructure", "SoftDrop": "substructure", "jet_substructure": "substructure",
+    "jet_mass": "substructure", "nsubjettiness": "substructure", "energy_correlations": "substructure",
+    "soft_drop": "substructure", "ImageFrame": "images", "jet_images": "images", "image_coordinates": "images",
+}
+__all__ += list(_REEXPORTED)
+
+
+def __getattr__(name):
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_REEXPORTED})

@@ -53,6 +53,11 @@ broken by the particle order, which can differ from FastJet's strategies.
 
 Jets are processed in contiguous blocks on ``numba.get_num_threads()``
 threads (the kernels release the GIL).
+
+:mod:`.images` builds on this module: it uses the pairwise clustering with
+history (:func:`cluster_history` and the columns ``NODE_*`` and ``LINK_*`` of
+its node tables), the input checks (:func:`check_jet_arrays`,
+:func:`check_positive`) and the jet-block runner (:func:`run_blocks`).
 """
 from __future__ import annotations
 
@@ -64,7 +69,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .kernels import _rap_phi  # FastJet's PseudoJet::_set_rap_phi, one copy
+from .kernels import rap_phi  # FastJet's PseudoJet::_set_rap_phi, one copy
 
 __all__ = [
     "Substructure",
@@ -105,18 +110,18 @@ def _dr2(y1, f1, y2, f2, periodic):
 # pairwise clustering with full history
 # ============================================================================
 # node table columns (float): E-scheme four-momentum, position, pt weight
-_NPX = 0
-_NPY = 1
-_NPZ = 2
-_NE = 3
-_NY = 4  # rapidity (or eta, local x for the pt-scheme)
-_NF = 5  # azimuth (or local y)
-_NW = 6  # pt
+NODE_PX = 0
+NODE_PY = 1
+NODE_PZ = 2
+NODE_E = 3
+NODE_Y = 4  # rapidity (or eta, local x for the pt-scheme)
+NODE_PHI = 5  # azimuth (or local y)
+NODE_PT = 6  # pt
 # node table columns (int)
-_NP1 = 0  # parent 1 (-1 for particles)
-_NP2 = 1  # parent 2
-_NCHILD = 2  # merge node that consumed this node, -1 if none (final or beam)
-_NBEAM = 3  # 1 if the node became an inclusive jet (merged with the beam)
+LINK_PARENT1 = 0  # parent 1 (-1 for particles)
+LINK_PARENT2 = 1  # parent 2
+LINK_CHILD = 2  # merge node that consumed this node, -1 if none (final or beam)
+LINK_BEAM = 3  # 1 if the node became an inclusive jet (merged with the beam)
 
 
 @jit
@@ -134,7 +139,7 @@ def _nearest(s, m, sy, sf, r2, periodic):
 
 
 @jit
-def _cluster(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
+def cluster_history(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
     """Generalised-kt clustering of one set of particles, with its history.
 
     Parameters
@@ -158,17 +163,17 @@ def _cluster(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
     if n == 0:
         return 0
     for i in range(n):
-        nodes[i, _NPX] = px[i]
-        nodes[i, _NPY] = py[i]
-        nodes[i, _NPZ] = pz[i]
-        nodes[i, _NE] = e[i]
-        nodes[i, _NY] = y[i]
-        nodes[i, _NF] = f[i]
-        nodes[i, _NW] = w[i]
-        links[i, _NP1] = -1
-        links[i, _NP2] = -1
-        links[i, _NCHILD] = -1
-        links[i, _NBEAM] = 0
+        nodes[i, NODE_PX] = px[i]
+        nodes[i, NODE_PY] = py[i]
+        nodes[i, NODE_PZ] = pz[i]
+        nodes[i, NODE_E] = e[i]
+        nodes[i, NODE_Y] = y[i]
+        nodes[i, NODE_PHI] = f[i]
+        nodes[i, NODE_PT] = w[i]
+        links[i, LINK_PARENT1] = -1
+        links[i, LINK_PARENT2] = -1
+        links[i, LINK_CHILD] = -1
+        links[i, LINK_BEAM] = 0
     # active slots
     snode = np.empty(n, dtype=np.int64)
     sy = np.empty(n)
@@ -216,7 +221,7 @@ def _cluster(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
             break
         last = m - 1
         if beam:
-            links[snode[a], _NBEAM] = 1
+            links[snode[a], LINK_BEAM] = 1
             for s in range(m):
                 flag[s] = nn[s] == a
             b = a
@@ -228,42 +233,42 @@ def _cluster(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
             nb = snode[b]
             k = nxt
             nxt += 1
-            links[k, _NP1] = na
-            links[k, _NP2] = nb
-            links[k, _NCHILD] = -1
-            links[k, _NBEAM] = 0
-            links[na, _NCHILD] = k
-            links[nb, _NCHILD] = k
+            links[k, LINK_PARENT1] = na
+            links[k, LINK_PARENT2] = nb
+            links[k, LINK_CHILD] = -1
+            links[k, LINK_BEAM] = 0
+            links[na, LINK_CHILD] = k
+            links[nb, LINK_CHILD] = k
             for c in range(4):
                 nodes[k, c] = nodes[na, c] + nodes[nb, c]
-            wa = nodes[na, _NW]
-            wb = nodes[nb, _NW]
+            wa = nodes[na, NODE_PT]
+            wb = nodes[nb, NODE_PT]
             if escheme:
-                ry, rf = _rap_phi(nodes[k, _NPX], nodes[k, _NPY], nodes[k, _NPZ], nodes[k, _NE])
-                nodes[k, _NW] = math.sqrt(nodes[k, _NPX] ** 2 + nodes[k, _NPY] ** 2)
+                ry, rf = rap_phi(nodes[k, NODE_PX], nodes[k, NODE_PY], nodes[k, NODE_PZ], nodes[k, NODE_E])
+                nodes[k, NODE_PT] = math.sqrt(nodes[k, NODE_PX] ** 2 + nodes[k, NODE_PY] ** 2)
             else:
                 wk = wa + wb
-                fa = nodes[na, _NF]
-                fb = nodes[nb, _NF]
+                fa = nodes[na, NODE_PHI]
+                fb = nodes[nb, NODE_PHI]
                 if periodic:
                     if fa - fb > _PI:
                         fb += _TWOPI
                     elif fa - fb < -_PI:
                         fb -= _TWOPI
                 if wk > 0.0:
-                    ry = (wa * nodes[na, _NY] + wb * nodes[nb, _NY]) / wk
+                    ry = (wa * nodes[na, NODE_Y] + wb * nodes[nb, NODE_Y]) / wk
                     rf = (wa * fa + wb * fb) / wk
                 else:
-                    ry = 0.5 * (nodes[na, _NY] + nodes[nb, _NY])
+                    ry = 0.5 * (nodes[na, NODE_Y] + nodes[nb, NODE_Y])
                     rf = 0.5 * (fa + fb)
                 if periodic:
                     if rf < 0.0:
                         rf += _TWOPI
                     elif rf >= _TWOPI:
                         rf -= _TWOPI
-                nodes[k, _NW] = wk
-            nodes[k, _NY] = ry
-            nodes[k, _NF] = rf
+                nodes[k, NODE_PT] = wk
+            nodes[k, NODE_Y] = ry
+            nodes[k, NODE_PHI] = rf
             for s in range(m):
                 flag[s] = nn[s] == a or nn[s] == b
             snode[a] = k
@@ -272,9 +277,9 @@ def _cluster(px, py, pz, e, y, f, w, p, r2, escheme, periodic, nodes, links):
             if p == 0:
                 ssc[a] = 1.0
             elif escheme:
-                ssc[a] = nodes[k, _NPX] * nodes[k, _NPX] + nodes[k, _NPY] * nodes[k, _NPY]
+                ssc[a] = nodes[k, NODE_PX] * nodes[k, NODE_PX] + nodes[k, NODE_PY] * nodes[k, NODE_PY]
             else:
-                ssc[a] = nodes[k, _NW] * nodes[k, _NW]
+                ssc[a] = nodes[k, NODE_PT] * nodes[k, NODE_PT]
         # remove slot b (the beam jet, or the second parent) by moving the last slot into it
         if b != last:
             snode[b] = snode[last]
@@ -322,7 +327,7 @@ def _exclusive_nodes(n, n_nodes, links, njets, out):
     limit = 2 * n - njets  # nodes created by the first n - njets merges have index < limit
     cnt = 0
     for k in range(min(limit, n_nodes)):
-        c = links[k, _NCHILD]
+        c = links[k, LINK_CHILD]
         if c < 0 or c >= limit:
             out[cnt] = k
             cnt += 1
@@ -349,7 +354,7 @@ def _taus(n, y, f, w, nodes, links, n_nodes, r0, beta, out3):
         for i in range(n):
             dmin = _INF
             for a in range(na):
-                d = _dr2(y[i], f[i], nodes[axes[a], _NY], nodes[axes[a], _NF], True)
+                d = _dr2(y[i], f[i], nodes[axes[a], NODE_Y], nodes[axes[a], NODE_PHI], True)
                 if d < dmin:
                     dmin = d
             num += w[i] * (math.sqrt(dmin) if beta == 1.0 else dmin ** (0.5 * beta))
@@ -413,26 +418,26 @@ def _soft_drop(n, nodes, links, n_nodes, zcut, beta, r0, kept, lo):
     rg = 0.0
     inv_r02 = 1.0 / (r0 * r0)
     while True:
-        p1 = links[cur, _NP1]
-        p2 = links[cur, _NP2]
+        p1 = links[cur, LINK_PARENT1]
+        p2 = links[cur, LINK_PARENT2]
         if p1 < 0:
             # a single particle: no splitting passed; fastjet-contrib reports z_g = R_g = -1 then
             zg = -1.0
             rg = -1.0
             break
-        pt2c = nodes[cur, _NPX] ** 2 + nodes[cur, _NPY] ** 2
+        pt2c = nodes[cur, NODE_PX] ** 2 + nodes[cur, NODE_PY] ** 2
         if pt2c <= 0.0:
             # contrib's "recursion issue": an empty groomed jet
             return 0.0, 0.0, 0.0, 0.0
-        pt2a = nodes[p1, _NPX] ** 2 + nodes[p1, _NPY] ** 2
-        pt2b = nodes[p2, _NPX] ** 2 + nodes[p2, _NPY] ** 2
+        pt2a = nodes[p1, NODE_PX] ** 2 + nodes[p1, NODE_PY] ** 2
+        pt2b = nodes[p2, NODE_PX] ** 2 + nodes[p2, NODE_PY] ** 2
         pta = math.sqrt(pt2a)
         ptb = math.sqrt(pt2b)
         tot = pta + ptb
         if tot == 0.0:
             return 0.0, 0.0, 0.0, 0.0
         z = min(pta, ptb) / tot
-        dr2 = _dr2(nodes[p1, _NY], nodes[p1, _NF], nodes[p2, _NY], nodes[p2, _NF], True)
+        dr2 = _dr2(nodes[p1, NODE_Y], nodes[p1, NODE_PHI], nodes[p2, NODE_Y], nodes[p2, NODE_PHI], True)
         cut = zcut
         if beta != 0.0:
             cut = zcut * (dr2 * inv_r02) ** (0.5 * beta)
@@ -449,15 +454,15 @@ def _soft_drop(n, nodes, links, n_nodes, zcut, beta, r0, kept, lo):
     while top > 0:
         top -= 1
         k = stack[top]
-        if links[k, _NP1] < 0:
+        if links[k, LINK_PARENT1] < 0:
             kept[lo + k] = True
         else:
-            stack[top] = links[k, _NP1]
-            stack[top + 1] = links[k, _NP2]
+            stack[top] = links[k, LINK_PARENT1]
+            stack[top + 1] = links[k, LINK_PARENT2]
             top += 2
-    px = nodes[cur, _NPX]
-    py = nodes[cur, _NPY]
-    return _signed_mass(px, py, nodes[cur, _NPZ], nodes[cur, _NE]), math.sqrt(px * px + py * py), zg, rg
+    px = nodes[cur, NODE_PX]
+    py = nodes[cur, NODE_PY]
+    return _signed_mass(px, py, nodes[cur, NODE_PZ], nodes[cur, NODE_E]), math.sqrt(px * px + py * py), zg, rg
 
 
 # ============================================================================
@@ -494,7 +499,7 @@ def _block(px, py, pz, e, coff, j_lo, j_hi, r0, beta, zcut, sd_beta, do_mass, do
         jpz = pz[lo:hi]
         je = e[lo:hi]
         for i in range(n):
-            y[i], f[i] = _rap_phi(jpx[i], jpy[i], jpz[i], je[i])
+            y[i], f[i] = rap_phi(jpx[i], jpy[i], jpz[i], je[i])
             w[i] = math.sqrt(jpx[i] * jpx[i] + jpy[i] * jpy[i])
         if do_mass:
             sx = 0.0
@@ -508,7 +513,7 @@ def _block(px, py, pz, e, coff, j_lo, j_hi, r0, beta, zcut, sd_beta, do_mass, do
                 se += je[i]
             out_f[j, 0] = _signed_mass(sx, sy_, sz, se)
         if do_tau:
-            nn_ = _cluster(jpx, jpy, jpz, je, y[:n], f[:n], w[:n], 1, _INF, True, True, nodes, links)
+            nn_ = cluster_history(jpx, jpy, jpz, je, y[:n], f[:n], w[:n], 1, _INF, True, True, nodes, links)
             _taus(n, y, f, w, nodes, links, nn_, r0, beta, taus)
             out_f[j, 1] = taus[0]
             out_f[j, 2] = taus[1]
@@ -519,7 +524,7 @@ def _block(px, py, pz, e, coff, j_lo, j_hi, r0, beta, zcut, sd_beta, do_mass, do
             out_f[j, 5] = e2
             out_f[j, 6] = e3
         if do_sd:
-            nn_ = _cluster(jpx, jpy, jpz, je, y[:n], f[:n], w[:n], 0, _INF, True, True, nodes, links)
+            nn_ = cluster_history(jpx, jpy, jpz, je, y[:n], f[:n], w[:n], 0, _INF, True, True, nodes, links)
             m, pt, zg, rg = _soft_drop(n, nodes, links, nn_, zcut, sd_beta, r0, kept, lo)
             out_f[j, 7] = m
             out_f[j, 8] = pt
@@ -530,7 +535,7 @@ def _block(px, py, pz, e, coff, j_lo, j_hi, r0, beta, zcut, sd_beta, do_mass, do
 # ============================================================================
 # drivers
 # ============================================================================
-def _check_jets(arrays, names, const_offsets):
+def check_jet_arrays(arrays, names, const_offsets):
     """Flat float64 arrays of one length and int64 offsets within them."""
     out = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
     for name, a in zip(names, out):
@@ -548,7 +553,8 @@ def _check_jets(arrays, names, const_offsets):
     return out, coff
 
 
-def _check_positive(name, value):
+def check_positive(name, value):
+    """``value`` as a float, which must be positive and finite."""
     value = float(value)
     if not (value > 0.0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value}")
@@ -567,7 +573,7 @@ def _jet_blocks(coff, power, nthreads):
     return np.unique(np.concatenate(([0], inner, [njets]))).astype(np.int64)
 
 
-def _run_blocks(work, coff, power, n_threads):
+def run_blocks(work, coff, power, n_threads):
     """Call ``work(lo, hi)`` on jet blocks, concurrently when there are several threads.
 
     Every jet writes its own rows of the outputs, so the blocks are independent.
@@ -584,9 +590,9 @@ def _run_blocks(work, coff, power, n_threads):
 
 
 def _compute(px, py, pz, E, const_offsets, R, beta, zcut, sd_beta, what, n_threads):
-    (px, py, pz, E), coff = _check_jets((px, py, pz, E), ("px", "py", "pz", "E"), const_offsets)
-    R = _check_positive("R", R)
-    beta = _check_positive("beta", beta)
+    (px, py, pz, E), coff = check_jet_arrays((px, py, pz, E), ("px", "py", "pz", "E"), const_offsets)
+    R = check_positive("R", R)
+    beta = check_positive("beta", beta)
     zcut = float(zcut)
     sd_beta = float(sd_beta)
     if not (0.0 <= zcut < 0.5):
@@ -601,7 +607,7 @@ def _compute(px, py, pz, E, const_offsets, R, beta, zcut, sd_beta, what, n_threa
     def work(lo, hi):
         _block(px, py, pz, E, coff, lo, hi, R, beta, zcut, sd_beta, *flags, out, kept)
 
-    _run_blocks(work, coff, 3.0 if "ecf" in what else 2.0, n_threads)
+    run_blocks(work, coff, 3.0 if "ecf" in what else 2.0, n_threads)
     return out, kept
 
 

@@ -13,19 +13,33 @@ import numpy as np
 
 from . import Service
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+
+
+def splitmix64_mix(z):
+    """The splitmix64 finaliser on uint64 values, wrapping modulo 2**64.
+
+    Operators only, so that the same function serves numpy arrays (through
+    :func:`splitmix64`) and, compiled by numba in
+    :mod:`hepreco.algorithms._random`, the kernels' scalar seeding: the
+    mixing is written once, here.
+    """
+    z = z + GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
 
 
 def splitmix64(z: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser applied element-wise to a uint64 array."""
     z = np.asarray(z, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = z + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+        return splitmix64_mix(z)
 
 
 def name_key(name: str) -> np.uint64:

@@ -37,7 +37,7 @@ def build_with(conditions, adc, **kwargs):
 def test_noise_only_events_have_gaussian_tails(small, conditions):
     n_events = 2500  # 2500 x 4000 cells = 1e7 samples
     energy = np.zeros((n_events, small.n_cells), dtype=np.float32)
-    adc = digitise_with(conditions, energy, _random.event_seeds(4, n_events))
+    adc = digitise_with(conditions, energy, _random.standalone_seeds(4, n_events))
     cells = build_with(conditions, adc)
     alive = ~conditions["dead_mask"]
     significance = cells[:, alive] / conditions["cell_noise"][alive]
@@ -56,7 +56,7 @@ def test_pileup_noise_adds_in_quadrature(small, conditions):
     n_events = 400
     energy = np.zeros((n_events, small.n_cells), dtype=np.float32)
     pileup = np.full(small.n_cells, 0.05)
-    adc = digitise_with(conditions, energy, _random.event_seeds(5, n_events),
+    adc = digitise_with(conditions, energy, _random.standalone_seeds(5, n_events),
                         pileup_sigma=pileup)
     cells = build_with(conditions, adc)
     alive = ~conditions["dead_mask"]
@@ -69,7 +69,7 @@ def test_pileup_noise_adds_in_quadrature(small, conditions):
 def test_digitisation_is_deterministic_per_event(small, conditions):
     rng = np.random.default_rng(1)
     energy = rng.exponential(1.0, (6, small.n_cells)).astype(np.float32)
-    seeds = _random.event_seeds(8, 6)
+    seeds = _random.standalone_seeds(8, 6)
     together = digitise_with(conditions, energy, seeds)
     np.testing.assert_array_equal(together, digitise_with(conditions, energy, seeds))
     parts = [digitise_with(conditions, energy[i:i + 1], seeds[i:i + 1]) for i in range(6)]
@@ -85,7 +85,7 @@ def test_noise_free_round_trip_is_exact_to_half_a_count(small, conditions):
     energy = rng.uniform(-1.0, 200.0, (20, small.n_cells)).astype(np.float32)
     zero_noise = np.zeros(small.n_cells)
     adc = kernels.digitise(energy, conditions["pedestal"], conditions["gain"], zero_noise,
-                           _random.event_seeds(1, 20), adc_max=conditions["adc_max"])
+                           _random.standalone_seeds(1, 20), adc_max=conditions["adc_max"])
     assert adc.dtype == np.uint16
     cells = build_with(conditions, adc)
     alive = ~conditions["dead_mask"]
@@ -231,15 +231,15 @@ def test_fill_normal_reproduces_the_scalar_sequence():
     np.testing.assert_array_equal(blocked, single)
 
 
-def test_event_seeds_depend_only_on_the_event_index():
-    all_seeds = _random.event_seeds(42, 100)
-    np.testing.assert_array_equal(_random.event_seeds(42, 10, first_event=90),
+def test_standalone_seeds_depend_only_on_the_event_index():
+    all_seeds = _random.standalone_seeds(42, 100)
+    np.testing.assert_array_equal(_random.standalone_seeds(42, 10, first_event=90),
                                   all_seeds[90:])
     assert len(np.unique(all_seeds)) == 100
-    assert not np.array_equal(_random.event_seeds(43, 100), all_seeds)
-    assert not np.array_equal(_random.event_seeds(42, 100, stream=1), all_seeds)
+    assert not np.array_equal(_random.standalone_seeds(43, 100), all_seeds)
+    assert not np.array_equal(_random.standalone_seeds(42, 100, stream=1), all_seeds)
     with pytest.raises(ValueError, match="non-negative"):
-        _random.event_seeds(-1, 3)
+        _random.standalone_seeds(-1, 3)
 
 
 # --------------------------------------------------------------------------
@@ -263,10 +263,10 @@ def test_full_chain_electron_resolution_with_noise(small):
         particles = kernels.particle_gun(11, energy, n_events, int(energy),
                                          eta_range=(-0.4, 0.4))
         truth = kernels.simulate(
-            geometry=small, seeds=_random.event_seeds(int(energy), n_events),
+            geometry=small, seeds=_random.standalone_seeds(int(energy), n_events),
             params=params, **particles)
         adc = digitise_with(conditions, truth,
-                            _random.event_seeds(int(energy) + 1, n_events))
+                            _random.standalone_seeds(int(energy) + 1, n_events))
         cells = build_with(conditions, adc, em_scale=scale)
         eta = np.arcsinh(particles["pz"] / np.hypot(particles["px"], particles["py"]))
         phi = np.arctan2(particles["py"], particles["px"])

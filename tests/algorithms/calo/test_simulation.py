@@ -24,7 +24,7 @@ def em_scale(small):
 
 def run_gun(geo, pdg, energy, n, seed, params=None, eta_range=(-0.4, 0.4)):
     particles = kernels.particle_gun(pdg, energy, n, seed, eta_range=eta_range)
-    seeds = _random.event_seeds(seed, n, stream=7)
+    seeds = _random.standalone_seeds(seed, n, stream=7)
     return kernels.simulate(geometry=geo, seeds=seeds, params=params, **particles)
 
 
@@ -66,7 +66,7 @@ def fit_resolution(energies, rel_sigma, n_events, with_noise_term=False):
 # --------------------------------------------------------------------------
 def test_same_seeds_give_identical_results_and_other_seeds_differ(small):
     events = mixed_events(10, 3)
-    seeds = _random.event_seeds(11, 10)
+    seeds = _random.standalone_seeds(11, 10)
     first = kernels.simulate(geometry=small, seeds=seeds, **events)
     second = kernels.simulate(geometry=small, seeds=seeds, **events)
     np.testing.assert_array_equal(first, second)
@@ -77,7 +77,7 @@ def test_same_seeds_give_identical_results_and_other_seeds_differ(small):
 
 def test_results_do_not_depend_on_how_events_are_chunked(small):
     events = mixed_events(10, 5)
-    seeds = _random.event_seeds(12, 10)
+    seeds = _random.standalone_seeds(12, 10)
     together = kernels.simulate(geometry=small, seeds=seeds, **events)
     assert np.count_nonzero(together.sum(axis=1)) >= 5
     offsets = events["offsets"]
@@ -97,7 +97,7 @@ def test_results_do_not_depend_on_how_events_are_chunked(small):
 
 def test_offsets_may_start_inside_a_larger_particle_array(small):
     events = mixed_events(6, 8)
-    seeds = _random.event_seeds(3, 6)
+    seeds = _random.standalone_seeds(3, 6)
     full = kernels.simulate(geometry=small, seeds=seeds, **events)
     tail = kernels.simulate(geometry=small, seeds=seeds[2:],
                             **{**events, "offsets": events["offsets"][2:]})
@@ -156,7 +156,7 @@ def test_lateral_profile_of_hadrons_is_wider_than_of_electrons(small):
     def fraction_outside(pdg, radius):
         particles = kernels.particle_gun(pdg, 100.0, 200, 6, eta_range=(0.3, 0.3),
                                          phi_range=(0.5, 0.5))
-        cells = kernels.simulate(geometry=small, seeds=_random.event_seeds(6, 200),
+        cells = kernels.simulate(geometry=small, seeds=_random.standalone_seeds(6, 200),
                                  params=no_field, **particles)
         return cells[:, d_r > radius].sum() / cells.sum()
 
