@@ -102,8 +102,14 @@ class Job:
         return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def build(options: JobOptions, check_dataflow: bool = True) -> Job:
-    """Validate ``options`` and instantiate every component."""
+def build(options: JobOptions, check_dataflow: bool = True, preflight: bool = True) -> Job:
+    """Validate ``options`` and instantiate every component.
+
+    Workers rebuild an already validated job with ``check_dataflow`` and
+    ``preflight`` False: the data flow and each component's
+    :meth:`~hepreco.framework.component.Component.preflight` are checked
+    once, in the client.
+    """
     settings = _configure(JobSettings(), options.job)
     registry = get_registry(settings.plugins)
     locations: dict[str, Location] = {}
@@ -169,16 +175,29 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
     for comp in [source, *top.walk(), *outputs, *services.all()]:
         comp.services = services
     specs = {s.name: s for s in options.components()}
+
+    def checked(comp: Component, check, *args) -> None:
+        spec = specs.get(comp.name)
+        try:
+            check(*args)
+        except ConfigurationError as exc:
+            if exc.location is not None or spec is None:
+                raise
+            raise exc.at(spec.locate(getattr(exc, "prop", ""))) from None
+
     for comp in [*services.all(), source, *top.walk(), *outputs]:
         check = getattr(comp, "check", None)
         if check is not None:
-            spec = specs.get(comp.name)
-            try:
-                check(registry)
-            except ConfigurationError as exc:
-                if exc.location is not None or spec is None:
-                    raise
-                raise exc.at(spec.where) from None
+            checked(comp, check, registry)
+    if preflight:
+        if source.generator and settings.evt_max < 0:
+            raise ConfigurationError(f"{source.name} generates events, so job.evt_max must be a number of events "
+                                     "(-1 means 'the whole input'); set job.evt_max or --evt-max N",
+                                     options.job.locate("evt_max"))
+        for comp in [*services.all(), source, *top.walk(), *outputs]:
+            check = getattr(comp, "preflight", None)
+            if check is not None:
+                checked(comp, check)
     job = Job(options.file, settings, registry, source, top, services, outputs, locations)
     if check_dataflow:
         def where(name: str) -> Location:
@@ -212,7 +231,8 @@ class Processor:
     """One process's initialised job; :meth:`process` runs one work item."""
 
     def __init__(self, resolved: dict, output_dir: str):
-        self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False)
+        self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False,
+                         preflight=False)
         self.output_dir = output_dir
         job = self.job
         for svc in job.services.all():

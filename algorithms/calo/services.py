@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hepreco.framework import ConfigurationError, Property, Service, UnknownNameError
+from hepreco.framework import ConfigurationError, Property, PropertyError, Service, UnknownNameError
 
 from .conditions import make_conditions
 from .geometry import load_geometry
@@ -47,6 +47,16 @@ class GeometrySvc(Service):
     def check(self, registry) -> None:
         self.path(registry)
 
+    def geometry_name(self, registry) -> str:
+        """The geometry's name, read from its description file without building the geometry."""
+        if self._geometry is not None:
+            return self._geometry.name
+        import yaml
+
+        with open(self.path(registry)) as f:
+            description = yaml.safe_load(f)
+        return str(description.get("name", "unnamed")) if isinstance(description, dict) else "unnamed"
+
     @property
     def geom(self):
         """The :class:`~hepreco.algorithms.calo.geometry.Geometry` (loaded on first use)."""
@@ -56,6 +66,16 @@ class GeometrySvc(Service):
 
     def initialize(self) -> None:
         self.geom  # noqa: B018  (load once per process, before the first chunk)
+
+
+def geometry_name(services, svc_name: str, registry) -> str:
+    """Name of the geometry served by the service ``svc_name`` of a job being built (nothing is loaded)."""
+    svc = services.by_name.get(svc_name)
+    if svc is None:
+        svc = GeometrySvc(name=svc_name)
+    if not isinstance(svc, GeometrySvc):
+        raise ConfigurationError(f"{svc_name!r} is a {svc.type_name}, not a GeometrySvc")
+    return svc.geometry_name(registry)
 
 
 # -- conditions files -------------------------------------------------------------
@@ -121,8 +141,24 @@ class ConditionsSvc(Service):
         return os.path.join(cache_dir(), "conditions", f"{geometry.name}-{key}.h5")
 
     def check(self, registry) -> None:
-        if self.file and not os.path.exists(self.file):
-            raise ConfigurationError(f"{self.name}: conditions file {self.file!r} does not exist")
+        if not self.file:
+            return
+        if not os.path.exists(self.file):
+            raise PropertyError(self.name, "file", f"conditions file {self.file!r} does not exist")
+        import h5py
+
+        try:
+            with h5py.File(self.file, "r") as f:
+                form, made_for, n_cells = f.attrs.get("format"), f.attrs.get("geometry"), f.attrs.get("n_cells")
+        except OSError as exc:
+            raise PropertyError(self.name, "file", f"cannot read conditions file {self.file!r}: {exc}") from None
+        if form != CONDITIONS_FORMAT:
+            raise PropertyError(self.name, "file", f"{self.file!r} is not a hepreco calorimeter conditions file "
+                                "(write one with hepreco.algorithms.calo.services.write_conditions)")
+        geometry = geometry_name(self.services, self.geometry_svc, registry)
+        if made_for != geometry:
+            raise PropertyError(self.name, "file", f"conditions file {self.file!r} was made for geometry "
+                                f"{made_for!r} ({n_cells} cells), not for {geometry!r} (the job's {self.geometry_svc})")
 
     def initialize(self) -> None:
         geometry = self.services.get(self.geometry_svc).geom

@@ -37,7 +37,9 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, PropertyError
+
+from ..calo.services import geometry_name
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 EM_PDG = (11, 22, 111)
@@ -384,17 +386,21 @@ class LocalHadronicCalibration(Algorithm):
     file = Property("", doc="LCW table file (empty: the table shipped for the job's geometry)")
     geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
 
-    def table_path(self) -> str:
+    def table_path(self, geometry: str | None = None) -> str:
+        """The LCW table file: ``file``, or the one shipped for the geometry (named ``geometry``)."""
         if self.file:
             path = self.file
         else:
-            path = shipped_table(self.services.get(self.geometry_svc).geom.name)
+            path = shipped_table(geometry or self.services.get(self.geometry_svc).geom.name)
         if not os.path.exists(path):
-            raise ConfigurationError(
-                f"{self.name}: LCW table {path!r} does not exist; derive it with "
+            raise PropertyError(
+                self.name, "file", f"LCW table {path!r} does not exist; derive it with "
                 f"'hepreco run jobs/calibrate_clusters.yaml --set ClusterCalibrationDeriver.install_to={path}' "
                 "(and the job's GeometrySvc.geometry), or set the 'file' property")
         return path
+
+    def check(self, registry) -> None:
+        self.table_path(None if self.file else geometry_name(self.services, self.geometry_svc, registry))
 
     def initialize(self) -> None:
         self.tables = read_tables(self.table_path())

@@ -27,7 +27,9 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property
+from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, PropertyError
+
+from ..calo.services import geometry_name
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -332,14 +334,18 @@ class JetCalibration(Algorithm):
     file = Property("", doc="JES table file (empty: the table shipped for the job's geometry)")
     geometry_svc = Property("GeometrySvc", doc="name of the geometry service")
 
-    def table_path(self) -> str:
-        path = self.file or shipped_table(self.services.get(self.geometry_svc).geom.name)
+    def table_path(self, geometry: str | None = None) -> str:
+        """The JES table file: ``file``, or the one shipped for the geometry (named ``geometry``)."""
+        path = self.file or shipped_table(geometry or self.services.get(self.geometry_svc).geom.name)
         if not os.path.exists(path):
-            raise ConfigurationError(
-                f"{self.name}: JES table {path!r} does not exist; derive it with "
+            raise PropertyError(
+                self.name, "file", f"JES table {path!r} does not exist; derive it with "
                 f"'hepreco run jobs/calibrate_jets.yaml --set JetCalibrationDeriver.install_to={path}' "
                 "(and the job's GeometrySvc.geometry), or set the 'file' property")
         return path
+
+    def check(self, registry) -> None:
+        self.table_path(None if self.file else geometry_name(self.services, self.geometry_svc, registry))
 
     def initialize(self) -> None:
         self.table = read_table(self.table_path())
