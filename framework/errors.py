@@ -173,3 +173,13 @@ class JobAborted(HeprecoError, RuntimeError):
 
 class StreamError(HeprecoError, RuntimeError):
     """An event source or output stream failed on a work item."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The job was asked to stop by a signal (SIGTERM): handled as Ctrl-C (KeyboardInterrupt) is."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")

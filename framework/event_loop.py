@@ -36,7 +36,10 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     """Run ``job``; return its report (also written to ``<output dir>/report.json``).
 
     Raises :class:`~hepreco.framework.errors.JobAborted` when an algorithm
-    with ``on_error: abort`` fails; the report is written first.
+    with ``on_error: abort`` fails; the report is written first.  An
+    interruption (Ctrl-C, or SIGTERM through the command line) stops
+    dispatching, writes the report (status ``interrupted``) and is re-raised;
+    ``resume=True`` then continues from the completed items.
     """
     s = job.settings
     out = os.path.abspath(s.output_dir)
@@ -49,13 +52,16 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     todo = [it for it in items if it.key not in done]
     results: dict[int, ItemResult] = {it.index: manifest.load_result(it.key) for it in items if it.key in done}
     failures: list[ItemFailure] = []
+    retries: dict[int, dict] = {}
     abort: BaseException | None = None
+    interrupted: KeyboardInterrupt | None = None
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
     fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}")
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
+            retries = executor.retries
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
                     failures.append(res)
@@ -65,6 +71,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
                 bar.update(res.n_read)
     except AlgorithmError as exc:
         abort = exc
+    except KeyboardInterrupt as exc:
+        interrupted = exc  # what completed is kept: --resume continues from there
     except BaseException:
         manifest.close(complete=False)  # keep what completed: --resume continues from there
         raise
@@ -75,7 +83,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
     hist_files = job.services.histograms.write(histograms, out)
     summaries = []
-    for alg in job.algorithms():
+    for alg in job.algorithms() if interrupted is None else []:
         prefix = alg.name + "/"
         owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
         if owned:
@@ -86,7 +94,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     processed = sum(results[i].n_read for i in results if f"{i:05d}" not in done)
     report = {
         "job": s.name,
-        "status": "ok" if complete else ("aborted" if abort else "incomplete"),
+        "status": "ok" if complete else ("aborted" if abort else "interrupted" if interrupted else "incomplete"),
         "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "finished": datetime.datetime.fromtimestamp(finished).isoformat(timespec="seconds"),
         "wall_seconds": finished - started,
@@ -107,10 +115,13 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "messages": MessageSvc.merge(r.messages for r in ordered),
         "errors": [err for r in ordered for err in r.errors],
         "failed_items": [vars(f) for f in failures],
+        "retried_items": [retries[i] for i in sorted(retries)],
         "outputs": [p for r in ordered for p in r.parts],
         "histograms": [os.path.relpath(p, out) for p in hist_files],
         "summaries": [os.path.relpath(p, out) for p in summaries],
     }
+    if interrupted is not None:
+        report["interrupted"] = str(interrupted) or "KeyboardInterrupt"
     if abort is not None:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,
                            "exception": abort.exception, "message": abort.message}
@@ -121,6 +132,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     os.replace(tmp, os.path.join(out, "report.json"))
     if not quiet:
         print(summary(report), file=sys.stderr)
+    if interrupted is not None:
+        interrupted.report = os.path.join(out, "report.json")
+        raise interrupted
     if abort is not None:
         raise JobAborted(f"job aborted: {abort} (on_error: abort; set on_error: skip_event or skip_chunk "
                          f"on {abort.algorithm} to carry on). Report: {out}/report.json") from abort
