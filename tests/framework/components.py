@@ -7,7 +7,8 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, hookimpl
+from hepreco.framework import (Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, PropertyError,
+                               hookimpl)
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
 from hepreco.framework.services.random import event_seeds
@@ -38,6 +39,12 @@ class ToySource(EventSource):
         cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
         parts = ak.unflatten(ak.zip({"pt": cat(pts), "eta": cat(etas), "phi": cat(phis)}), np.array(counts))
         return ids, {self.particles: parts, self.vector: np.array(vec).reshape(-1, 4)}
+
+
+class ToyGenerator(ToySource):
+    """ToySource declared as a generator: it needs job.evt_max."""
+
+    generator = True
 
 
 class SumPt(Algorithm):
@@ -149,6 +156,23 @@ class Sleep(Algorithm):
         time.sleep(self.seconds)
 
 
+class Preflighted(Algorithm):
+    """Records each preflight call (a line with the process id in ``log``) and refuses when asked."""
+
+    log = Property("", doc="file receiving one line per preflight call")
+    refuse = Property(False, doc="raise a PropertyError from preflight")
+
+    def preflight(self):
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+        if self.refuse:
+            raise PropertyError(self.name, "refuse", "the external check says no")
+
+    def execute(self, store):
+        pass
+
+
 class Touch(Algorithm):
     """Trivial algorithm: reads one key, writes another (for chains)."""
 
@@ -161,9 +185,9 @@ class Touch(Algorithm):
 
 @hookimpl
 def hepreco_register_algorithms():
-    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep]
+    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Preflighted]
 
 
 @hookimpl
 def hepreco_register_sources():
-    return [ToySource]
+    return [ToySource, ToyGenerator]

@@ -325,3 +325,19 @@ def test_cone_sums_match_a_numpy_reference_across_the_phi_wrap():
     inside = (cell_eta[None, :] - eta[:, None]) ** 2 + dphi ** 2 < 0.35 ** 2
     reference = np.where(inside, cells, 0).sum(axis=1, dtype=np.float64)
     np.testing.assert_allclose(cone_sums(cells, cell_eta, cell_phi, eta, phi, 0.35), reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("file,message", [
+    ("/no/such.h5", "conditions file '/no/such.h5' does not exist"),
+    (os.path.join(ROOT, "algorithms", "jets", "data", "jes-small.h5"), "is not a hepreco calorimeter conditions file"),
+])
+def test_validate_refuses_conditions_files_run_would_refuse(write_job, capsys, file, message):
+    from hepreco.framework.cli import main
+
+    with open(os.path.join(JOBS, "main.yaml")) as f:
+        text = f.read()
+    line = text[:text.index("  ConditionsSvc: {}")].count("\n") + 1
+    path = write_job(text.replace("  ConditionsSvc: {}", f"  ConditionsSvc: {{file: {file}}}"))
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hepreco: error: {path}:{line}: ConditionsSvc.file: ") and message in err
