@@ -78,6 +78,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         raise
     finally:
         bar.close()
+    if interrupted is not None and abort is None and not failures and len(results) == len(items):
+        interrupted = None  # the stop came while the executor was shutting down: every item is complete
 
     ordered = [results[i] for i in sorted(results)]
     histograms = HistogramSvc.merge(r.histograms for r in ordered)
