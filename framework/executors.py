@@ -53,7 +53,7 @@ class Executor:
         self.workers = workers
         self.max_retries = max_retries
         self.scheduler = scheduler
-        #: items run more than once: index -> {index, first, last, attempts, reason, outcome}
+        #: items run more than once: index -> {index, first, last, attempts, reasons}
         self.retries: dict[int, dict] = {}
 
     def _retried(self, item: WorkItem, reason: str) -> None:
