@@ -27,7 +27,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, PropertyError
+from hepreco.framework import Algorithm, Input, Output, Property, PropertyError
 
 from ..calo.services import geometry_name
 
