@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -105,6 +106,9 @@ def _worker_init(parent: int) -> None:
     from .job import finalize_processors
 
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
+    # Ctrl-C reaches the whole process group: the main process alone decides how to stop (it lets the
+    # items in flight finish), so workers do not die half-way with a KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a killed main process cannot stop its pool: a watchdog ends the worker instead of leaving it
     # running (and writing parts) or idle; polling the parent's id works on every POSIX system
     threading.Thread(target=_exit_with_parent, args=(parent,), name="hepreco-parent-watchdog", daemon=True).start()

@@ -1,4 +1,4 @@
-"""Killing and stopping a running job: no orphaned workers, SIGTERM stops as Ctrl-C does and resumes."""
+"""Killing and stopping a running job: no orphaned workers; SIGTERM and Ctrl-C stop cleanly and resume."""
 import glob
 import json
 import os
@@ -52,8 +52,9 @@ def _alive(pid: int) -> bool:
 
 
 def _start(path: str, log) -> subprocess.Popen:
+    # a session of its own: Ctrl-C on a terminal signals the whole process group, as killpg does here
     return subprocess.Popen([sys.executable, "-m", "hepreco.framework.cli", "run", path, "--executor", "processes",
-                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+                             "--workers", "2"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait_for_parts(out: str, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -97,7 +98,8 @@ def test_workers_exit_when_the_main_process_is_killed(toy_job, tmp_path):
             _kill_all(workers)
 
 
-def test_sigterm_stops_like_ctrl_c_writes_the_report_and_resumes(toy_job, tmp_path):
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "ctrl-c"])
+def test_sigterm_and_ctrl_c_stop_cleanly_write_the_report_and_resume(toy_job, tmp_path, signum, code):
     out = str(tmp_path / "out")
     path = toy_job(out, evt_max=200, chunk_size=10, algorithms=SLOW)
     workers = []
@@ -106,8 +108,11 @@ def test_sigterm_stops_like_ctrl_c_writes_the_report_and_resumes(toy_job, tmp_pa
         try:
             _wait_for_parts(out, 2, proc)
             workers = _children(proc.pid)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=60) == 128 + signal.SIGTERM == 143
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)  # as a terminal's Ctrl-C: the main process and its workers
+            else:
+                proc.send_signal(signum)  # as a batch system or `kill`: the main process only
+            assert proc.wait(timeout=60) == 128 + signum == code
             deadline = time.monotonic() + 10
             while any(_alive(p) for p in workers) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -118,12 +123,14 @@ def test_sigterm_stops_like_ctrl_c_writes_the_report_and_resumes(toy_job, tmp_pa
             _kill_all(workers)
     text = (tmp_path / "log").read_text()
     assert "Traceback" not in text
-    assert f"hepreco: interrupted by SIGTERM; what completed is recorded in {out}/report.json; " \
+    name = signal.Signals(signum).name
+    assert f"hepreco: interrupted by {name}; what completed is recorded in {out}/report.json; " \
            "rerun with --resume to continue" in text
     assert "hepreco: job 'toy' interrupted" in text
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
-    assert report["status"] == "interrupted" and report["interrupted"] == "stopped by SIGTERM"
+    assert report["status"] == "interrupted"
+    assert report["interrupted"] == ("stopped by SIGTERM" if signum == signal.SIGTERM else "KeyboardInterrupt")
     assert 2 <= report["items"]["completed"] < report["items"]["total"] == 20
     assert report["events"]["read"] == 10 * report["items"]["completed"]
 
