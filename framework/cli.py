@@ -13,13 +13,25 @@
 
 Configuration and data errors are printed as one message (file, line,
 suggestion) without a traceback; ``--debug`` shows the traceback.
+
+Exit codes: 0 the job completed; 1 it ran but did not complete (aborted,
+work items failed, or an input or output failed); 2 a usage or
+configuration error (as argparse), nothing was run; 128 + signal number when
+interrupted by Ctrl-C (130) or SIGTERM (143), after writing ``report.json``
+(continue with ``--resume``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
-from .errors import HeprecoError
+from .errors import ConfigurationError, HeprecoError, Interrupted
+
+#: exit codes (see the module docstring)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,9 +123,11 @@ def cmd_run(args) -> int:
         else:
             with open(args.dump_config, "w") as f:
                 f.write(text)
-        return 0
+            print(f"hepreco: wrote the resolved configuration to {args.dump_config}; no events were processed "
+                  f"(run it with: hepreco run {args.dump_config})", file=sys.stderr)
+        return EXIT_OK
     report = run_job(job, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
-    return 0 if report["status"] == "ok" else 1
+    return EXIT_OK if report["status"] == "ok" else EXIT_FAILED
 
 
 def cmd_validate(args) -> int:
@@ -258,18 +272,41 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "d
             "overlay": cmd_overlay, "merge": cmd_merge, "artefacts": cmd_artefacts}
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM stops the job as Ctrl-C does (a second SIGTERM kills at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _sigterm_as_interrupt():
+            return COMMANDS[args.command](args)
     except HeprecoError as exc:
         if args.debug:
             raise
         print(f"hepreco: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("hepreco: interrupted; rerun with --resume to continue", file=sys.stderr)
-        return 130
+        return EXIT_USAGE if isinstance(exc, ConfigurationError) else EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        report = getattr(exc, "report", None)
+        where = f"; what completed is recorded in {report}" if report else ""
+        print(f"hepreco: interrupted by {signal.Signals(signum).name}{where}; rerun with --resume to continue",
+              file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

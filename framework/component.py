@@ -418,9 +418,24 @@ class Component:
     def check(self, registry) -> None:
         """Checks that need the registry or several properties together (override).
 
-        Called while the job is built, before any event; raise
+        Called while the job is built, before any event (in the client and
+        in every worker); raise
         :class:`~hepreco.framework.errors.ConfigurationError` (it is given the
-        component's job-file location).
+        component's job-file location), or
+        :class:`~hepreco.framework.errors.PropertyError` (given the line of
+        that property).
+        """
+
+    def preflight(self) -> None:
+        """Costly checks, run once when the job is built for ``hepreco run`` or ``validate`` (override).
+
+        Unlike :meth:`check`, this is not repeated in every worker: use it
+        for what needs an external program or file to answer (e.g. whether
+        a generator understands its settings), so that ``validate`` refuses
+        what the workers would refuse.  Raise
+        :class:`~hepreco.framework.errors.ConfigurationError`, or
+        :class:`~hepreco.framework.errors.PropertyError` to point at the
+        line of one property.
         """
 
     # -- artefacts (see hepreco.framework.artefacts) ---------------------------

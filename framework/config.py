@@ -316,11 +316,37 @@ def Job(source: Spec | None = None, algorithms: list[Spec] = (), services: list[
     return composition.compose(options, includes)
 
 
+def _failing_line(path: str, tb) -> int | None:
+    """The line of the innermost traceback frame that lies in the job options file ``path``."""
+    target = os.path.abspath(path)
+    line = None
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def load_python(path: str) -> JobOptions:
+    """Run a Python job options file (with the user's rights, like any Python file) and return its ``job``.
+
+    A syntax error or an exception in the file becomes a
+    :class:`ConfigurationError` naming the file, the line and the exception.
+    """
+    if not os.path.exists(path):
+        raise ConfigurationError(f"job options file {path!r} does not exist")
     try:
         namespace = runpy.run_path(path, run_name="__hepreco_joboptions__")
-    except FileNotFoundError:
-        raise ConfigurationError(f"job options file {path!r} does not exist") from None
+    except SyntaxError as exc:
+        where = Location(exc.filename or path, exc.lineno)
+        raise ConfigurationError(f"SyntaxError: {exc.msg}", where) from None
+    except ConfigurationError as exc:
+        if exc.location is not None:
+            raise
+        raise exc.at(Location(path, _failing_line(path, exc.__traceback__))) from None
+    except Exception as exc:
+        where = Location(path, _failing_line(path, exc.__traceback__))
+        raise ConfigurationError(f"{type(exc).__name__}: {exc}", where) from None
     job = namespace.get("job")
     if not isinstance(job, JobOptions):
         raise ConfigurationError("a Python job options file must bind 'job' to "

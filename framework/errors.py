@@ -288,3 +288,11 @@ class OutputError(HeprecoError, OSError):
 
     def __str__(self) -> str:
         return Exception.__str__(self)
+class Interrupted(KeyboardInterrupt):
+    """The job was asked to stop by a signal (SIGTERM): handled as Ctrl-C (KeyboardInterrupt) is."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")

@@ -41,7 +41,10 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     Raises :class:`~hepreco.framework.errors.JobAborted` when an algorithm
     with ``on_error: abort`` fails; the report is written first, and
     :class:`~hepreco.framework.errors.OutputError` when the output folder
-    cannot be written.
+    cannot be written.  An interruption (Ctrl-C, or SIGTERM through the
+    command line) stops dispatching, writes the report (status
+    ``interrupted``) and is re-raised; ``resume=True`` then continues from
+    the completed items.
     """
     s = job.settings
     out = os.path.abspath(s.output_dir)
@@ -61,7 +64,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         if it.key in done:
             merged.add(manifest.load_result(it.key), resumed=True)
     failures: list[ItemFailure] = []
+    retries: dict[int, dict] = {}
     abort: BaseException | None = None
+    interrupted: KeyboardInterrupt | None = None
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
     pins = {who: art.sha256 for who, art in job.artefacts().items()}
@@ -69,6 +74,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
+            retries = executor.retries
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
                     failures.append(res)
@@ -79,12 +85,16 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                 merged.add(res)
     except AlgorithmError as exc:
         abort = exc
+    except KeyboardInterrupt as exc:
+        interrupted = exc  # what completed is kept: --resume continues from there
     except BaseException:
         manifest.close(complete=False, raising=False)  # keep what completed: --resume continues from there
         raise
     finally:
         bar.close()
         manifest.discard_unrecorded()  # parts of items that were not recorded (abort, error) go
+    if interrupted is not None and abort is None and not failures and merged.items + merged.waiting == len(items):
+        interrupted = None  # the stop came while the executor was shutting down: every item is complete
 
     merged.finish()
     job.services.artefacts.derivation = {
@@ -98,7 +108,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         with writing(out):
             hist_files = job.services.histograms.write(histograms, out)
             summaries = []
-            for alg in job.algorithms():
+            for alg in job.algorithms() if interrupted is None else []:
                 prefix = alg.name + "/"
                 owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
                 owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
@@ -111,7 +121,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     finished = time.time()
     report = {
         "job": s.name,
-        "status": "ok" if complete else ("aborted" if abort else "incomplete"),
+        "status": "ok" if complete else ("aborted" if abort else "interrupted" if interrupted else "incomplete"),
         "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "finished": datetime.datetime.fromtimestamp(finished).isoformat(timespec="seconds"),
         "wall_seconds": finished - started,
@@ -134,6 +144,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "messages": merged.messages,
         "errors": merged.errors,
         "failed_items": [vars(f) for f in failures],
+        "retried_items": [retries[i] for i in sorted(retries)],
         "outputs": merged.parts,
         "histograms": [os.path.relpath(p, out) for p in hist_files],
         "summaries": [os.path.relpath(p, out) for p in summaries],
@@ -141,6 +152,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "artefacts_derived": [{**art.summary(), "install": f"hepreco artefacts install {_shown(art.path)}"}
                               for art in job.services.artefacts.derived],
     }
+    if interrupted is not None:
+        report["interrupted"] = str(interrupted) or "KeyboardInterrupt"
     if abort is not None:
         report["abort"] = {"algorithm": abort.algorithm, "events": abort.events,
                            "exception": abort.exception, "message": abort.message}
@@ -149,6 +162,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         atomic_write(os.path.join(out, "report.json"), json.dumps(report, indent=1, default=str).encode())
     if not quiet:
         print(summary(report), file=sys.stderr)
+    if interrupted is not None:
+        interrupted.report = os.path.join(out, "report.json")
+        raise interrupted
     if abort is not None:
         raise JobAborted(f"job aborted: {abort} (on_error: abort; set on_error: skip_event or skip_chunk "
                          f"on {abort.algorithm} to carry on). Report: {out}/report.json") from abort

@@ -13,11 +13,18 @@ as items complete; the client orders them.  Algorithms never know which
 executor runs them.  A worker that dies takes its items with it: they are
 retried (``job.max_retries`` times) and then reported as an
 :class:`ItemFailure`; an exception raised by an algorithm is not retried.
+Every item run more than once is listed in ``Executor.retries`` (for the
+report).  Workers of the ``processes`` pool exit by themselves when the
+main process dies (even by SIGKILL).
 """
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+import os
+import signal
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -49,6 +56,14 @@ class Executor:
         self.workers = workers
         self.max_retries = max_retries
         self.scheduler = scheduler
+        #: items run more than once: index -> {index, first, last, attempts, reasons}
+        self.retries: dict[int, dict] = {}
+
+    def _retried(self, item: WorkItem, reason: str) -> None:
+        entry = self.retries.setdefault(item.index, {"index": item.index, "first": item.first, "last": item.last,
+                                                     "attempts": 1, "reasons": []})
+        entry["attempts"] += 1
+        entry["reasons"].append(reason)
 
     def run(self, fn: Callable, items: Iterable[WorkItem]) -> Iterator:
         raise NotImplementedError
@@ -78,10 +93,27 @@ class SequentialExecutor(Executor):
         finalize_processors()
 
 
-def _worker_init() -> None:
+#: seconds between two checks, in a worker, that the main process still lives
+PARENT_POLL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit this worker (no clean-up: its work is lost anyway) once the process ``parent`` is gone."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
+
+
+def _worker_init(parent: int) -> None:
     from .job import finalize_processors
 
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
+    # Ctrl-C reaches the whole process group: the main process alone decides how to stop (it lets the
+    # items in flight finish), so workers do not die half-way with a KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a killed main process cannot stop its pool: a watchdog ends the worker instead of leaving it
+    # running (and writing parts) or idle; polling the parent's id works on every POSIX system
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="hepreco-parent-watchdog", daemon=True).start()
 
 
 class ProcessExecutor(Executor):
@@ -91,7 +123,7 @@ class ProcessExecutor(Executor):
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def run(self, fn, items):
         queue = list(items)
@@ -133,6 +165,9 @@ class ProcessExecutor(Executor):
                 if len(lost) > 1:
                     # several items shared the dead pool: rerun each alone to find the culprit
                     suspects.update(item.index for item in lost)
+                    for item in lost:
+                        self._retried(item, f"a worker process died while {len(lost)} items were in flight; "
+                                            "rerun alone")
                     queue[:0] = sorted(lost, key=lambda it: it.index)
                     continue
                 item = lost[0]
@@ -141,6 +176,7 @@ class ProcessExecutor(Executor):
                     suspects.discard(item.index)
                     yield ItemFailure(item.index, item.first, item.last, attempts[item.index], "worker process died")
                 else:
+                    self._retried(item, "its worker process died")
                     queue.insert(0, item)
         finally:
             for fut in running:

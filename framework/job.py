@@ -116,10 +116,16 @@ class Job:
         return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def build(options: JobOptions, check_dataflow: bool = True) -> Job:
-    """Validate ``options`` and instantiate every component."""
+def build(options: JobOptions, check_dataflow: bool = True, preflight: bool = True) -> Job:
+    """Validate ``options`` and instantiate every component.
+
+    Workers rebuild an already validated job with ``check_dataflow`` and
+    ``preflight`` False: the data flow and each component's
+    :meth:`~hepreco.framework.component.Component.preflight` are checked
+    once, in the client.
+    """
     try:
-        return _build(options, check_dataflow)
+        return _build(options, check_dataflow, preflight)
     except ConfigurationError as exc:
         if not options.included:
             raise
@@ -128,7 +134,7 @@ def build(options: JobOptions, check_dataflow: bool = True) -> Job:
         raise placed(exc, options) from None
 
 
-def _build(options: JobOptions, check_dataflow: bool) -> Job:
+def _build(options: JobOptions, check_dataflow: bool, preflight: bool) -> Job:
     settings = _configure(JobSettings(), options.job)
     try:
         check_executor(settings.executor)
@@ -209,23 +215,36 @@ def _build(options: JobOptions, check_dataflow: bool) -> Job:
         spec = specs.get(comp.name)
         if exc.location is not None or spec is None:
             return exc
+        prop = prop or getattr(exc, "prop", None)  # a PropertyError points at its property's line
         return exc.at(spec.locate(prop) if prop else spec.where)
+
+    def checked(comp: Component, check, *args) -> None:
+        try:
+            check(*args)
+        except ConfigurationError as exc:
+            raise placed(exc, comp) from None
 
     components = [*services.all(), source, *top.walk(), *outputs]
     declare_services(components, services, placed)
     for comp in [*services.all(), source, *top.walk(), *outputs]:
         check = getattr(comp, "check", None)
         if check is not None:
-            try:
-                check(registry)
-            except ConfigurationError as exc:
-                raise placed(exc, comp) from None
+            checked(comp, check, registry)
     for comp in [*services.all(), source, *top.walk(), *outputs]:
         for prop in artefact_properties(comp):
             try:
                 services.artefacts.resolve(comp, prop)
             except ConfigurationError as exc:
                 raise placed(exc, comp, prop) from None
+    if preflight:
+        if source.generator and settings.evt_max < 0:
+            raise ConfigurationError(f"{source.name} generates events, so job.evt_max must be a number of events "
+                                     "(-1 means 'the whole input'); set job.evt_max or --evt-max N",
+                                     options.job.locate("evt_max"))
+        for comp in [*services.all(), source, *top.walk(), *outputs]:
+            check = getattr(comp, "preflight", None)
+            if check is not None:
+                checked(comp, check)
     job = Job(options.file, settings, registry, source, top, services, outputs, locations)
     if check_dataflow:  # the client's build (and validate); workers rebuild a checked job without these
         try:
@@ -292,7 +311,8 @@ class Processor:
     """One process's initialised job; :meth:`process` runs one work item."""
 
     def __init__(self, resolved: dict, output_dir: str, artefacts: dict[str, str] | None = None):
-        self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False)
+        self.job = build(options_from_dict(resolved, "<resolved configuration>"), check_dataflow=False,
+                         preflight=False)
         self.output_dir = output_dir
         job = self.job
         for who, sha in (artefacts or {}).items():

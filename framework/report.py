@@ -48,6 +48,11 @@ def summary(report: dict) -> str:
             evs = err["events"]
             span = f"event {evs[0]}" if len(evs) == 1 else f"{len(evs)} events"
             lines.append(f"           {err['algorithm']} [{err['policy']}] {span}: {err['exception']}: {err['message']}")
+    failed = {f["index"] for f in report["failed_items"]}
+    for entry in report.get("retried_items", []):
+        if entry["index"] not in failed:
+            lines.append(f"  retried  item {entry['index']} (events {entry['first']}..{entry['last'] - 1}) completed "
+                         f"after {entry['attempts']} attempts: {entry['reasons'][-1]}")
     for failure in report["failed_items"]:
         lines.append(f"  FAILED   item {failure['index']} (events {failure['first']}..{failure['last'] - 1}): "
                      f"{failure['reason']} after {failure['attempts']} attempts")

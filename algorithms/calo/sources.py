@@ -47,6 +47,7 @@ class ParticleGunSource(EventSource):
     phi_range = Property([-np.pi, np.pi], doc="azimuth range", unit="rad", items=float, validator=_pair)
     particles = Output("TruthParticles", doc="the gun particle: pdg_id, charge, px, py, pz, E [GeV], status")
     weights = Output("EventWeights", doc="event weight (1)")
+    generator = True
 
     def check(self, registry) -> None:
         lowest = min(self.energies) if self.energies else self.energy_range[0]

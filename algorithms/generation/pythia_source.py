@@ -14,7 +14,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import ConfigurationError, EventSource, Output, Property, WorkItem
+from hepreco.framework import ConfigurationError, EventSource, Output, Property, PropertyError, WorkItem
+from hepreco.framework.errors import suggestion
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
 
@@ -56,6 +57,20 @@ def import_pythia():
     return pythia8mc
 
 
+_SETTING_KINDS = ("Flag", "Mode", "Parm", "Word", "FVec", "MVec", "PVec", "WVec")
+
+
+def unknown_setting(py, cmd: str) -> str:
+    """Why ``py.readString(cmd)`` refused ``cmd``: an unknown name (with the nearest ones) or a bad value."""
+    key = (cmd.split("=", 1)[0] if "=" in cmd else cmd).strip()
+    if any(getattr(py.settings, f"is{kind}")(key) for kind in _SETTING_KINDS):
+        return f"Pythia rejects the value in {cmd!r} (not meaningful or out of range for {key!r})"
+    if ":" not in key or key.split(":", 1)[0].lstrip("-").isdigit():
+        return f"Pythia does not understand {cmd!r} (expected 'Name = value', e.g. 'HardQCD:all = on')"
+    names = [entry.name for kind in _SETTING_KINDS for entry in getattr(py.settings, f"get{kind}Map")("").values()]
+    return f"Pythia does not know the setting {key!r} (in {cmd!r}); {suggestion(key, names)}"
+
+
 PARTICLE_FIELDS = (("pdg_id", np.int32), ("charge", np.float32), ("px", np.float64), ("py", np.float64),
                    ("pz", np.float64), ("E", np.float64), ("status", np.int32))
 
@@ -75,7 +90,15 @@ class PythiaSource(EventSource):
     particles = Output("TruthParticles", doc="truth particles: pdg_id, charge, px, py, pz, E [GeV], status")
     weights = Output("EventWeights", doc="event weight (float64 per event)")
 
+    generator = True
     _pythia = None
+
+    def preflight(self) -> None:
+        """Ask Pythia whether it understands every setting (as :meth:`initialize` will), without initialising."""
+        py = import_pythia().Pythia("", False)
+        for cmd in self.settings:
+            if not py.readString(cmd, False):
+                raise PropertyError(self.name, "settings", unknown_setting(py, cmd))
 
     def initialize(self) -> None:
         pythia8mc = import_pythia()
@@ -86,7 +109,7 @@ class PythiaSource(EventSource):
                     "Print:quiet = on", "Next:numberCount = 0", *self.settings]
         for cmd in commands:
             if not py.readString(cmd):
-                raise ConfigurationError(f"{self.name}: Pythia does not understand the setting {cmd!r}")
+                raise PropertyError(self.name, "settings", unknown_setting(py, cmd))
         if not py.init():
             raise ConfigurationError(f"{self.name}: Pythia initialisation failed with settings {self.settings}")
         self._pythia = py

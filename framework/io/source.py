@@ -60,6 +60,8 @@ class EventSource(Component):
 
     kind = "source"
     services: Any = None
+    #: True for sources that make events rather than read them: they need ``job.evt_max`` >= 0.
+    generator: bool = False
 
     def initialize(self) -> None:
         """Called once per process before the first :meth:`read`."""

@@ -7,7 +7,8 @@ import awkward as ak
 import hist
 import numpy as np
 
-from hepreco.framework import (Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, Service,
+from hepreco.framework import (Algorithm, EventAlgorithm, EventSource, Filter, Input, Output, Property, PropertyError,
+                               Service,
                                hookimpl)
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
@@ -39,6 +40,12 @@ class ToySource(EventSource):
         cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
         parts = ak.unflatten(ak.zip({"pt": cat(pts), "eta": cat(etas), "phi": cat(phis)}), np.array(counts))
         return ids, {self.particles: parts, self.vector: np.array(vec).reshape(-1, 4)}
+
+
+class ToyGenerator(ToySource):
+    """ToySource declared as a generator: it needs job.evt_max."""
+
+    generator = True
 
 
 class SumPt(Algorithm):
@@ -152,6 +159,23 @@ class Sleep(Algorithm):
         time.sleep(self.seconds)
 
 
+class Preflighted(Algorithm):
+    """Records each preflight call (a line with the process id in ``log``) and refuses when asked."""
+
+    log = Property("", doc="file receiving one line per preflight call")
+    refuse = Property(False, doc="raise a PropertyError from preflight")
+
+    def preflight(self):
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+        if self.refuse:
+            raise PropertyError(self.name, "refuse", "the external check says no")
+
+    def execute(self, store):
+        pass
+
+
 class Touch(Algorithm):
     """Trivial algorithm: reads one key, writes another (for chains)."""
 
@@ -206,7 +230,8 @@ class Tally(Algorithm):
 
 @hookimpl
 def hepreco_register_algorithms():
-    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled]
+    return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled,
+            Preflighted]
 
 
 class ToyConditionsSvc(Service):
@@ -236,4 +261,4 @@ def hepreco_register_services():
 
 @hookimpl
 def hepreco_register_sources():
-    return [ToySource]
+    return [ToySource, ToyGenerator]

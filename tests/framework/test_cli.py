@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from hepreco.framework.cli import main
 
@@ -107,3 +108,66 @@ def test_graph_explains_the_mark_of_an_input_without_producer(tmp_path, write_jo
                       "algorithms:\n  - {type: SumPt}\n", "plain.yaml")
     assert main(["validate", plain, "--graph"]) == 0
     assert "?" not in capsys.readouterr().out
+PY_JOB = """\
+from hepreco.framework.config import Alg, Job, Source
+
+def helper():
+    return foo + 1
+
+job = Job(name="py", evt_max=10, progress=False, plugins=["tests.framework.components"],
+          source=Source("ToySource"), algorithms=[Alg("SumPt")], output_dir={out!r})
+{extra}
+"""
+
+
+def test_python_job_options_that_raise_name_the_file_line_and_exception(tmp_path):
+    path = tmp_path / "opts.py"
+    path.write_text(PY_JOB.format(out=str(tmp_path / "out"), extra="helper()"))
+    proc = cli("validate", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr == f"hepreco: error: {path}:4: NameError: name 'foo' is not defined\n"
+
+
+def test_python_job_options_with_a_syntax_error_name_the_line(tmp_path):
+    path = tmp_path / "opts.py"
+    path.write_text(PY_JOB.format(out=str(tmp_path / "out"), extra="if True\n    pass"))
+    proc = cli("run", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr == f"hepreco: error: {path}:8: SyntaxError: expected ':'\n"
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_python_job_options_error_inside_an_imported_call_points_at_the_job_line(tmp_path, capsys):
+    path = tmp_path / "opts.py"
+    path.write_text(PY_JOB.format(out=str(tmp_path / "out"), extra="Alg()"))
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == (f"hepreco: error: {path}:8: Alg() needs a type, or the name of an included "
+                                       "entry to change\n")
+
+
+def test_dump_config_says_it_only_wrote_the_configuration(toy_job, tmp_path):
+    dumped = tmp_path / "resolved.yaml"
+    proc = cli("run", toy_job(str(tmp_path / "out")), "--dump-config", str(dumped))
+    assert proc.returncode == 0
+    assert proc.stderr == (f"hepreco: wrote the resolved configuration to {dumped}; no events were processed "
+                           f"(run it with: hepreco run {dumped})\n")
+    assert dumped.exists() and not (tmp_path / "out").exists()
+    proc = cli("run", toy_job(str(tmp_path / "out")), "--dump-config", "-")
+    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("job:\n  name: toy\n")
+
+
+def test_exit_codes_ok_failed_and_configuration_error(toy_job, tmp_path, capsys):
+    assert main(["run", toy_job(str(tmp_path / "ok"), evt_max=20, chunk_size=10), "--quiet"]) == 0
+    aborting = toy_job(str(tmp_path / "abort"), evt_max=20, chunk_size=10,
+                       algorithms="  - {type: Exploder, bad_events: [3]}\n")
+    assert main(["run", aborting, "--quiet"]) == 1
+    assert "hepreco: error: job aborted: Exploder failed on event (run 1, event 3)" in capsys.readouterr().err
+    dying = toy_job(str(tmp_path / "dies"), evt_max=20, chunk_size=10,
+                    algorithms="  - {type: Crasher, event: 13}\n")
+    assert main(["run", dying, "--quiet", "--executor", "processes", "--workers", "2",
+                 "--set", "job.max_retries=0"]) == 1
+    assert main(["run", aborting, "--set", "Exploder.bad_events=oops"]) == 2
+    assert "Exploder.bad_events: expected list" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run"])
+    assert exc.value.code == 2

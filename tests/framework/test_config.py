@@ -1,4 +1,5 @@
 """Job options: YAML and Python forms, validation errors with file and line, overrides, dumps."""
+import os
 import re
 
 import pytest
@@ -7,7 +8,7 @@ from hepreco.framework import ConfigurationError, DataFlowError, PropertyError, 
 from hepreco.framework import config
 from hepreco.framework.job import build
 
-from ..conftest import build_job
+from ..conftest import build_job, run_job
 
 HEAD = """\
 job:
@@ -183,3 +184,31 @@ def test_dump_config_runs_again_unchanged(write_job, tmp_path):
     assert again.algorithms()[-1].on_error == "skip_event"
     # the dump holds every property, defaults included
     assert "threshold: 90.0" in dumped.read_text() and "mean_multiplicity: 20.0" in dumped.read_text()
+
+
+def test_generator_without_evt_max_is_refused_at_build_time(write_job):
+    path = write_job("job:\n  chunk_size: 5\n  plugins: [tests.framework.components]\n"
+                     "source:\n  type: ToyGenerator\n")
+    with pytest.raises(ConfigurationError, match=re.escape(f"{path}:1: ToyGenerator generates events, so "
+                                                           "job.evt_max must be a number of events")):
+        build_job(path)
+    with pytest.raises(ConfigurationError, match=re.escape("--set job.evt_max=-1: ToyGenerator generates events")):
+        build_job(path, "job.evt_max=-1")
+    assert build_job(path, "job.evt_max=10").source.generator
+    assert not build_job(write_job(HEAD, "reader.yaml"), "job.evt_max=-1").source.generator  # reads all its input
+
+
+def test_preflight_refusal_names_the_property_line(write_job):
+    path = write_job(HEAD + "algorithms:\n  - type: Preflighted\n    log: ''\n    refuse: true\n")
+    with pytest.raises(PropertyError, match=re.escape(f"{path}:9: Preflighted.refuse: the external check says no")):
+        build_job(path)
+
+
+def test_preflight_runs_once_in_the_client_not_in_workers(write_job, tmp_path):
+    log = tmp_path / "preflight.log"
+    path = write_job(HEAD.replace("evt_max: 10", f"evt_max: 20\n  chunk_size: 5\n  output_dir: {tmp_path / 'out'}\n"
+                                  "  progress: false")
+                     + f"algorithms:\n  - type: Preflighted\n    log: {log}\n")
+    report = run_job(path, "job.executor=processes", "job.workers=2")
+    assert report["status"] == "ok" and report["items"]["completed"] == 4
+    assert log.read_text() == f"{os.getpid()}\n"

@@ -66,6 +66,13 @@ def test_worker_crash_is_retried_then_job_completes(toy_job, tmp_path):
     assert marker.exists(), "the crasher did kill a worker"
     assert report["status"] == "ok" and report["events"]["read"] == 60
     assert hdf5_stream(out, "H5")["event"] == list(range(60))
+    retried = {r["index"]: r for r in report["retried_items"]}
+    assert 3 in retried and (retried[3]["first"], retried[3]["last"]) == (30, 40)
+    for entry in retried.values():  # the crashing item, and any that shared the pool when it died
+        assert entry["attempts"] == len(entry["reasons"]) + 1 >= 2
+        assert all("worker process died" in reason for reason in entry["reasons"])
+    with open(os.path.join(out, "report.json")) as f:
+        assert json.load(f)["retried_items"] == report["retried_items"]
 
 
 def test_worker_that_always_dies_is_reported(toy_job, tmp_path):
@@ -77,4 +84,5 @@ def test_worker_that_always_dies_is_reported(toy_job, tmp_path):
     report = run_job(path, "job.executor=processes", "job.workers=2", "job.max_retries=1")
     assert report["status"] == "incomplete"
     assert [(f["index"], f["first"], f["attempts"]) for f in report["failed_items"]] == [(3, 30, 2)]
+    assert [r["index"] for r in report["retried_items"] if r["reasons"][-1] == "its worker process died"] == [3]
     assert report["events"]["read"] == 30

@@ -240,7 +240,7 @@ def test_a_file_where_the_output_folder_should_be_is_one_clear_line(toy_job, tmp
     out = tmp_path / "out"
     out.write_text("in the way")
     proc = cli("run", toy_job(str(out), evt_max=10, chunk_size=5), "--quiet")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr  # an input/output failure, not a usage error
     assert proc.stderr.strip().splitlines() == [
         f"hepreco: error: cannot write output folder {out}: File exists ({out}); a file is in the way where a "
         "folder should be: remove it or choose another --output-dir"]
@@ -267,7 +267,7 @@ def test_output_folder_without_write_permission_is_one_clear_line(toy_job, tmp_p
         proc = cli("run", toy_job(str(out), evt_max=10, chunk_size=5), "--quiet")
     finally:
         out.chmod(0o700)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"hepreco: error: cannot write output folder {out}: Permission denied")
 
 

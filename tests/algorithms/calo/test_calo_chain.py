@@ -376,3 +376,17 @@ def test_conditions_named_as_an_artefact_of_another_geometry_fail_validation(tmp
     with pytest.raises(ArtefactError, match=r"gun.yaml:\d+: ConditionsSvc.file: run2-conditions@1 was made for "
                                             r"geometry 'calogan' .*not for 'small', the geometry of this job"):
         build_job(job)
+@pytest.mark.parametrize("file,message", [
+    ("/no/such.h5", "the file '/no/such.h5' does not exist"),
+    (os.path.join(ROOT, "algorithms", "jets", "data", "jes-small.h5"), "is a 'jes' artefact; ConditionsSvc.file needs a 'conditions' artefact"),
+])
+def test_validate_refuses_conditions_files_run_would_refuse(write_job, capsys, file, message):
+    from hepreco.framework.cli import main
+
+    with open(os.path.join(JOBS, "main.yaml")) as f:
+        text = f.read()
+    line = text[:text.index("  ConditionsSvc: {}")].count("\n") + 1
+    path = write_job(text.replace("  ConditionsSvc: {}", f"  ConditionsSvc: {{file: {file}}}"))
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hepreco: error: {path}:{line}: ConditionsSvc.file: ") and message in err

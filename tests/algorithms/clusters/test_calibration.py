@@ -159,3 +159,18 @@ def test_em_clusters_keep_their_energy(write_job, tmp_path):
         sel = e == energy
         # measured +0.8% to +2.1% (5-500 GeV): low-energy fringe clusters of the shower look hadronic
         assert abs(r_cal[sel].mean() / r_em[sel].mean() - 1) < 0.025
+
+
+def test_validate_refuses_a_missing_lcw_table(write_job, capsys):
+    from hepreco.framework.cli import main
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    with open(os.path.join(root, "jobs", "main.yaml")) as f:
+        text = f.read()
+    entry = "  - type: LocalHadronicCalibration\n"
+    line = text[:text.index(entry)].count("\n") + 2
+    path = write_job(text.replace(entry, entry + "    file: /no/such.h5\n"))
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err.startswith(f"hepreco: error: {path}:{line}: LocalHadronicCalibration.file: no "
+                                              "artefact /no/such.h5: the file '/no/such.h5' does not exist; "
+                                              "derive it with")

@@ -7,6 +7,7 @@ import pytest
 
 from hepreco.algorithms.generation.pythia_source import PythiaSource
 from hepreco.framework import ConfigurationError
+from hepreco.framework.cli import main
 from hepreco.framework.services.random import RandomSvc
 
 from ...conftest import run_job
@@ -79,8 +80,41 @@ def test_hard_scatter_respects_the_pthat_cut(source):
 
 
 def test_bad_setting_is_a_configuration_error():
-    with pytest.raises(ConfigurationError, match="Pythia does not understand the setting 'HardQCD:al = on'"):
+    with pytest.raises(ConfigurationError, match="Pythia does not know the setting 'HardQCD:al' "
+                                                 r"\(in 'HardQCD:al = on'\); did you mean 'HardQCD:all'"):
         make_source(settings=["HardQCD:al = on"])
+
+
+GEN_JOB = """\
+job:
+  evt_max: {evt_max}
+source:
+  type: PythiaSource
+  settings:
+    - "HardQCD:all = on"
+    - {setting!r}
+"""
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("HardQCD:al = on", "Pythia does not know the setting 'HardQCD:al' (in 'HardQCD:al = on'); did you mean "
+                        "'HardQCD:all'"),
+    ("PhaseSpace:pTHatMin = -5", "Pythia rejects the value in 'PhaseSpace:pTHatMin = -5' (not meaningful or out of "
+                                 "range for 'PhaseSpace:pTHatMin')"),
+    ("HardQCD all", "Pythia does not understand 'HardQCD all' (expected 'Name = value'"),
+])
+def test_validate_refuses_settings_pythia_does_not_understand(write_job, capsys, setting, message):
+    path = write_job(GEN_JOB.format(evt_max=10, setting=setting))
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err.startswith(f"hepreco: error: {path}:5: PythiaSource.settings: {message}")
+
+
+def test_validate_refuses_a_generator_without_evt_max(write_job, capsys):
+    path = write_job(GEN_JOB.format(evt_max=-1, setting="PhaseSpace:pTHatMin = 50."))
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err.startswith(f"hepreco: error: {path}:2: PythiaSource generates events, so "
+                                              "job.evt_max must be a number of events")
+    assert main(["validate", path, "--evt-max", "10"]) == 0
 
 
 def test_generator_needs_evt_max(source):

@@ -109,3 +109,19 @@ def test_jet_closure_two_percent(tmp_path):
     assert len(r) >= 5
     assert (np.abs(r - 1) < 0.02 + 3 * err).all(), (r, err, n)
     assert abs(np.average(r, weights=n) - 1) < 0.02
+
+
+def test_validate_refuses_missing_jes_tables(write_job, capsys):
+    from hepreco.framework.cli import main
+
+    with open(os.path.join(JOBS, "main.yaml")) as f:
+        text = f.read()
+    entry = "{type: JetCalibration, name: AntiKt4Calibrated, jets: AntiKt4LCTopoJets"
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if entry in ln)
+    path = write_job(text.replace(entry, entry + ", file: /no/such.h5"))
+    assert main(["validate", path]) == 2
+    assert capsys.readouterr().err.startswith(f"hepreco: error: {path}:{line}: AntiKt4Calibrated.file: no artefact "
+                                              "/no/such.h5: the file '/no/such.h5' does not exist; derive it with")
+    # no table is shipped for the calogan geometry: refused before any event, naming what it looked for
+    assert main(["validate", os.path.join(JOBS, "main.yaml"), "--set", "GeometrySvc.geometry=calogan"]) == 2
+    assert "LocalHadronicCalibration.file: no artefact lcw-calogan" in capsys.readouterr().err
