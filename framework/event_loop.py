@@ -15,6 +15,7 @@ import sys
 import time
 from functools import partial
 
+from . import threads as thread_policy
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
 from .job import Job, ItemResult, process_item
@@ -52,10 +53,12 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     abort: BaseException | None = None
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
-    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}")
+    workers = s.workers if s.executor != "sequential" else 1
+    threads = thread_policy.resolve(s.threads, workers)
+    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", threads=threads)
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
-        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
+        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
                     failures.append(res)
@@ -97,7 +100,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         "physics_hash": config_hash,
         "versions": versions(),
         "plugins": [vars(p) for p in job.registry.plugins],
-        "executor": {"name": s.executor, "workers": s.workers if s.executor != "sequential" else 1},
+        "executor": {"name": s.executor, "workers": workers},
+        "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
+                    "applied": _distinct(getattr(r, "threads", {}) for r in ordered)},
         "items": {"total": len(items), "completed": len(results), "resumed": len(done & {it.key for it in items}),
                   "failed": len(failures)},
         "events": {"read": sum(r.n_read for r in ordered), "accepted": sum(r.n_accepted for r in ordered),
@@ -125,6 +130,15 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
         raise JobAborted(f"job aborted: {abort} (on_error: abort; set on_error: skip_event or skip_chunk "
                          f"on {abort.algorithm} to carry on). Report: {out}/report.json") from abort
     return report
+
+
+def _distinct(dicts) -> list[dict]:
+    """The distinct dicts among ``dicts``, in order of first appearance."""
+    out: list[dict] = []
+    for d in dicts:
+        if d and d not in out:
+            out.append(d)
+    return out
 
 
 def _sum_dicts(dicts) -> dict[str, int]:

@@ -43,10 +43,11 @@ class Executor:
 
     name = "base"
 
-    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
         self.workers = workers
         self.max_retries = max_retries
         self.scheduler = scheduler
+        self.threads = threads  # per worker process (framework.threads)
 
     def run(self, fn: Callable, items: Iterable[WorkItem]) -> Iterator:
         raise NotImplementedError
@@ -76,9 +77,12 @@ class SequentialExecutor(Executor):
         finalize_processors()
 
 
-def _worker_init() -> None:
+def _worker_init(threads: int) -> None:
+    from . import threads as policy
     from .job import finalize_processors
 
+    policy.set_environment(threads)  # before any algorithm imports numba or torch
+    policy.apply(threads)
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
 
 
@@ -89,7 +93,7 @@ class ProcessExecutor(Executor):
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(self.threads,))
 
     def run(self, fn, items):
         queue = list(items)
@@ -151,8 +155,8 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
-        super().__init__(workers, max_retries, scheduler)
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
+        super().__init__(workers, max_retries, scheduler, threads)
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -165,8 +169,10 @@ class DaskExecutor(Executor):
         if scheduler:
             self.client = Client(scheduler)
         else:
+            from . import threads as policy
+
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
+                                        dashboard_address=None, silence_logs=40, env=policy.environment(threads))
             self.client = Client(self.cluster)
 
     def run(self, fn, items):
@@ -203,11 +209,12 @@ class DaskExecutor(Executor):
 EXECUTORS = {"sequential": SequentialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor}
 
 
-def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "") -> Executor:
+def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "",
+                  threads: int = 1) -> Executor:
     try:
         cls = EXECUTORS[name]
     except KeyError:
         from .errors import UnknownNameError
 
         raise UnknownNameError("executor", name, list(EXECUTORS)) from None
-    return cls(workers=workers, max_retries=max_retries, scheduler=scheduler)
+    return cls(workers=workers, max_retries=max_retries, scheduler=scheduler, threads=threads)

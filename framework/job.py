@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import dataflow
+from . import threads as thread_policy
 from .component import Component
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
 from .errors import ConfigurationError, HeprecoError, Location, PropertyError, StreamError, UnknownNameError
@@ -206,6 +207,7 @@ class ItemResult:
     decisions: dict = field(default_factory=dict)
     seconds: float = 0.0
     worker: str = ""
+    threads: dict = field(default_factory=dict)
 
 
 class Processor:
@@ -258,7 +260,8 @@ class Processor:
             messages=services.messages.harvest(), errors=errors.records, parts=parts,
             decisions={c.name: int(np.count_nonzero(store[c.decision] & store.alive))
                        for c in job.top.walk() if hasattr(c, "decision") and c.decision in store},
-            seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}")
+            seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}",
+            threads=thread_policy.state())
 
     def finalize(self) -> None:
         job = self.job
@@ -274,8 +277,14 @@ class Processor:
 _PROCESSORS: dict[str, Processor] = {}
 
 
-def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem) -> ItemResult:
-    """Worker entry point: build (once per process and ``key``) and run one work item."""
+def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem, threads: int = 0) -> ItemResult:
+    """Worker entry point: build (once per process and ``key``) and run one work item.
+
+    ``threads`` (> 0) is the job's threads per process, applied in the calling
+    thread before anything is built (:mod:`~hepreco.framework.threads`).
+    """
+    if threads > 0:
+        thread_policy.apply(threads)
     proc = _PROCESSORS.get(key)
     if proc is None:
         proc = _PROCESSORS[key] = Processor(resolved, output_dir)
