@@ -57,9 +57,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
     threads = thread_policy.resolve(s.threads, workers)
     fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", threads=threads)
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
-    executor = make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads)
     try:
-        try:
+        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
                     failures.append(res)
@@ -67,20 +66,17 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False) -> dict:
                 manifest.record(f"{res.index:05d}", res)
                 results[res.index] = res
                 bar.update(res.n_read)
-        except AlgorithmError as exc:
-            abort = exc
-        except BaseException:
-            manifest.close(complete=False)  # keep what completed: --resume continues from there
-            raise
-        finally:
-            bar.close()
-
-        ordered = [results[i] for i in sorted(results)]
-        histograms = HistogramSvc.merge(r.histograms for r in ordered)
-        # the workers, still running, draw the PNGs: end-of-job time shrinks with the worker count too
-        hist_files = job.services.histograms.write(histograms, out, map=executor.map)
+    except AlgorithmError as exc:
+        abort = exc
+    except BaseException:
+        manifest.close(complete=False)  # keep what completed: --resume continues from there
+        raise
     finally:
-        executor.close()
+        bar.close()
+
+    ordered = [results[i] for i in sorted(results)]
+    histograms = HistogramSvc.merge(r.histograms for r in ordered)
+    hist_files = job.services.histograms.write(histograms, out)
     summaries = []
     for alg in job.algorithms():
         prefix = alg.name + "/"

@@ -52,10 +52,6 @@ class Executor:
     def run(self, fn: Callable, items: Iterable[WorkItem]) -> Iterator:
         raise NotImplementedError
 
-    def map(self, fn: Callable, args: list[tuple]) -> list:
-        """``[fn(*a) for a in args]``, spread over the workers (end-of-job work such as drawing PNGs)."""
-        return [fn(*a) for a in args]
-
     def close(self) -> None:
         """Release workers (and finalise the algorithms they hold)."""
 
@@ -94,11 +90,6 @@ class ProcessExecutor(Executor):
     """A local pool of ``workers`` processes (started with 'spawn': safe with threads and numba)."""
 
     name = "processes"
-    _live: ProcessPoolExecutor | None = None  # the pool, kept from run() for map() until close()
-
-    def _take_pool(self) -> ProcessPoolExecutor:
-        pool, self._live = self._live, None
-        return pool or self._pool()
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -108,7 +99,7 @@ class ProcessExecutor(Executor):
         queue = list(items)
         attempts = {item.index: 0 for item in queue}
         suspects: set[int] = set()  # items in flight when a worker died, rerun one at a time
-        pool = self._take_pool()
+        pool = self._pool()
         running: dict = {}
         try:
             while queue or running:
@@ -157,23 +148,6 @@ class ProcessExecutor(Executor):
         finally:
             for fut in running:
                 fut.cancel()
-            self._live = pool  # warm workers for map(); close() shuts the pool down
-
-    def map(self, fn, args):
-        pool = self._take_pool()
-        try:
-            futures = [pool.submit(fn, *a) for a in args]
-            return [fut.result() for fut in futures]
-        except BrokenProcessPool:  # a worker died: do the (cheap, end-of-job) work here instead
-            pool.shutdown(wait=False, cancel_futures=True)
-            pool = None
-            return super().map(fn, args)
-        finally:
-            self._live = pool
-
-    def close(self) -> None:
-        pool, self._live = self._live, None
-        if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -220,9 +194,6 @@ class DaskExecutor(Executor):
         finally:
             for fut in futures:
                 fut.cancel()
-
-    def map(self, fn, args):
-        return self.client.gather(self.client.map(fn, *zip(*args), pure=False)) if args else []
 
     def close(self) -> None:
         from .job import finalize_processors

@@ -85,12 +85,8 @@ class HistogramSvc(Service):
                 total[k] = h.copy() if k not in total else total[k] + h
         return total
 
-    def write(self, hists: dict[str, hist.Hist], output_dir: str, map=None) -> list[str]:
-        """Write the ROOT file and PNGs; return the paths written.
-
-        ``map(fn, [args, ...])`` (e.g. an executor's, spreading the PNGs over its
-        workers) runs the drawing; by default it runs here, one after the other.
-        """
+    def write(self, hists: dict[str, hist.Hist], output_dir: str) -> list[str]:
+        """Write the ROOT file and PNGs; return the paths written."""
         written = []
         if self.file and hists:
             import uproot
@@ -107,7 +103,8 @@ class HistogramSvc(Service):
 
             folder = os.path.join(output_dir, self.png_dir)
             os.makedirs(folder, exist_ok=True)
-            tasks = [(h, os.path.join(folder, k.replace("/", "_") + ".png")) for k, h in sorted(hists.items())]
-            drawn = (map or (lambda fn, args: [fn(*a) for a in args]))(draw, tasks)
-            written += [path for (_, path), ok in zip(tasks, drawn) if ok]
+            for k, h in sorted(hists.items()):
+                path = os.path.join(folder, k.replace("/", "_") + ".png")
+                if draw(h, path):
+                    written.append(path)
         return written
