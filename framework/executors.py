@@ -172,8 +172,10 @@ class DaskExecutor(Executor):
         else:
             from . import threads as policy
 
+            # ":0": a free port; None means 8787, and when another cluster holds it distributed retries and
+            # leaks the socket it tried (a ResourceWarning)
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40, env=policy.environment(threads))
+                                        dashboard_address=":0", silence_logs=40, env=policy.environment(threads))
             self.client = Client(self.cluster)
 
     def run(self, fn, items):

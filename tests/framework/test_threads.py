@@ -31,7 +31,7 @@ def probe_job(toy_job, out):
     return path
 
 
-@pytest.mark.parametrize("executor,workers", [("sequential", 1), ("processes", 2)])
+@pytest.mark.parametrize("executor,workers", [("sequential", 1), ("processes", 2), ("dask", 2)])
 def test_job_threads_is_the_numba_thread_count_where_items_run(toy_job, tmp_path, keep_numba_threads,
                                                                  executor, workers):
     out = str(tmp_path / "run")
