@@ -74,3 +74,23 @@ def test_applier_registered_after_the_policy_is_applied_at_once(monkeypatch):
     assert calls == [3]
     policy.apply(2)
     assert calls == [3, 2] and policy.state() == {"threads": 2, "lib": 2}
+
+
+def test_threads_flag_of_hepreco_run_reaches_the_report(toy_job, tmp_path, keep_numba_threads):
+    import json
+
+    from hepreco.framework.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["run", toy_job(str(out), evt_max=20, chunk_size=10, algorithms=PROBE), "--threads", "1",
+                 "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["job"]["threads"] == 1
+    assert report["threads"]["applied"] == [{"threads": 1, "numba": 1}]
+
+
+def test_negative_threads_is_refused_with_the_setting_named(toy_job, tmp_path):
+    from hepreco.framework.errors import PropertyError
+
+    with pytest.raises(PropertyError, match=r"threads.*>= 0"):
+        run_job(toy_job(str(tmp_path / "bad")), "job.threads=-1")
