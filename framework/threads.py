@@ -17,6 +17,10 @@ The framework imports no numba or torch.  It sets the policy once per process:
   *appliers* that the libraries' users register with :func:`register`
   (``hepreco.algorithms._numba`` registers ``numba.set_num_threads``).
 
+Workers of an external dask scheduler (``job.scheduler``) were started by
+someone else: only the appliers reach them, and the default count is computed
+from this machine's cores.
+
 An applier registered after the policy was set is applied at once, so the
 order of imports does not matter.  Thread-local settings (numba's thread
 count is one) are applied again in the thread that runs a work item
