@@ -10,6 +10,11 @@ it instead of compiling.
 A process that has to compile one of these kernels (the first run after an
 install or an edit: a cache miss) says so once on stderr, so that a minute of
 compilation is not a minute of silence.
+
+Thread counts are not chosen here: the job's threading policy
+(``job.threads``, :mod:`hepreco.framework.threads`) sets numba's thread count
+through the applier registered below, and the kernels' own thread pools
+follow ``numba.get_num_threads()``.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numba  # noqa: E402
 from numba.core import event  # noqa: E402
+
+from hepreco.framework import threads as _thread_policy  # noqa: E402
 
 #: Options applied to every kernel unless a kernel overrides them.
 DEFAULTS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
@@ -72,3 +79,12 @@ class _CompileNotice(event.Listener):
 #: the process's notice (``said`` once it has printed)
 NOTICE = _CompileNotice()
 event.register("numba:compile", NOTICE)
+
+
+def _apply_threads(threads: int) -> int:
+    """Threading-policy applier: numba's parallel kernels (and the pools sized from them) use ``threads``."""
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    return numba.get_num_threads()
+
+
+_thread_policy.register("numba", _apply_threads)

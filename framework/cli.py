@@ -2,7 +2,7 @@
 
 ::
 
-    hepreco run JOB [--set Alg.prop=value ...] [--evt-max N] [--workers N] [--executor E]
+    hepreco run JOB [--set Alg.prop=value ...] [--evt-max N] [--workers N] [--threads N] [--executor E]
                     [--chunk-size N] [--output-dir D] [--resume | --overwrite] [--dump-config FILE]
     hepreco validate JOB [--set ...] [--graph] [--dot FILE]
     hepreco plugins
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--evt-max", type=int, help="events to process (job.evt_max)")
         sp.add_argument("--chunk-size", type=int, help="events per chunk (job.chunk_size)")
         sp.add_argument("--workers", type=int, help="worker processes (job.workers)")
+        sp.add_argument("--threads", type=int, help="threads per worker process (job.threads; 0: cores / workers)")
         sp.add_argument("--executor", help="sequential | processes | dask (job.executor)")
         sp.add_argument("--output-dir", help="output folder (job.output_dir)")
         sp.add_argument("--seed", type=int, help="global random seed (job.seed)")
@@ -102,7 +103,7 @@ def load_job(args):
 
     options = config.load(args.job)
     flags = {"evt_max": args.evt_max, "chunk_size": args.chunk_size, "workers": args.workers,
-             "executor": args.executor, "output_dir": args.output_dir, "seed": args.seed}
+             "threads": args.threads, "executor": args.executor, "output_dir": args.output_dir, "seed": args.seed}
     for key, value in flags.items():
         if value is not None:
             config.apply_override(options, f"job.{key}={value}")

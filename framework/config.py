@@ -48,6 +48,8 @@ class JobSettings(Component):
     output_dir = Property("output", doc="folder receiving outputs, histograms and report.json")
     executor = Property("sequential", doc="how work items are run", choices=EXECUTORS)
     workers = Property(1, doc="worker processes (processes, dask)", ge=1)
+    threads = Property(0, doc="threads per worker process for numba, torch, BLAS and algorithm thread pools "
+                              "(0: usable cores / workers, at least 1)", ge=0)
     scheduler = Property("", doc="dask scheduler address (empty: a LocalCluster on this machine)")
     scheduling = Property("declared", doc="algorithm order: as declared, or derived from inputs/outputs",
                           choices=("declared", "dataflow"))
@@ -61,7 +63,7 @@ class JobSettings(Component):
 
 
 #: settings that change how a job runs but not what it computes (left out of the physics hash)
-EXECUTION_SETTINGS = ("output_dir", "executor", "workers", "scheduler", "max_retries", "progress")
+EXECUTION_SETTINGS = ("output_dir", "executor", "workers", "threads", "scheduler", "max_retries", "progress")
 
 
 # -- the model ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import sys
 import time
 from functools import partial
 
+from . import threads as thread_policy
 from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
@@ -70,10 +71,13 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
 
     job.registry.manager.hook.hepreco_job_start(config=resolved, output_dir=out)
     pins = {who: art.sha256 for who, art in job.artefacts().items()}
-    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins)
+    workers = s.workers if s.executor != "sequential" else 1
+    threads = thread_policy.resolve(s.threads, workers)
+    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins,
+                 threads=threads)
     bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
     try:
-        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler) as executor:
+        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             retries = executor.retries
             for res in executor.run(fn, todo):
                 if isinstance(res, ItemFailure):
@@ -132,7 +136,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "physics_hash": config_hash,
         "versions": versions(),
         "plugins": [vars(p) for p in job.registry.plugins],
-        "executor": {"name": s.executor, "workers": s.workers if s.executor != "sequential" else 1},
+        "executor": {"name": s.executor, "workers": workers},
+        "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
+                    "applied": merged.threads},
         "items": {"total": len(items), "completed": merged.items, "resumed": len(done & {it.key for it in items}),
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,

@@ -52,10 +52,11 @@ class Executor:
     #: optional packages the executor needs (see :mod:`~hepreco.framework.extras`), checked when the job is built
     requires: tuple[str, ...] = ()
 
-    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
         self.workers = workers
         self.max_retries = max_retries
         self.scheduler = scheduler
+        self.threads = threads  # per worker process (framework.threads)
         #: items run more than once: index -> {index, first, last, attempts, reasons}
         self.retries: dict[int, dict] = {}
 
@@ -104,9 +105,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, threads: int) -> None:
+    from . import threads as policy
     from .job import finalize_processors
 
+    policy.set_environment(threads)  # before any algorithm imports numba or torch
+    policy.apply(threads)
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
     # Ctrl-C reaches the whole process group: the main process alone decides how to stop (it lets the
     # items in flight finish), so workers do not die half-way with a KeyboardInterrupt traceback
@@ -123,7 +127,7 @@ class ProcessExecutor(Executor):
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+                                   initializer=_worker_init, initargs=(os.getpid(), self.threads))
 
     def run(self, fn, items):
         queue = list(items)
@@ -133,7 +137,8 @@ class ProcessExecutor(Executor):
         running: dict = {}
         try:
             while queue or running:
-                limit = 1 if suspects else self.workers
+                # two items per worker: each worker finds its next item queued while the client records the last
+                limit = 1 if suspects else 2 * self.workers
                 while queue and len(running) < limit:
                     item = queue[0]
                     try:
@@ -190,8 +195,8 @@ class DaskExecutor(Executor):
     name = "dask"
     requires = ("dask", "distributed")
 
-    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = ""):
-        super().__init__(workers, max_retries, scheduler)
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
+        super().__init__(workers, max_retries, scheduler, threads)
         dask = extras.dask(needed_by="the dask executor")
         distributed = extras.distributed(needed_by="the dask executor")
         dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
@@ -200,8 +205,13 @@ class DaskExecutor(Executor):
         if scheduler:
             self.client = distributed.Client(scheduler)
         else:
+            from . import threads as policy
+
+            # ":0": a free port; None means 8787, and when another cluster holds it distributed retries and
+            # leaks the socket it tried (a ResourceWarning)
             self.cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
+                                                    dashboard_address=":0", silence_logs=40,
+                                                    env=policy.environment(threads))
             self.client = distributed.Client(self.cluster)
 
     def run(self, fn, items):
@@ -244,11 +254,12 @@ def check_executor(name: str) -> None:
         extras.require(*cls.requires, needed_by=f"the {name} executor")
 
 
-def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "") -> Executor:
+def make_executor(name: str, workers: int = 1, max_retries: int = 2, scheduler: str = "",
+                  threads: int = 1) -> Executor:
     try:
         cls = EXECUTORS[name]
     except KeyError:
         from .errors import UnknownNameError
 
         raise UnknownNameError("executor", name, list(EXECUTORS)) from None
-    return cls(workers=workers, max_retries=max_retries, scheduler=scheduler)
+    return cls(workers=workers, max_retries=max_retries, scheduler=scheduler, threads=threads)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import dataflow
+from . import threads as thread_policy
 from .artefacts import ArtefactSvc, artefact_properties
 from .component import Component, ServiceProperty
 from .config import EXECUTION_SETTINGS, JobOptions, JobSettings, Spec, options_from_dict
@@ -305,6 +306,7 @@ class ItemResult:
     decisions: dict = field(default_factory=dict)
     seconds: float = 0.0
     worker: str = ""
+    threads: dict = field(default_factory=dict)
 
 
 class Processor:
@@ -366,7 +368,8 @@ class Processor:
             messages=services.messages.harvest(), errors=errors.records, parts=parts,
             decisions={c.name: int(np.count_nonzero(store[c.decision] & store.alive))
                        for c in job.top.walk() if hasattr(c, "decision") and c.decision in store},
-            seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}")
+            seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}",
+            threads=thread_policy.state())
 
     def finalize(self) -> None:
         job = self.job
@@ -383,12 +386,16 @@ _PROCESSORS: dict[str, Processor] = {}
 
 
 def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem,
-                 artefacts: dict[str, str] | None = None) -> ItemResult:
+                 artefacts: dict[str, str] | None = None, threads: int = 0) -> ItemResult:
     """Worker entry point: build (once per process and ``key``) and run one work item.
 
     ``artefacts`` (``{"Component.property": sha256}``, as the client resolved
-    them) must be what this process resolves too.
+    them) must be what this process resolves too.  ``threads`` (> 0) is the
+    job's threads per process, applied in the calling thread before anything
+    is built (:mod:`~hepreco.framework.threads`).
     """
+    if threads > 0:
+        thread_policy.apply(threads)
     proc = _PROCESSORS.get(key)
     if proc is None:
         proc = _PROCESSORS[key] = Processor(resolved, output_dir, artefacts)

@@ -39,6 +39,8 @@ class ResultMerger:
         self.decisions: dict[str, int] = {}
         self.errors: list = []
         self.parts: list = []
+        #: the distinct thread settings the workers reported, in item order
+        self.threads: list[dict] = []
         #: events read by results that were not resumed from an earlier run
         self.processed = 0
         self._resumed: set[int] = set()
@@ -106,6 +108,9 @@ class ResultMerger:
             self.decisions[key] = self.decisions.get(key, 0) + n
         self.errors.extend(r.errors)
         self.parts.extend(r.parts)
+        threads = getattr(r, "threads", None)
+        if threads and threads not in self.threads:
+            self.threads.append(threads)
 
     def timing_table(self) -> dict[str, dict]:
         """``{name: {seconds, events, calls, us_per_event}}`` of the merged timing."""

@@ -228,10 +228,27 @@ class Tally(Algorithm):
         return [path]
 
 
+class ThreadProbe(Algorithm):
+    """Records, per event, the numba thread count and thread-pool size seen where the chunk runs."""
+
+    sumpt = Input("SumPt")
+    numba_threads = Output("NumbaThreads", doc="numba.get_num_threads() per event")
+    pool_size = Output("NumbaPoolSize", doc="numba.config.NUMBA_NUM_THREADS per event")
+
+    def execute(self, store):
+        import numba
+
+        import hepreco.algorithms._numba  # noqa: F401  (registers numba with the threading policy)
+
+        n = len(store[self.sumpt])
+        store.put(self.numba_threads, np.full(n, numba.get_num_threads(), dtype=np.int64))
+        store.put(self.pool_size, np.full(n, numba.config.NUMBA_NUM_THREADS, dtype=np.int64))
+
+
 @hookimpl
 def hepreco_register_algorithms():
     return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled,
-            Preflighted]
+            Preflighted, ThreadProbe]
 
 
 class ToyConditionsSvc(Service):

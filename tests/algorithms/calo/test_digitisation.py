@@ -122,6 +122,27 @@ def test_build_cells_matches_numpy_reference(small, conditions):
     np.testing.assert_array_equal(build_with(conditions, adc[:1]), cells[:1])
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_build_cells_streaming_stores_are_bit_identical_to_plain_stores(dtype):
+    from hepreco.algorithms.calo.digitisation import _build_kernel
+
+    rng = np.random.default_rng(5)
+    n_cells = 16384 + 1000 + 3  # a second, partial block; rows start off the 64-byte grid
+    adc = rng.integers(0, 4096, (5, n_cells)).astype(dtype)
+    pedestal = rng.uniform(0, 100, n_cells).astype(np.float32)
+    scale = rng.uniform(0, 0.1, n_cells).astype(np.float32)
+    plain = np.full(adc.shape, np.nan, dtype=np.float32)
+    _build_kernel(adc, pedestal, scale, False, plain)
+    reference = (adc.astype(np.float32) - pedestal) * scale
+    np.testing.assert_array_equal(plain, reference)
+    for shift in range(4):  # output rows starting at every float32 offset of a cache line
+        buffer = np.full(adc.size + 16, np.nan, dtype=np.float32)
+        streamed = buffer[shift:shift + adc.size].reshape(adc.shape)
+        _build_kernel(adc, pedestal, scale, True, streamed)
+        np.testing.assert_array_equal(streamed, reference)
+        assert np.isnan(buffer[:shift]).all() and np.isnan(buffer[shift + adc.size:]).all()
+
+
 def test_noise_cut_matches_numpy_reference():
     rng = np.random.default_rng(4)
     energy = rng.normal(0.0, 1.0, (5, 1000)).astype(np.float32)

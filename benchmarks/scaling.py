@@ -1,0 +1,104 @@
+"""Scaling of the main job with worker processes: sequential (one thread) against 2 workers.
+
+Run:  python benchmarks/scaling.py [--events 1000] [--workers 2] [--repeat 1] [--executors sequential,processes,dask]
+
+Every measurement is one fresh ``hepreco run jobs/main.yaml`` process, timed
+from its start to its exit, exactly as a user runs it.  Included: Python
+start-up and imports, building and validating the job, starting the worker
+processes (spawn), each worker's imports, Pythia initialisation and loading of
+the compiled numba kernels, generation, the whole chain, writing the ROOT
+parts, histograms, PNGs and the report.  Excluded: numba compilation only (a
+warm-up run before the measurements fills the on-disk kernel cache, as any
+earlier run of the job does; its time is printed but not counted).
+
+Prints events/s for ``sequential`` with one thread (``--threads 1``) and for
+``processes`` and ``dask`` with ``--workers`` workers of one thread each,
+their ratio to sequential, and the CPU seconds the run's processes used (a
+ratio far from the wall-clock one means the machine was busy with other
+work).  With ``--repeat N`` the best (shortest) of N runs is shown.  The load
+average before each measurement is printed: figures taken on a busy machine
+understate the scaling.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOB = os.path.join(ROOT, "jobs", "main.yaml")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def hepreco_run(job: str, out: str, events: int, executor: str, workers: int, threads: int,
+                chunk_size: int | None) -> tuple[float, float, dict]:
+    """One ``hepreco run`` process: (wall s, CPU s of it and its workers, report)."""
+    cmd = [sys.executable, "-m", "hepreco.framework.cli", "run", job, "--evt-max", str(events),
+           "--executor", executor, "--workers", str(workers), "--threads", str(threads),
+           "--output-dir", out, "--set", "job.progress=false"]
+    if chunk_size:
+        cmd += ["--chunk-size", str(chunk_size)]
+    cpu0 = children_cpu()
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
+    if proc.returncode != 0:
+        sys.exit(f"scaling: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    return wall, cpu, report
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=1000, help="events of the main job per run")
+    p.add_argument("--workers", type=int, default=2, help="workers of the processes and dask runs")
+    p.add_argument("--repeat", type=int, default=1, help="runs per configuration (the best is shown)")
+    p.add_argument("--executors", default="sequential,processes,dask",
+                   help="comma-separated executors to measure (sequential is the reference)")
+    p.add_argument("--chunk-size", type=int, default=None, help="override job.chunk_size (default: the job's)")
+    p.add_argument("--job", default=JOB, help="job options file (default jobs/main.yaml)")
+    args = p.parse_args()
+
+    executors = [e for e in args.executors.split(",") if e]
+    with tempfile.TemporaryDirectory(prefix="hepreco-scaling-") as tmp:
+        wall, _, _ = hepreco_run(args.job, os.path.join(tmp, "warm"), 4, "sequential", 1, 1, None)
+        print(f"warm-up (fills the numba kernel cache; not counted): 4 events, {wall:.1f} s")
+        print(f"{os.path.relpath(args.job, ROOT)}, {args.events} events per run, whole `hepreco run` process timed "
+              f"(start-up, workers, Pythia init, kernel cache loading, outputs included), best of {args.repeat}")
+        print(f"{'executor':>11} {'workers':>7} {'threads':>7} {'chunk':>6} {'wall s':>8} {'events/s':>9} "
+              f"{'ratio':>6} {'CPU s':>7}  load average (1, 5, 15 min) before")
+        reference = None
+        for executor in executors:
+            workers = 1 if executor == "sequential" else args.workers
+            runs = []
+            for i in range(args.repeat):
+                load = os.getloadavg()
+                wall, cpu, report = hepreco_run(args.job, os.path.join(tmp, f"{executor}-{i}"), args.events,
+                                                executor, workers, 1, args.chunk_size)
+                assert report["events"]["read"] == args.events, report["events"]
+                runs.append((wall, cpu, load, report))
+            wall, cpu, load, report = min(runs, key=lambda r: r[0])
+            rate = args.events / wall
+            if reference is None:
+                reference = rate
+            chunk = report["config"]["job"]["chunk_size"]
+            threads = report["threads"]["per_worker"]
+            print(f"{executor:>11} {workers:>7} {threads:>7} {chunk:>6} {wall:8.1f} {rate:9.2f} "
+                  f"{rate / reference:6.2f} {cpu:7.1f}  {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
+        if reference is not None and len(executors) > 1:
+            print(f"goal: {args.workers} workers >= {0.9 * args.workers:.1f}x one sequential thread")
+
+
+if __name__ == "__main__":
+    main()
