@@ -51,3 +51,11 @@ module                           contents
 Data files (geometries, calibration tables) are in each sub-package's
 ``data/`` folder.
 """
+import os as _os
+
+from hepreco.framework.artefacts import cache_dir as _cache_dir
+
+# numba's on-disk kernel cache goes to the user's cache folder, not into the package's __pycache__
+# folders: running a job writes nothing into the installed package or the source tree.  Set here,
+# before any kernel module imports numba; a NUMBA_CACHE_DIR set by the user wins.
+_os.environ.setdefault("NUMBA_CACHE_DIR", _os.path.join(_cache_dir(), "numba"))

@@ -13,12 +13,16 @@ WATCHED = ("algorithms", "framework", "plugins", "jobs")
 
 
 def snapshot() -> dict:
-    """Every file below the package and job folders (bytecode caches aside) with its size, mtime and sha256."""
+    """Every file below the package and job folders (Python's bytecode aside) with its size, mtime and sha256.
+
+    numba's kernel cache files (``.nbi``, ``.nbc``) count: they go to the user's cache folder.
+    """
     files = {}
     for top in WATCHED:
         for folder, dirs, names in os.walk(os.path.join(ROOT, top)):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
             for name in names:
+                if name.endswith(".pyc"):
+                    continue
                 path = os.path.join(folder, name)
                 st = os.stat(path)
                 with open(path, "rb") as f:

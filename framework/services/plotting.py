@@ -43,7 +43,7 @@ def draw(h: hist.Hist, path: str) -> bool:
     else:
         plt.close(fig)
         return False
-    ax.set_title(h.label or h.name or "")
+    ax.set_title(h.label or h.name or "", y=1.01)  # a fixed position: the automatic one costs a third of the drawing
     fig.savefig(path)
     plt.close(fig)
     return True
