@@ -132,7 +132,7 @@ class Manifest:
                     raise ConfigurationError(
                         f"cannot resume in {output_dir!r}: it holds a job with another configuration "
                         f"(hash {old_hash[:12]}, this job {config_hash[:12]}); "
-                        "use another --output-dir or run without --resume")
+                        "use another --output-dir, or --overwrite to replace it")
                 self._read_journal()
                 self._verify()
             else:

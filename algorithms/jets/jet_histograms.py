@@ -84,6 +84,7 @@ class JetResponse(Algorithm):
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
         m = (accumulators or {})["moments"].value
         n, s1, s2 = m[:, 0], m[:, 1], m[:, 2]
@@ -106,6 +107,10 @@ class JetResponse(Algorithm):
         a2.set_ylabel("sigma / mean")
         for ax in (a1, a2):
             ax.set_xscale("log")
+            # labels at 1-2-5 steps: the default minor labels (3x10^1, 4x10^1) overlap on a short range
+            ax.xaxis.set_major_locator(FixedLocator([10, 20, 50, 100, 200, 500, 1000, 2000, 5000]))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("truth jet pT [GeV]")
         fig.suptitle(f"{self.name}: {self.jets} against {self.truth}")
         fig.tight_layout()
