@@ -23,6 +23,7 @@ from .executors import ItemFailure, make_executor
 from .job import Job, process_item
 from .manifest import Manifest, atomic_write, writing
 from .report import summary, versions
+from .io.merge import Combiner
 from .results import ResultMerger
 from .services.accumulators import AccumulatorSvc
 
@@ -60,6 +61,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
     todo = [it for it in items if it.key not in done]
+    combiners = [Combiner(stream, out, manifest, [it.key for it in items]) for stream in job.outputs
+                 if stream.combines]
     merged = ResultMerger(it.index for it in items)
     for it in items:
         if it.key in done:
@@ -87,6 +90,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                 manifest.record(f"{res.index:05d}", res)
                 bar.update(res.n_read)
                 merged.add(res)
+                with writing(out):
+                    for combiner in combiners:
+                        combiner.add()
     except AlgorithmError as exc:
         abort = exc
     except KeyboardInterrupt as exc:
@@ -108,6 +114,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "hepreco_version": versions().get("hepreco", "unknown")}
     histograms, accumulators = merged.histograms, merged.accumulators
     complete = abort is None and not failures and merged.items == len(items)
+    if complete and interrupted is None:
+        with writing(out):
+            for combiner in combiners:
+                combiner.add()  # items resumed from an earlier run
+                combiner.flush()
     try:
         with writing(out):
             hist_files = job.services.histograms.write(histograms, out)
@@ -151,7 +162,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "errors": merged.errors,
         "failed_items": [vars(f) for f in failures],
         "retried_items": [retries[i] for i in sorted(retries)],
-        "outputs": merged.parts,
+        "outputs": manifest.outputs(),
         "histograms": [os.path.relpath(p, out) for p in hist_files],
         "summaries": [os.path.relpath(p, out) for p in summaries],
         "artefacts": {who: art.summary() for who, art in job.artefacts().items()},

@@ -11,6 +11,12 @@ with its size and SHA-256 (items with a missing or damaged part run again).
 ``<output dir>/manifest.json`` is the readable summary, rewritten atomically
 every few seconds and at the end.
 
+A stream with a target file size (``events_per_file``, ``file_size_mb``)
+has the parts of consecutive items combined into files as the items
+complete (:class:`~hepreco.framework.io.merge.Combiner`); each combined file
+is a journal record of its own (:class:`CombinedFile`) written before its
+parts are deleted, and ``manifest.json`` lists it under ``files``.
+
 Workers write parts under temporary names; the client renames a part to its
 final name only after its item is in the journal, so every final part is
 listed, whatever happens to the job (abort, kill, a worker still running).
@@ -29,6 +35,7 @@ import pickle
 import shutil
 import struct
 import time
+from dataclasses import asdict, dataclass, field
 
 from .errors import ConfigurationError, HeprecoError, OutputError
 from .io.output import sha256
@@ -77,6 +84,19 @@ def _part_problem(path: str, part: dict) -> str | None:
     return None
 
 
+@dataclass
+class CombinedFile:
+    """A file holding the parts of consecutive work items of one stream (a journal record)."""
+
+    stream: str
+    file: str  # relative to the output folder
+    events: int
+    bytes: int
+    sha256: str
+    items: list[str] = field(default_factory=list)  # keys of the items whose parts it holds, in order
+    parts: list[str] = field(default_factory=list)  # the part files it replaced
+
+
 def read_journal(path: str) -> tuple[list, int]:
     """Complete item results in the journal at ``path``, and the byte length they span."""
     if not os.path.exists(path):
@@ -119,6 +139,8 @@ class Manifest:
         self.damaged: list[dict] = []
         self.rerun: list[str] = []
         self._listed: set[str] = set()  # part files the journal lists (damaged ones too: they get rewritten)
+        #: combined files per stream, in item order
+        self.combined: dict[str, list[CombinedFile]] = {}
         self._last_save = 0.0
         self._journal = None
         with writing(output_dir):
@@ -156,7 +178,9 @@ class Manifest:
     def _earlier_parts(self) -> tuple[set[str], int, bool]:
         """Part files an earlier run in this folder listed, its number of items, and whether it completed."""
         results, _ = read_journal(self.journal_path)
-        files = {p["file"] for r in results for p in r.parts}
+        files = {r.file for r in results if isinstance(r, CombinedFile)}
+        results = [r for r in results if not isinstance(r, CombinedFile)]
+        files |= {p["file"] for r in results for p in r.parts}
         keys = {r.index for r in results}
         complete = False
         if os.path.exists(self.path):
@@ -167,6 +191,7 @@ class Manifest:
                 for key, item in doc.get("items", {}).items():
                     keys.add(int(key))
                     files.update(p["file"] for p in item.get("parts", []))
+                files.update(f["file"] for entries in doc.get("files", {}).values() for f in entries)
             except (ValueError, KeyError, TypeError, AttributeError):
                 pass  # not a manifest this version wrote: its files are not listed, so none is deleted
         return files, len(keys), complete
@@ -200,6 +225,11 @@ class Manifest:
     def _read_journal(self) -> None:
         results, valid = read_journal(self.journal_path)
         for result in results:
+            if isinstance(result, CombinedFile):  # a later record of the same file (rewritten on resume) wins
+                files = [cf for cf in self.combined.get(result.stream, []) if cf.file != result.file]
+                self.combined[result.stream] = [*files, result]
+                self._listed.add(result.file)
+                continue
             self._add(f"{result.index:05d}", result, keep=True)
             self._listed.update(p["file"] for p in result.parts)
         if os.path.exists(self.journal_path) and valid < os.path.getsize(self.journal_path):
@@ -207,10 +237,27 @@ class Manifest:
                 f.truncate(valid)  # drop a record cut short by a kill
 
     def _verify(self) -> None:
-        """Drop the items whose parts are missing or damaged, so that they run again."""
+        """Drop the items whose parts (or combined files) are missing or damaged, so that they run again."""
+        problems_of: dict[str, list] = {}
+        covered: set[str] = set()  # part files replaced by a combined file
+        for stream, files in self.combined.items():
+            kept = []
+            for cf in files:
+                problem = _part_problem(os.path.join(self.output_dir, cf.file), asdict(cf))
+                if problem:
+                    for key in cf.items:
+                        problems_of.setdefault(key, []).append({"file": cf.file, "problem": problem})
+                else:
+                    kept.append(cf)
+                    covered.update(cf.parts)
+            self.combined[stream] = kept
+        for name in covered:  # the combining was recorded but the job stopped before deleting them
+            _remove(os.path.join(self.output_dir, name))
         for key in sorted(self.items):
-            problems = []
+            problems = problems_of.get(key, [])
             for part in self.items[key]["parts"]:
+                if part["file"] in covered:
+                    continue
                 problem = _part_problem(os.path.join(self.output_dir, part["file"]), part)
                 if problem:
                     problems.append({"file": part["file"], "problem": problem})
@@ -223,9 +270,10 @@ class Manifest:
     def discard_unrecorded(self) -> None:
         """Remove temporary part files: parts of items that never reached the journal."""
         for stream in self.streams:
-            for leftover in glob.glob(os.path.join(glob.escape(os.path.join(self.output_dir, stream)),
-                                                   "part-*.tmp*")):
-                _remove(leftover)
+            folder = glob.escape(os.path.join(self.output_dir, stream))
+            for pattern in ("part-*.tmp*", "file-*.tmp*"):
+                for leftover in glob.glob(os.path.join(folder, pattern)):
+                    _remove(leftover)
 
     def _add(self, key: str, result, keep: bool = False) -> None:
         if keep:  # a result of an earlier run, until the client takes it (load_result)
@@ -263,9 +311,38 @@ class Manifest:
             if time.monotonic() - self._last_save > self.save_interval:
                 self.save()
 
+    def record_combined(self, cf: CombinedFile) -> None:
+        """Append a combined file to the journal (the commit point), then delete the parts it replaced."""
+        blob = pickle.dumps(cf, protocol=pickle.HIGHEST_PROTOCOL)
+        with writing(self.output_dir):
+            start = self._journal.tell()
+            data = memoryview(_HEADER.pack(len(blob)) + blob)
+            try:
+                while data:
+                    data = data[self._journal.write(data):]
+            except OSError:
+                self._journal.truncate(start)
+                raise
+            self.combined.setdefault(cf.stream, []).append(cf)
+            self._listed.add(cf.file)
+            for name in cf.parts:
+                _remove(os.path.join(self.output_dir, name))
+
+    def outputs(self) -> list[dict]:
+        """Every output file of the job as it stands: combined files and the parts not combined, in item order."""
+        combined_parts = {p for files in self.combined.values() for cf in files for p in cf.parts}
+        rows = [(cf.items[0], {k: v for k, v in asdict(cf).items() if k != "parts"})
+                for files in self.combined.values() for cf in files]
+        rows += [(key, part) for key, item in self.items.items() for part in item["parts"]
+                 if part["file"] not in combined_parts]
+        return [entry for _, entry in sorted(rows, key=lambda row: (row[0], row[1]["stream"]))]
+
     def save(self, complete: bool = False) -> None:
         doc = {"config_hash": self.config_hash, "complete": complete,
                "items": dict(sorted(self.items.items()))}
+        if self.combined:
+            doc["files"] = {stream: [{k: v for k, v in asdict(cf).items() if k != "stream"} for cf in files]
+                            for stream, files in sorted(self.combined.items())}
         with writing(self.output_dir):
             atomic_write(self.path, json.dumps(doc, indent=1).encode())
         self._last_save = time.monotonic()

@@ -38,7 +38,6 @@ class ResultMerger:
         self.messages: dict[str, dict[str, int]] = {}
         self.decisions: dict[str, int] = {}
         self.errors: list = []
-        self.parts: list = []
         #: the distinct thread settings the workers reported, in item order
         self.threads: list[dict] = []
         #: events read by results that were not resumed from an earlier run
@@ -107,7 +106,6 @@ class ResultMerger:
         for key, n in r.decisions.items():
             self.decisions[key] = self.decisions.get(key, 0) + n
         self.errors.extend(r.errors)
-        self.parts.extend(r.parts)
         threads = getattr(r, "threads", None)
         if threads and threads not in self.threads:
             self.threads.append(threads)

@@ -95,3 +95,68 @@ def merge_stream(stream_dir: str, destination: str, *, events_per_file: int = 0,
         json.dump(doc, f, indent=1)
     os.replace(tmp, os.path.join(destination, MANIFEST))
     return files
+
+
+class Combiner:
+    """Combines one stream's parts into files while a job runs, in item order.
+
+    The client calls :meth:`add` for each recorded work item (in any order);
+    the parts of the completed items at the front (in item order) are
+    gathered until they hold ``events_per_file`` events or ``size_mb`` MB,
+    then combined into ``<stream>/file-<first item>.<ext>``: written under a
+    temporary name, renamed, recorded in the job's journal, and only then
+    are the parts deleted.  :meth:`flush` combines what is left at the end of
+    a complete job.  The grouping depends only on the items and their parts,
+    so every executor gives the same files; a resumed job continues it.
+    """
+
+    def __init__(self, stream, output_dir: str, manifest, keys: list[str]):
+        self.stream = stream.name
+        self.tree = getattr(stream, "tree", "events")
+        self.extension = stream.extension
+        self.events_per_file = int(stream.events_per_file)
+        self.size_mb = float(stream.file_size_mb)
+        self.output_dir = output_dir
+        self.manifest = manifest
+        done = {k for cf in manifest.combined.get(self.stream, []) for k in cf.items}
+        self._order = [k for k in keys if k not in done]
+        self._next = 0
+        self._group: list[tuple[str, dict]] = []
+
+    def add(self) -> None:
+        """Call after an item was recorded: combine the parts of the items that became contiguous."""
+        order, items = self._order, self.manifest.items
+        while self._next < len(order) and order[self._next] in items:
+            k = order[self._next]
+            self._group += [(k, p) for p in items[k]["parts"] if p["stream"] == self.stream]
+            self._next += 1
+            events = sum(p["events"] for _, p in self._group)
+            size = sum(p["bytes"] for _, p in self._group)
+            if (self.events_per_file and events >= self.events_per_file) or \
+                    (self.size_mb and size >= self.size_mb * 1e6):
+                self._combine()
+
+    def flush(self) -> None:
+        """Combine the remaining parts (the job completed)."""
+        if self._group:
+            self._combine()
+
+    def _combine(self) -> None:
+        from ..manifest import CombinedFile
+
+        group, self._group = self._group, []
+        parts = [os.path.join(self.output_dir, p["file"]) for _, p in group]
+        keys = list(dict.fromkeys(k for k, _ in group))
+        name = os.path.join(self.stream, f"file-{keys[0]}{self.extension}")
+        path = os.path.join(self.output_dir, name)
+        tmp = f"{path}.tmp{os.getpid()}"
+        ids, data = read_parts(parts, tree=self.tree)
+        try:
+            _write(tmp, self.extension, ids, data, self.tree)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        self.manifest.record_combined(CombinedFile(
+            self.stream, name, int(len(ids)), os.path.getsize(path), sha256(path), keys,
+            [p["file"] for _, p in group]))

@@ -86,6 +86,20 @@ class OutputStream(Component):
     accept = Property([], doc="write events that passed ANY of these filters/sequences (empty: all)", items=str)
     require = Property([], doc="... and passed ALL of these", items=str)
     veto = Property([], doc="... and passed NONE of these", items=str)
+    events_per_file = Property(0, doc="combine the parts of consecutive work items into files of at least this "
+                               "many events as the items complete (0: one part file per work item)", ge=0)
+    file_size_mb = Property(0.0, doc="... or into files of at least this size (0: off)", unit="MB", ge=0)
+
+    def check(self, registry) -> None:
+        if self.events_per_file and self.file_size_mb:
+            from ..errors import PropertyError
+
+            raise PropertyError(self.name, "file_size_mb", "give events_per_file or file_size_mb, not both")
+
+    @property
+    def combines(self) -> bool:
+        """Whether parts are combined into larger files while the job runs."""
+        return bool(self.events_per_file or self.file_size_mb)
 
     #: filter/sequence name -> decision key, filled in by the job builder
     decision_keys: dict[str, str] = {}

@@ -35,13 +35,15 @@ def stream_parts(path: str) -> list[str]:
     manifest = os.path.join(os.path.dirname(folder), "manifest.json")
     if os.path.exists(manifest):
         with open(manifest) as f:
-            items = json.load(f).get("items", {})
+            doc = json.load(f)
         stream = os.path.basename(folder)
-        listed = [os.path.join(os.path.dirname(folder), part["file"])
-                  for _, item in sorted(items.items()) for part in item.get("parts", [])
-                  if part.get("stream") == stream]
-        if listed:
-            return listed
+        combined = doc.get("files", {}).get(stream, [])  # parts combined while the job ran
+        replaced = {p for entry in combined for p in entry.get("parts", [])}
+        rows = [(entry["items"][0], entry["file"]) for entry in combined]
+        rows += [(key, part["file"]) for key, item in doc.get("items", {}).items() for part in item.get("parts", [])
+                 if part.get("stream") == stream and part["file"] not in replaced]
+        if rows:
+            return [os.path.join(os.path.dirname(folder), name) for _, name in sorted(rows)]
     return sorted(os.path.join(folder, f) for f in os.listdir(folder)
                   if f.startswith("part-") and f.endswith(_EXTENSIONS))
 
