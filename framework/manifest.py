@@ -288,6 +288,18 @@ class Manifest:
         """The result of an item of an earlier run (given once: the manifest keeps no results)."""
         return self.results.pop(key)
 
+    def _append(self, record) -> None:
+        """Append one length-prefixed record to the journal; a failed write leaves no partial record."""
+        blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        start = self._journal.tell()
+        data = memoryview(_HEADER.pack(len(blob)) + blob)
+        try:
+            while data:
+                data = data[self._journal.write(data):]
+        except OSError:
+            self._journal.truncate(start)
+            raise
+
     def record(self, key: str, result) -> None:
         """Append an item's result to the journal (the commit point), then give its parts their final names.
 
@@ -295,16 +307,8 @@ class Manifest:
         temporary name its worker wrote) is removed from the entry.
         """
         pending = [(p.pop("tmp"), p["file"]) for p in result.parts if "tmp" in p]
-        blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         with writing(self.output_dir):
-            start = self._journal.tell()
-            data = memoryview(_HEADER.pack(len(blob)) + blob)
-            try:
-                while data:
-                    data = data[self._journal.write(data):]
-            except OSError:
-                self._journal.truncate(start)  # no partial record stays behind
-                raise
+            self._append(result)
             self._add(key, result)
             for tmp, final in pending:
                 os.replace(os.path.join(self.output_dir, tmp), os.path.join(self.output_dir, final))
@@ -313,16 +317,8 @@ class Manifest:
 
     def record_combined(self, cf: CombinedFile) -> None:
         """Append a combined file to the journal (the commit point), then delete the parts it replaced."""
-        blob = pickle.dumps(cf, protocol=pickle.HIGHEST_PROTOCOL)
         with writing(self.output_dir):
-            start = self._journal.tell()
-            data = memoryview(_HEADER.pack(len(blob)) + blob)
-            try:
-                while data:
-                    data = data[self._journal.write(data):]
-            except OSError:
-                self._journal.truncate(start)
-                raise
+            self._append(cf)
             self.combined.setdefault(cf.stream, []).append(cf)
             self._listed.add(cf.file)
             for name in cf.parts:
