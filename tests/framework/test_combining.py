@@ -1,12 +1,12 @@
 """Output streams with a target file size: parts combined into files while the job runs."""
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
 import time
 
-import awkward as ak
 import pytest
 
 from hepreco.framework import PropertyError
@@ -15,26 +15,16 @@ from hepreco.framework.io.output import sha256
 from hepreco.framework.manifest import CombinedFile, read_journal
 
 from ..conftest import build_job, run_job
+from .outputs import run_toy, same_events as same
 
 TARGETS = ("H5.events_per_file=20", "Root.file_size_mb=0.000001")  # Root: every item's parts reach the size alone
-
-
-def same(a, b):
-    assert ak.fields(a) == ak.fields(b)
-    for field in ak.fields(a):
-        assert ak.to_list(a[field]) == ak.to_list(b[field]), field
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The toy job (60 events, chunks of 7) with one part per work item."""
-    from ..conftest import TOY_JOB
-
-    tmp = tmp_path_factory.mktemp("combining")
-    path = tmp / "toy.yaml"
-    path.write_text(TOY_JOB.format(evt_max=60, chunk_size=7, out=tmp / "ref"))
-    run_job(str(path))
-    return tmp / "ref", str(path)
+    path, out = run_toy(tmp_path_factory.mktemp("combining"))
+    return pathlib.Path(out), path
 
 
 @pytest.mark.parametrize("executor", ["sequential", "processes"])

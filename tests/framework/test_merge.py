@@ -1,9 +1,8 @@
 """hepreco merge: a stream's parts combined into fewer files, identical in content."""
 import json
 import os
+import pathlib
 
-import awkward as ak
-import numpy as np
 import pytest
 
 from hepreco.framework import ConfigurationError
@@ -12,22 +11,13 @@ from hepreco.framework.io import read
 from hepreco.framework.io.merge import merge_stream
 from hepreco.framework.io.output import sha256
 
-from ..conftest import TOY_JOB, run_job
+from .outputs import run_toy, same_events as same
 
 
 @pytest.fixture(scope="module")
 def toy_output(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("merge")
-    path = tmp / "toy.yaml"
-    path.write_text(TOY_JOB.format(evt_max=60, chunk_size=7, out=tmp / "out"))
-    run_job(str(path))
-    return tmp / "out"
-
-
-def same(a, b):
-    assert ak.fields(a) == ak.fields(b)
-    for field in ak.fields(a):
-        assert ak.to_list(a[field]) == ak.to_list(b[field]), field
+    _, out = run_toy(tmp_path_factory.mktemp("merge"))
+    return pathlib.Path(out)
 
 
 @pytest.mark.parametrize("stream", ["H5", "Root"])

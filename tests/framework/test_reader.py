@@ -1,5 +1,6 @@
 """hepreco.framework.io.read: output streams back as awkward arrays, all parts in event order."""
 import os
+import pathlib
 
 import awkward as ak
 import numpy as np
@@ -9,21 +10,16 @@ from hepreco.framework import ConfigurationError
 from hepreco.framework.io import read
 from hepreco.framework.io.source import WorkItem
 
-from ..conftest import build_job, run_job
+from ..conftest import build_job
+from .outputs import run_toy
 
 
 @pytest.fixture(scope="module")
 def toy_output(tmp_path_factory):
     """The toy job (60 events, chunks of 7: 9 parts per stream) and its source's events read directly."""
-    from ..conftest import TOY_JOB
-
-    tmp = tmp_path_factory.mktemp("reader")
-    path = tmp / "toy.yaml"
-    path.write_text(TOY_JOB.format(evt_max=60, chunk_size=7, out=tmp / "out"))
-    run_job(str(path))
-    job = build_job(str(path))
-    ids, data = job.source.read(WorkItem(0, "ToySource", None, 0, 60, 1))
-    return tmp / "out", ids, data
+    path, out = run_toy(tmp_path_factory.mktemp("reader"))
+    ids, data = build_job(path).source.read(WorkItem(0, "ToySource", None, 0, 60, 1))
+    return pathlib.Path(out), ids, data
 
 
 @pytest.mark.parametrize("stream", ["H5", "Root"])
