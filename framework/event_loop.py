@@ -114,13 +114,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "hepreco_version": versions().get("hepreco", "unknown")}
     histograms, accumulators = merged.histograms, merged.accumulators
     complete = abort is None and not failures and merged.items == len(items)
-    if complete and interrupted is None:
-        with writing(out):
-            for combiner in combiners:
-                combiner.add()  # items resumed from an earlier run
-                combiner.flush()
     try:
         with writing(out):
+            for combiner in combiners if complete and interrupted is None else []:
+                combiner.add()  # items resumed from an earlier run
+                combiner.flush()
             hist_files = job.services.histograms.write(histograms, out)
             summaries = []
             for alg in job.algorithms() if interrupted is None else []:
