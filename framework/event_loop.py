@@ -24,7 +24,7 @@ from .job import Job, process_item
 from .manifest import Manifest, atomic_write, writing
 from .report import summary, versions
 from .io.merge import Combiner
-from .results import ResultMerger
+from .results import ResultMerger, item_order
 from .services.accumulators import AccumulatorSvc
 
 
@@ -61,9 +61,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
     todo = [it for it in items if it.key not in done]
-    combiners = [Combiner(stream, out, manifest, [it.key for it in items]) for stream in job.outputs
-                 if stream.combines]
-    merged = ResultMerger(it.index for it in items)
+    order = item_order(it.index for it in items)  # a range: the client holds no per-item order
+    combiners = [Combiner(stream, out, manifest, order) for stream in job.outputs if stream.combines]
+    merged = ResultMerger(order)
     for it in items:
         if it.key in done:
             merged.add(manifest.load_result(it.key), resumed=True)
