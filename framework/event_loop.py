@@ -60,7 +60,6 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         print(f"hepreco: resume: {len(manifest.damaged)} part(s) of earlier items are missing or damaged "
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
-    todo = [it for it in items if it.key not in done]
     order = item_order(it.index for it in items)  # a range: the client holds no per-item order
     combiners = [Combiner(stream, out, manifest, order) for stream in job.outputs if stream.combines]
     merged = ResultMerger(order)
@@ -78,7 +77,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     threads = thread_policy.resolve(s.threads, workers)
     fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins,
                  threads=threads)
-    bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
+    todo = (it for it in items if it.key not in done)  # lazily: no second list of the items
+    bar = _progress(sum(it.n_events for it in items if it.key not in done), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             retries = executor.retries
@@ -150,7 +150,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "executor": {"name": s.executor, "workers": workers},
         "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
                     "applied": merged.threads},
-        "items": {"total": len(items), "completed": merged.items, "resumed": len(done & {it.key for it in items}),
+        "items": {"total": len(items), "completed": merged.items, "resumed": sum(it.key in done for it in items),
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,
         "events": {"read": merged.n_read, "accepted": merged.n_accepted, "failed": merged.n_failed,
