@@ -10,7 +10,6 @@ and accumulators the same way, writes histograms and ``report.json``
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import sys
 import time
@@ -21,7 +20,7 @@ from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
 from .job import Job, process_item
-from .manifest import Manifest, atomic_write, writing
+from .manifest import Manifest, atomic_write_json, writing
 from .report import summary, versions
 from .io.merge import Combiner
 from .results import ResultMerger, item_order
@@ -176,7 +175,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                            "exception": abort.exception, "message": abort.message}
     job.registry.manager.hook.hepreco_job_end(report=report)
     with writing(out):
-        atomic_write(os.path.join(out, "report.json"), json.dumps(report, indent=1, default=str).encode())
+        atomic_write_json(os.path.join(out, "report.json"), report, indent=1, default=str)
     if not quiet:
         print(summary(report), file=sys.stderr)
     if interrupted is not None:
