@@ -323,6 +323,8 @@ class Manifest:
         temporary name its worker wrote) is removed from the entry.
         """
         pending = [(p.pop("tmp"), p["file"]) for p in result.parts if "tmp" in p]
+        if pending:  # copies sized for the entries left: the manifest keeps one per part until the end
+            result.parts[:] = [dict(p) for p in result.parts]
         with writing(self.output_dir):
             self._append(result)
             self._add(key, result)
