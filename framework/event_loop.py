@@ -10,7 +10,6 @@ and accumulators the same way, writes histograms and ``report.json``
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import sys
 import time
@@ -21,10 +20,10 @@ from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
 from .job import Job, process_item
-from .manifest import Manifest, atomic_write, writing
+from .manifest import Manifest, atomic_write_json, writing
 from .report import summary, versions
 from .io.merge import Combiner
-from .results import ResultMerger
+from .results import ResultMerger, item_order
 from .services.accumulators import AccumulatorSvc
 
 
@@ -60,10 +59,9 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         print(f"hepreco: resume: {len(manifest.damaged)} part(s) of earlier items are missing or damaged "
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
     done = manifest.completed()
-    todo = [it for it in items if it.key not in done]
-    combiners = [Combiner(stream, out, manifest, [it.key for it in items]) for stream in job.outputs
-                 if stream.combines]
-    merged = ResultMerger(it.index for it in items)
+    order = item_order(it.index for it in items)  # a range: the client holds no per-item order
+    combiners = [Combiner(stream, out, manifest, order) for stream in job.outputs if stream.combines]
+    merged = ResultMerger(order)
     for it in items:
         if it.key in done:
             merged.add(manifest.load_result(it.key), resumed=True)
@@ -78,7 +76,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     threads = thread_policy.resolve(s.threads, workers)
     fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins,
                  threads=threads)
-    bar = _progress(sum(it.n_events for it in todo), s.progress and not quiet)
+    todo = (it for it in items if it.key not in done)  # lazily: no second list of the items
+    bar = _progress(sum(it.n_events for it in items if it.key not in done), s.progress and not quiet)
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             retries = executor.retries
@@ -148,7 +147,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "executor": {"name": s.executor, "workers": workers},
         "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
                     "applied": merged.threads},
-        "items": {"total": len(items), "completed": merged.items, "resumed": len(done & {it.key for it in items}),
+        "items": {"total": len(items), "completed": merged.items, "resumed": sum(it.key in done for it in items),
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,
         "events": {"read": merged.n_read, "accepted": merged.n_accepted, "failed": merged.n_failed,
@@ -174,7 +173,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                            "exception": abort.exception, "message": abort.message}
     job.registry.manager.hook.hepreco_job_end(report=report)
     with writing(out):
-        atomic_write(os.path.join(out, "report.json"), json.dumps(report, indent=1, default=str).encode())
+        atomic_write_json(os.path.join(out, "report.json"), report, indent=1, default=str)
     if not quiet:
         print(summary(report), file=sys.stderr)
     if interrupted is not None:

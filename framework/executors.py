@@ -130,17 +130,29 @@ class ProcessExecutor(Executor):
                                    initializer=_worker_init, initargs=(os.getpid(), self.threads))
 
     def run(self, fn, items):
-        queue = list(items)
-        attempts = {item.index: 0 for item in queue}
+        fresh = iter(items)  # taken one at a time: the client holds only the items in flight
+        queue: list = []  # items to run again (their worker died), before the fresh ones
+        attempts: dict[int, int] = {}  # worker deaths per item, for the items that had one
         suspects: set[int] = set()  # items in flight when a worker died, rerun one at a time
         pool = self._pool()
         running: dict = {}
+
+        def next_item():
+            if not queue:
+                item = next(fresh, None)
+                if item is None:
+                    return None
+                queue.append(item)
+            return queue[0]
+
         try:
-            while queue or running:
+            while next_item() is not None or running:
                 # two items per worker: each worker finds its next item queued while the client records the last
                 limit = 1 if suspects else 2 * self.workers
-                while queue and len(running) < limit:
-                    item = queue[0]
+                while len(running) < limit:
+                    item = next_item()
+                    if item is None:
+                        break
                     try:
                         running[pool.submit(fn, item)] = item
                         queue.pop(0)
@@ -176,7 +188,7 @@ class ProcessExecutor(Executor):
                     queue[:0] = sorted(lost, key=lambda it: it.index)
                     continue
                 item = lost[0]
-                attempts[item.index] += 1
+                attempts[item.index] = attempts.get(item.index, 0) + 1
                 if attempts[item.index] > self.max_retries:
                     suspects.discard(item.index)
                     yield ItemFailure(item.index, item.first, item.last, attempts[item.index], "worker process died")

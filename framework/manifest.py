@@ -72,6 +72,22 @@ def atomic_write(path: str, data: bytes) -> None:
         raise
 
 
+def atomic_write_json(path: str, doc, **options) -> None:
+    """Write ``doc`` as JSON (``json.dumps(doc, **options)``, UTF-8) to ``path`` through a temporary file.
+
+    The text goes to the file piece by piece as it is encoded, never whole
+    in memory: a manifest or report of a million work items stays cheap.
+    """
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            json.dump(doc, f, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
 def _part_problem(path: str, part: dict) -> str | None:
     """What is wrong with the part file at ``path`` compared with its manifest entry (None: nothing)."""
     if not os.path.isfile(path):
@@ -307,6 +323,8 @@ class Manifest:
         temporary name its worker wrote) is removed from the entry.
         """
         pending = [(p.pop("tmp"), p["file"]) for p in result.parts if "tmp" in p]
+        if pending:  # copies sized for the entries left: the manifest keeps one per part until the end
+            result.parts[:] = [dict(p) for p in result.parts]
         with writing(self.output_dir):
             self._append(result)
             self._add(key, result)
@@ -340,7 +358,7 @@ class Manifest:
             doc["files"] = {stream: [{k: v for k, v in asdict(cf).items() if k != "stream"} for cf in files]
                             for stream, files in sorted(self.combined.items())}
         with writing(self.output_dir):
-            atomic_write(self.path, json.dumps(doc, indent=1).encode())
+            atomic_write_json(self.path, doc, indent=1)
         self._last_save = time.monotonic()
 
     def close(self, complete: bool, raising: bool = True) -> None:

@@ -15,6 +15,15 @@ from .services.messages import MessageSvc
 from .services.timing import TimingSvc
 
 
+def item_order(indices) -> "range | list[int]":
+    """The work-item indices in order: a ``range`` when they are consecutive (as every source makes them),
+    so that holding the order costs the same for any number of items."""
+    order = sorted(indices)
+    if order and order[-1] - order[0] == len(order) - 1:
+        return range(order[0], order[-1] + 1)  # sorted and as many as the span: no gaps, no repeats
+    return order
+
+
 class ResultMerger:
     """Running, item-ordered totals of work-item results.
 
@@ -22,11 +31,12 @@ class ResultMerger:
     ----------
     indices
         Indices of the work items whose results will be given to :meth:`add`
-        (or declared lost with :meth:`skip`).
+        (or declared lost with :meth:`skip`); held as a ``range`` when they
+        are consecutive (:func:`item_order`).
     """
 
     def __init__(self, indices):
-        self._order = sorted(indices)
+        self._order = indices if isinstance(indices, range) and indices.step == 1 else item_order(indices)
         self._next = 0
         self._pending: dict[int, object] = {}
         self._lost: set[int] = set()
@@ -82,7 +92,9 @@ class ResultMerger:
         self.n_read += r.n_read
         self.n_accepted += r.n_accepted
         self.n_failed += r.n_failed
-        if r.index not in self._resumed:
+        if r.index in self._resumed:
+            self._resumed.discard(r.index)
+        else:
             self.processed += r.n_read
         for key, h in r.histograms.items():
             if key in self.histograms:

@@ -100,6 +100,7 @@ def merge_stream(stream_dir: str, destination: str, *, events_per_file: int = 0,
 class Combiner:
     """Combines one stream's parts into files while a job runs, in item order.
 
+    ``indices`` are the indices of the job's work items in order (a ``range``).
     The client calls :meth:`add` for each recorded work item (in any order);
     the parts of the completed items at the front (in item order) are
     gathered until they hold ``events_per_file`` events or ``size_mb`` MB,
@@ -110,7 +111,7 @@ class Combiner:
     so every executor gives the same files; a resumed job continues it.
     """
 
-    def __init__(self, stream, output_dir: str, manifest, keys: list[str]):
+    def __init__(self, stream, output_dir: str, manifest, indices):
         self.stream = stream.name
         self.tree = getattr(stream, "tree", "events")
         self.extension = stream.extension
@@ -118,16 +119,22 @@ class Combiner:
         self.size_mb = float(stream.file_size_mb)
         self.output_dir = output_dir
         self.manifest = manifest
-        done = {k for cf in manifest.combined.get(self.stream, []) for k in cf.items}
-        self._order = [k for k in keys if k not in done]
+        #: items whose parts an earlier run combined already (resume)
+        self._done = {k for cf in manifest.combined.get(self.stream, []) for k in cf.items}
+        self._order = indices  # the work items' indices in order (a range: no per-item state)
         self._next = 0
         self._group: list[tuple[str, dict]] = []
 
     def add(self) -> None:
         """Call after an item was recorded: combine the parts of the items that became contiguous."""
         order, items = self._order, self.manifest.items
-        while self._next < len(order) and order[self._next] in items:
-            k = order[self._next]
+        while self._next < len(order):
+            k = f"{order[self._next]:05d}"  # WorkItem.key
+            if k in self._done:
+                self._next += 1
+                continue
+            if k not in items:
+                break
             self._group += [(k, p) for p in items[k]["parts"] if p["stream"] == self.stream]
             self._next += 1
             events = sum(p["events"] for _, p in self._group)

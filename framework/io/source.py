@@ -24,7 +24,7 @@ from ..component import Component
 from ..errors import ConfigurationError, InputFileError, suggestion
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a job holds one per chunk, a million for a large job
 class WorkItem:
     """Events ``first`` .. ``last - 1`` of ``input`` (None for generators).
 

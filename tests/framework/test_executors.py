@@ -86,3 +86,27 @@ def test_worker_that_always_dies_is_reported(toy_job, tmp_path):
     assert [(f["index"], f["first"], f["attempts"]) for f in report["failed_items"]] == [(3, 30, 2)]
     assert [r["index"] for r in report["retried_items"] if r["reasons"][-1] == "its worker process died"] == [3]
     assert report["events"]["read"] == 30
+
+
+def item_events(item):
+    """A picklable work function for the pool: the item's number of events."""
+    return item.n_events
+
+
+def test_process_pool_draws_the_items_as_workers_free_up_not_all_at_once():
+    from hepreco.framework.executors import ProcessExecutor
+    from hepreco.framework.io.source import WorkItem
+
+    drawn = []
+
+    def items():
+        for i in range(8):
+            drawn.append(i)
+            yield WorkItem(i, "ToySource", None, 0, i + 1)
+
+    with ProcessExecutor(workers=1) as executor:
+        results = executor.run(item_events, items())
+        first = next(results)
+        assert len(drawn) <= 3  # two in flight per worker, and the next one looked at
+        rest = list(results)
+    assert sorted([first, *rest]) == list(range(1, 9)) and drawn == list(range(8))
