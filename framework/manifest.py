@@ -60,18 +60,6 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, which is removed if writing fails."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
 def atomic_write_json(path: str, doc, **options) -> None:
     """Write ``doc`` as JSON (``json.dumps(doc, **options)``, UTF-8) to ``path`` through a temporary file.
 

@@ -16,7 +16,7 @@ import os
 
 from ..errors import ConfigurationError
 from .output import sha256
-from .reader import read_parts, stream_parts
+from .reader import part_source, read_parts, stream_parts
 
 MANIFEST = "manifest.json"
 
@@ -34,18 +34,6 @@ def _groups(parts: list[str], events: list[int], events_per_file: int, size_mb: 
     if current:
         groups.append(current)
     return groups
-
-
-def _n_events(path: str, tree: str) -> int:
-    if path.endswith(".h5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return int(f.attrs.get("n_events", len(f["event"])))
-    import uproot
-
-    with uproot.open(path) as f:
-        return int(f[tree].num_entries)
 
 
 def _write(path: str, extension: str, event_ids, data: dict, tree: str) -> None:
@@ -74,7 +62,8 @@ def merge_stream(stream_dir: str, destination: str, *, events_per_file: int = 0,
     if os.path.exists(os.path.join(destination, MANIFEST)) or (os.path.isdir(destination) and os.listdir(destination)):
         raise ConfigurationError(f"merge: {destination!r} is not empty; choose a new folder")
     extension = os.path.splitext(parts[0])[1]
-    counts = [_n_events(p, tree) for p in parts]
+    source = part_source(parts, tree=tree)
+    counts = [source.inspect(p).n_events for p in parts]
     os.makedirs(destination, exist_ok=True)
     files = []
     for number, group in enumerate(_groups(parts, counts, events_per_file, size_mb)):

@@ -66,16 +66,20 @@ def _files(paths: str | Sequence[str]) -> list[str]:
     return files
 
 
-def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tree: str = "events"):
-    """``(event_ids, {key: array})`` of part files of one format, concatenated in the order given."""
+def part_source(files: list[str], collections: Sequence[str] = (), tree: str = "events"):
+    """The event source (HDF5 or ROOT, by the first file's extension) that reads these part files."""
     from .hdf5 import Hdf5Source
     from .root import RootSource
 
-    wanted = list(collections or [])
     if files[0].endswith(".h5"):
-        source = Hdf5Source(name="read", files=files, collections=wanted)
-    else:
-        source = RootSource(name="read", files=files, tree=tree, branches={k: k for k in wanted})
+        return Hdf5Source(name="read", files=files, collections=list(collections))
+    return RootSource(name="read", files=files, tree=tree, branches={k: k for k in collections})
+
+
+def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tree: str = "events"):
+    """``(event_ids, {key: array})`` of part files of one format, concatenated in the order given."""
+    wanted = list(collections or [])
+    source = part_source(files, wanted, tree)
     ids, parts = [], []
     for item in source.work_items(-1, 1 << 62, 0):
         item_ids, data = source.read(item)
