@@ -11,7 +11,6 @@ reads the merged folder like the parts.  ``hepreco merge`` is the command.
 """
 from __future__ import annotations
 
-import json
 import os
 
 from ..errors import ConfigurationError
@@ -21,6 +20,11 @@ from .reader import part_source, read_parts, stream_parts
 MANIFEST = "manifest.json"
 
 
+def _reached(events: int, size: int, events_per_file: int, size_mb: float) -> bool:
+    """Whether parts holding ``events`` events in ``size`` bytes make a file of the target size."""
+    return bool((events_per_file and events >= events_per_file) or (size_mb and size >= size_mb * 1e6))
+
+
 def _groups(parts: list[str], events: list[int], events_per_file: int, size_mb: float) -> list[list[int]]:
     """Consecutive part indices per output file."""
     groups, current, n, size = [], [], 0, 0
@@ -28,7 +32,7 @@ def _groups(parts: list[str], events: list[int], events_per_file: int, size_mb: 
         current.append(i)
         n += events[i]
         size += os.path.getsize(path)
-        if (events_per_file and n >= events_per_file) or (size_mb and size >= size_mb * 1e6):
+        if _reached(n, size, events_per_file, size_mb):
             groups.append(current)
             current, n, size = [], 0, 0
     if current:
@@ -36,15 +40,24 @@ def _groups(parts: list[str], events: list[int], events_per_file: int, size_mb: 
     return groups
 
 
-def _write(path: str, extension: str, event_ids, data: dict, tree: str) -> None:
-    if extension == ".h5":
-        from .hdf5 import write_hdf5
+def _combine(parts: list[str], path: str, tree: str) -> int:
+    """Write the events of ``parts`` (in order) to ``path``, through a temporary name; return their number."""
+    ids, data = read_parts(parts, tree=tree)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        if path.endswith(".h5"):
+            from .hdf5 import write_hdf5
 
-        write_hdf5(path, event_ids, data)
-    else:
-        from .root import RootOutput
+            write_hdf5(tmp, ids, data)
+        else:
+            from .root import RootOutput
 
-        RootOutput(name="merge", tree=tree).write_part(path, event_ids, data)
+            RootOutput(name="merge", tree=tree).write_part(tmp, ids, data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return int(len(ids))
 
 
 def merge_stream(stream_dir: str, destination: str, *, events_per_file: int = 0, size_mb: float = 0.0,
@@ -67,22 +80,14 @@ def merge_stream(stream_dir: str, destination: str, *, events_per_file: int = 0,
     os.makedirs(destination, exist_ok=True)
     files = []
     for number, group in enumerate(_groups(parts, counts, events_per_file, size_mb)):
-        ids, data = read_parts([parts[i] for i in group], tree=tree)
         path = os.path.join(destination, f"file-{number:05d}{extension}")
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            _write(tmp, extension, ids, data, tree)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        files.append({"file": os.path.basename(path), "events": int(len(ids)), "bytes": os.path.getsize(path),
+        n = _combine([parts[i] for i in group], path, tree)
+        files.append({"file": os.path.basename(path), "events": n, "bytes": os.path.getsize(path),
                       "sha256": sha256(path), "parts": [os.path.basename(parts[i]) for i in group]})
-    doc = {"merged_from": os.path.abspath(stream_dir), "files": files}
-    tmp = os.path.join(destination, MANIFEST + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, os.path.join(destination, MANIFEST))
+    from ..manifest import atomic_write_json
+
+    atomic_write_json(os.path.join(destination, MANIFEST), {"merged_from": os.path.abspath(stream_dir),
+                                                            "files": files}, indent=1)
     return files
 
 
@@ -128,8 +133,7 @@ class Combiner:
             self._next += 1
             events = sum(p["events"] for _, p in self._group)
             size = sum(p["bytes"] for _, p in self._group)
-            if (self.events_per_file and events >= self.events_per_file) or \
-                    (self.size_mb and size >= self.size_mb * 1e6):
+            if _reached(events, size, self.events_per_file, self.size_mb):
                 self._combine()
 
     def flush(self) -> None:
@@ -145,14 +149,7 @@ class Combiner:
         keys = list(dict.fromkeys(k for k, _ in group))
         name = os.path.join(self.stream, f"file-{keys[0]}{self.extension}")
         path = os.path.join(self.output_dir, name)
-        tmp = f"{path}.tmp{os.getpid()}"
-        ids, data = read_parts(parts, tree=self.tree)
-        try:
-            _write(tmp, self.extension, ids, data, self.tree)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        n = _combine(parts, path, self.tree)
         self.manifest.record_combined(CombinedFile(
-            self.stream, name, int(len(ids)), os.path.getsize(path), sha256(path), keys,
+            self.stream, name, n, os.path.getsize(path), sha256(path), keys,
             [p["file"] for _, p in group]))
