@@ -328,9 +328,11 @@ def make(kind: str, **options) -> Accumulator:
     return cls(**options)
 
 
-def merge(items: Iterable[dict[str, Accumulator]]) -> dict[str, Accumulator]:
-    """Merge dicts of accumulators key by key, in the order given (the inputs are not modified)."""
-    total: dict[str, Accumulator] = {}
+def merge(items: Iterable[dict[str, Accumulator]],
+          total: dict[str, Accumulator] | None = None) -> dict[str, Accumulator]:
+    """Merge dicts of accumulators key by key, in the order given (onto ``total`` when given, which is
+    updated; the items are not modified)."""
+    total = {} if total is None else total
     for item in items:
         for key, acc in item.items():
             if key not in total:

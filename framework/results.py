@@ -10,7 +10,8 @@ grow with the number of work items.
 """
 from __future__ import annotations
 
-from .accumulators import MergeError
+from .accumulators import merge as merge_accumulators
+from .services.histograms import HistogramSvc
 from .services.messages import MessageSvc
 from .services.timing import TimingSvc
 
@@ -96,19 +97,8 @@ class ResultMerger:
             self._resumed.discard(r.index)
         else:
             self.processed += r.n_read
-        for key, h in r.histograms.items():
-            if key in self.histograms:
-                self.histograms[key] = self.histograms[key] + h
-            else:
-                self.histograms[key] = h.copy()
-        for key, acc in r.accumulators.items():
-            if key in self.accumulators:
-                try:
-                    self.accumulators[key] += acc
-                except MergeError as exc:
-                    raise MergeError(f"accumulator {key!r}: {exc}") from None
-            else:
-                self.accumulators[key] = acc.copy()
+        HistogramSvc.merge([r.histograms], self.histograms)
+        merge_accumulators([r.accumulators], self.accumulators)
         for name, (sec, ev, calls) in r.timing.items():
             row = self.timing.setdefault(name, [0.0, 0, 0])
             row[0] += sec

@@ -77,9 +77,9 @@ class HistogramSvc(Service):
         return out
 
     @staticmethod
-    def merge(items: Iterable[dict[str, hist.Hist]]) -> dict[str, hist.Hist]:
-        """Sum harvested histograms, in the order given."""
-        total: dict[str, hist.Hist] = {}
+    def merge(items: Iterable[dict[str, hist.Hist]], total: dict[str, hist.Hist] | None = None) -> dict[str, hist.Hist]:
+        """Sum harvested histograms, in the order given (onto ``total`` when given, which is updated)."""
+        total = {} if total is None else total
         for item in items:
             for k, h in item.items():
                 total[k] = h.copy() if k not in total else total[k] + h
