@@ -33,7 +33,6 @@ uses it, and ``report.json``.  Files are hashed and loaded once per process.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ from typing import Any, Callable
 
 from .component import Property
 from .errors import ArtefactError, ConfigurationError, MissingArtefact, PropertyError, nearest
+from .io.output import sha256
 from .services import Service
 
 log = logging.getLogger("hepreco.ArtefactSvc")
@@ -129,11 +129,7 @@ def file_sha256(path: str) -> str:
     """SHA-256 of a file's content (computed once per process while the file is unchanged)."""
     key = _stat_key(path)
     if key not in _SHA_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _SHA_CACHE[key] = digest.hexdigest()
+        _SHA_CACHE[key] = sha256(path)
     return _SHA_CACHE[key]
 
 
