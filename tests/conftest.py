@@ -1,6 +1,7 @@
 """Shared fixtures: a clean plugin environment and helpers to run jobs."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -87,3 +88,16 @@ def run_job(path: str, *overrides: str, resume: bool = False, overwrite: bool = 
     from hepreco.framework.event_loop import run_job as run
 
     return run(build_job(path, *overrides), resume=resume, quiet=True, overwrite=overwrite)
+
+
+@pytest.fixture
+def hepreco_log(caplog):
+    """``caplog`` that sees hepreco's messages, also while a job's MessageSvc keeps them from the root logger."""
+    logger = logging.getLogger("hepreco")
+    propagate, logger.propagate = logger.propagate, False  # each record reaches caplog once, as in a job
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.propagate = propagate

@@ -40,6 +40,7 @@ class MessageSvc(Service):
     format = Property("%(levelname)-7s %(name)s: %(message)s", doc="logging format string")
 
     _handler: logging.Handler | None = None
+    _propagated = True
 
     def __init__(self, name: str | None = None, **values):
         super().__init__(name, **values)
@@ -48,7 +49,8 @@ class MessageSvc(Service):
     def initialize(self) -> None:
         root = logging.getLogger("hepreco")
         root.setLevel(self.level)
-        root.propagate = False
+        self._propagated = root.propagate
+        root.propagate = False  # printed once, by the handler below, not again by an application's root logger
         if MessageSvc._handler is None:
             MessageSvc._handler = logging.StreamHandler(sys.stderr)
             root.addHandler(MessageSvc._handler)
@@ -60,7 +62,9 @@ class MessageSvc(Service):
             logging.getLogger(f"hepreco.{component}").setLevel(str(level).upper())
 
     def finalize(self) -> None:
-        logging.getLogger("hepreco").removeHandler(self.counter)
+        root = logging.getLogger("hepreco")
+        root.removeHandler(self.counter)
+        root.propagate = self._propagated  # a job run inside a notebook or a test leaves logging as it found it
 
     def harvest(self) -> dict[str, dict[str, int]]:
         out, self.counter.counts = self.counter.counts, {}

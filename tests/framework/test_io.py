@@ -90,7 +90,7 @@ def test_hdf5_output_compression_none_writes_uncompressed_datasets(tmp_path, wri
         assert len(f["SumPt"]) == 6
 
 
-def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(tmp_path, caplog):
+def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(tmp_path, hepreco_log):
     import uproot
 
     from hepreco.framework.io.root import RootOutput, RootSource
@@ -103,10 +103,10 @@ def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(
                        "layer_energy": ak.unflatten(layers, [1, 0, 3, 0])}, depth_limit=2)
     data = {"Jets": jets, "Clusters": clusters, "Weight": np.array([1.0, 0.5, 2.0, 1.5])}
     out = RootOutput(name="Ntuple")
-    with caplog.at_level("WARNING"):
+    with hepreco_log.at_level("WARNING"):
         out.write_part(str(tmp_path / "part-00000.root"), ids, data)
         out.write_part(str(tmp_path / "part-00001.root"), ids[:0], {k: v[:0] for k, v in data.items()})
-    assert not caplog.records, "nothing is dropped"
+    assert not hepreco_log.records, "nothing is dropped"
 
     with uproot.open(tmp_path / "part-00000.root") as f:
         tree = f["events"]
@@ -128,15 +128,15 @@ def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(
     assert back["Weight"].tolist() == data["Weight"].tolist()
 
 
-def test_root_output_still_warns_once_about_fields_nested_deeper(tmp_path, caplog):
+def test_root_output_still_warns_once_about_fields_nested_deeper(tmp_path, hepreco_log):
     from hepreco.framework.io.root import RootOutput
 
     ids = make_event_ids(1, np.array([1, 2]))
     deep = ak.Array([[{"pt": 1.0, "hits": [[1], [2, 3]]}], []])
     out = RootOutput(name="Deep")
-    with caplog.at_level("WARNING"):
+    with hepreco_log.at_level("WARNING"):
         out.write_part(str(tmp_path / "a.root"), ids, {"Tracks": deep})
         out.write_part(str(tmp_path / "b.root"), ids, {"Tracks": deep})
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in hepreco_log.records] == [
         "RootOutput: fields ['hits'] of 'Tracks' are nested deeper than a list per object, which a TTree cannot "
         "hold; not written (Hdf5Output keeps them)"]

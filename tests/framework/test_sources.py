@@ -66,7 +66,7 @@ def copied(tmp_path, name="job"):
 
 # -- each file once ------------------------------------------------------------
 @pytest.mark.parametrize("how", ["folder and file", "overlapping globs", "symbolic link"])
-def test_a_file_named_twice_is_read_once_with_a_warning(tmp_path, write_job, caplog, how):
+def test_a_file_named_twice_is_read_once_with_a_warning(tmp_path, write_job, hepreco_log, how):
     data = tmp_path / "data"
     data.mkdir()
     a = root_file(data / "a.root", 6, event_numbers=True)
@@ -78,12 +78,12 @@ def test_a_file_named_twice_is_read_once_with_a_warning(tmp_path, write_job, cap
     else:
         os.symlink(a, tmp_path / "link.root")
         files = [str(data), str(tmp_path / "link.root")]
-    with caplog.at_level(logging.WARNING):
+    with hepreco_log.at_level(logging.WARNING):
         report = run_job(job(write_job, tmp_path, files))
     out = copied(tmp_path)
     assert report["events"]["read"] == 10 and report["status"] == "ok"
     assert sorted(zip(out["run"], out["event"])) == [(5, e) for e in range(10)]  # unique, none missing
-    warned = [r.getMessage() for r in caplog.records if "named more than once" in r.getMessage()]
+    warned = [r.getMessage() for r in hepreco_log.records if "named more than once" in r.getMessage()]
     assert len(warned) == 1 and ("a.root" in warned[0] or "link.root" in warned[0]), warned
 
 
