@@ -1,0 +1,1 @@
+"""Electron and photon candidates from clusters: shower shapes and cell windows for identification."""
