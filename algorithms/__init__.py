@@ -46,6 +46,7 @@ module                           contents
 ``jets.jet_shapes``              plugins ``JetSubstructure`` and ``JetImages``
 ``jets.calibration``             jet energy scale: ``JetCalibration``, ``JetCalibrationDeriver``
 ``jets.jet_histograms``          plugins ``JetHistograms`` and ``JetResponse``
+``ml.splits``                    ``split_of``: train/validation/test split of events from (run, event)
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

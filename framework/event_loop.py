@@ -58,13 +58,18 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         shown = "; ".join(f"{d['file']}: {d['problem']}" for d in manifest.damaged)
         print(f"hepreco: resume: {len(manifest.damaged)} part(s) of earlier items are missing or damaged "
               f"({shown}); running their {len(manifest.rerun)} work item(s) again", file=sys.stderr)
-    done = manifest.completed()
+    done = manifest.completed()  # grows as items complete
+    n_resumed = len(done)
     order = item_order(it.index for it in items)  # a range: the client holds no per-item order
     combiners = [Combiner(stream, out, manifest, order) for stream in job.outputs if stream.combines]
     merged = ResultMerger(order)
-    for it in items:
-        if it.key in done:
-            merged.add(manifest.load_result(it.key), resumed=True)
+    with writing(out):
+        for it in items:
+            if it.key in done:
+                res = manifest.load_result(it.key)
+                merged.add(res, resumed=True)
+                for combiner in combiners:
+                    combiner.add(it.key, res.parts)
     failures: list[ItemFailure] = []
     retries: dict[int, dict] = {}
     abort: BaseException | None = None
@@ -76,8 +81,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     threads = thread_policy.resolve(s.threads, workers)
     fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins,
                  threads=threads)
-    todo = (it for it in items if it.key not in done)  # lazily: no second list of the items
     bar = _progress(sum(it.n_events for it in items if it.key not in done), s.progress and not quiet)
+    todo = (it for it in items if it.key not in done)  # lazily: no second list of the items
     try:
         with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
             retries = executor.retries
@@ -86,12 +91,13 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                     failures.append(res)
                     merged.skip(res.index)
                     continue
-                manifest.record(f"{res.index:05d}", res)
+                key = f"{res.index:05d}"
+                manifest.record(key, res)
                 bar.update(res.n_read)
                 merged.add(res)
                 with writing(out):
                     for combiner in combiners:
-                        combiner.add()
+                        combiner.add(key, res.parts)
     except AlgorithmError as exc:
         abort = exc
     except KeyboardInterrupt as exc:
@@ -116,7 +122,6 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     try:
         with writing(out):
             for combiner in combiners if complete and interrupted is None else []:
-                combiner.add()  # items resumed from an earlier run
                 combiner.flush()
             hist_files = job.services.histograms.write(histograms, out)
             summaries = []
@@ -147,7 +152,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "executor": {"name": s.executor, "workers": workers},
         "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
                     "applied": merged.threads},
-        "items": {"total": len(items), "completed": merged.items, "resumed": sum(it.key in done for it in items),
+        "items": {"total": len(items), "completed": merged.items, "resumed": n_resumed,
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,
         "events": {"read": merged.n_read, "accepted": merged.n_accepted, "failed": merged.n_failed,

@@ -9,7 +9,11 @@ whose complete records are exactly the finished items; ``--resume`` runs
 only the others, after checking that every part they wrote is still there
 with its size and SHA-256 (items with a missing or damaged part run again).
 ``<output dir>/manifest.json`` is the readable summary, rewritten atomically
-every few seconds and at the end.
+from the journal now and then (less often as the journal grows) and at the
+end.  The client keeps no per-item state: the completed items are a bitmap
+of their indices and the output totals are running sums, so its memory stays
+flat however many items a job has; the lists of items and files are read
+back from the journal when they are written.
 
 A stream with a target file size (``events_per_file``, ``file_size_mb``)
 has the parts of consecutive items combined into files as the items
@@ -101,21 +105,70 @@ class CombinedFile:
     parts: list[str] = field(default_factory=list)  # the part files it replaced
 
 
-def read_journal(path: str) -> tuple[list, int]:
-    """Complete item results in the journal at ``path``, and the byte length they span."""
+def iter_journal(path: str):
+    """``(record, end offset)`` for each complete record of the journal at ``path``, read one at a time."""
     if not os.path.exists(path):
-        return [], 0
+        return
     with open(path, "rb") as f:
-        data = f.read()
-    results, pos = [], 0
-    while pos + _HEADER.size <= len(data):
-        (size,) = _HEADER.unpack_from(data, pos)
-        end = pos + _HEADER.size + size
-        if end > len(data):
-            break
-        results.append(pickle.loads(data[pos + _HEADER.size:end]))
-        pos = end
-    return results, pos
+        pos = 0
+        while True:
+            head = f.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                return
+            (size,) = _HEADER.unpack(head)
+            blob = f.read(size)
+            if len(blob) < size:
+                return  # a record cut short by a kill
+            pos += _HEADER.size + size
+            yield pickle.loads(blob), pos
+
+
+def read_journal(path: str) -> tuple[list, int]:
+    """Complete records in the journal at ``path``, and the byte length they span."""
+    results, valid = [], 0
+    for record, valid in iter_journal(path):
+        results.append(record)
+    return results, valid
+
+
+class CompletedItems:
+    """The indices of the completed work items: one bit each.  ``key in done`` takes a key (``"00042"``) or index."""
+
+    __slots__ = ("_bits", "_n")
+
+    def __init__(self):
+        self._bits = bytearray()
+        self._n = 0
+
+    @staticmethod
+    def _index(key) -> int:
+        return int(key)
+
+    def add(self, key) -> None:
+        i = self._index(key)
+        if i >= 8 * len(self._bits):
+            self._bits.extend(bytes(max(i // 8 + 1 - len(self._bits), len(self._bits))))
+        if not self._bits[i >> 3] & (1 << (i & 7)):
+            self._bits[i >> 3] |= 1 << (i & 7)
+            self._n += 1
+
+    def discard(self, key) -> None:
+        i = self._index(key)
+        if i < 8 * len(self._bits) and self._bits[i >> 3] & (1 << (i & 7)):
+            self._bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+            self._n -= 1
+
+    def __contains__(self, key) -> bool:
+        i = self._index(key)
+        return 0 <= i < 8 * len(self._bits) and bool(self._bits[i >> 3] & (1 << (i & 7)))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self):
+        for i in range(8 * len(self._bits)):
+            if self._bits[i >> 3] & (1 << (i & 7)):
+                yield f"{i:05d}"
 
 
 class Manifest:
@@ -138,7 +191,11 @@ class Manifest:
         self.config_hash = config_hash
         self.streams = list(streams)
         self.save_interval = save_interval
-        self.items: dict[str, dict] = {}
+        self._interval = save_interval  # grows with the time a save takes: saving stays a small part of the run
+        self.done = CompletedItems()
+        #: per stream: files, events and bytes of its outputs as they stand (parts, then combined files)
+        self.totals: dict[str, dict[str, int]] = {stream: {"files": 0, "events": 0, "bytes": 0}
+                                                   for stream in self.streams}
         self.results: dict[str, object] = {}
         self.damaged: list[dict] = []
         self.rerun: list[str] = []
@@ -227,21 +284,21 @@ class Manifest:
                     "move them away or choose another --output-dir")
 
     def _read_journal(self) -> None:
-        results, valid = read_journal(self.journal_path)
-        for result in results:
+        self.items: dict[str, dict] = {}  # while resuming only: the items of the earlier run, until verified
+        for result, _ in iter_journal(self.journal_path):
             if isinstance(result, CombinedFile):  # a later record of the same file (rewritten on resume) wins
                 files = [cf for cf in self.combined.get(result.stream, []) if cf.file != result.file]
                 self.combined[result.stream] = [*files, result]
                 self._listed.add(result.file)
                 continue
-            self._add(f"{result.index:05d}", result, keep=True)
+            key = f"{result.index:05d}"
+            self.results[key] = result  # until the client takes it (load_result)
+            self.items[key] = result
             self._listed.update(p["file"] for p in result.parts)
-        if os.path.exists(self.journal_path) and valid < os.path.getsize(self.journal_path):
-            with open(self.journal_path, "r+b") as f:
-                f.truncate(valid)  # drop a record cut short by a kill
 
     def _verify(self) -> None:
-        """Drop the items whose parts (or combined files) are missing or damaged, so that they run again."""
+        """Drop the items whose parts (or combined files) are missing or damaged, so that they run again;
+        then rewrite the journal with the records kept, each item and file once."""
         problems_of: dict[str, list] = {}
         covered: set[str] = set()  # part files replaced by a combined file
         for stream, files in self.combined.items():
@@ -259,7 +316,7 @@ class Manifest:
             _remove(os.path.join(self.output_dir, name))
         for key in sorted(self.items):
             problems = problems_of.get(key, [])
-            for part in self.items[key]["parts"]:
+            for part in self.items[key].parts:
                 if part["file"] in covered:
                     continue
                 problem = _part_problem(os.path.join(self.output_dir, part["file"]), part)
@@ -270,6 +327,39 @@ class Manifest:
                 self.rerun.append(key)
                 del self.items[key]
                 self.results.pop(key, None)
+        tmp = f"{self.journal_path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            self._journal = f
+            for key in sorted(self.items):
+                self._append(self.items[key])
+                self._count(self.items[key].parts, covered)
+            for stream in sorted(self.combined):
+                for cf in self.combined[stream]:
+                    self._append(cf)
+                    self._count_combined(cf, None)
+            self._journal = None
+        os.replace(tmp, self.journal_path)
+        for key in self.items:
+            self.done.add(key)
+        del self.items
+
+    def _count(self, parts, covered=()) -> None:
+        for part in parts:
+            if part["file"] not in covered:
+                row = self.totals.setdefault(part["stream"], {"files": 0, "events": 0, "bytes": 0})
+                row["files"] += 1
+                row["events"] += part["events"]
+                row["bytes"] += part["bytes"]
+
+    def _count_combined(self, cf: "CombinedFile", replaced: list[dict] | None) -> None:
+        row = self.totals.setdefault(cf.stream, {"files": 0, "events": 0, "bytes": 0})
+        row["files"] += 1
+        row["events"] += cf.events
+        row["bytes"] += cf.bytes
+        for part in replaced or ():
+            row["files"] -= 1
+            row["events"] -= part["events"]
+            row["bytes"] -= part["bytes"]
 
     def discard_unrecorded(self) -> None:
         """Remove temporary part files: parts of items that never reached the journal."""
@@ -279,14 +369,8 @@ class Manifest:
                 for leftover in glob.glob(os.path.join(folder, pattern)):
                     _remove(leftover)
 
-    def _add(self, key: str, result, keep: bool = False) -> None:
-        if keep:  # a result of an earlier run, until the client takes it (load_result)
-            self.results[key] = result
-        self.items[key] = {"first": result.first, "last": result.last, "events": result.n_read,
-                           "accepted": result.n_accepted, "parts": result.parts}
-
-    def completed(self) -> set[str]:
-        return set(self.items)
+    def completed(self) -> CompletedItems:
+        return self.done
 
     def load_result(self, key: str):
         """The result of an item of an earlier run (given once: the manifest keeps no results)."""
@@ -311,43 +395,72 @@ class Manifest:
         temporary name its worker wrote) is removed from the entry.
         """
         pending = [(p.pop("tmp"), p["file"]) for p in result.parts if "tmp" in p]
-        if pending:  # copies sized for the entries left: the manifest keeps one per part until the end
-            result.parts[:] = [dict(p) for p in result.parts]
         with writing(self.output_dir):
             self._append(result)
-            self._add(key, result)
+            self.done.add(key)
+            self._count(result.parts)
             for tmp, final in pending:
                 os.replace(os.path.join(self.output_dir, tmp), os.path.join(self.output_dir, final))
-            if time.monotonic() - self._last_save > self.save_interval:
+            if time.monotonic() - self._last_save > self._interval:
                 self.save()
 
-    def record_combined(self, cf: CombinedFile) -> None:
-        """Append a combined file to the journal (the commit point), then delete the parts it replaced."""
+    def record_combined(self, cf: CombinedFile, replaced: list[dict]) -> None:
+        """Append a combined file to the journal (the commit point), then delete the parts it replaced
+        (``replaced``: their entries, with events and bytes)."""
         with writing(self.output_dir):
             self._append(cf)
-            self.combined.setdefault(cf.stream, []).append(cf)
-            self._listed.add(cf.file)
+            self._count_combined(cf, replaced)
             for name in cf.parts:
                 _remove(os.path.join(self.output_dir, name))
 
     def outputs(self) -> list[dict]:
-        """Every output file of the job as it stands: combined files and the parts not combined, in item order."""
-        combined_parts = {p for files in self.combined.values() for cf in files for p in cf.parts}
-        rows = [(cf.items[0], {k: v for k, v in asdict(cf).items() if k != "parts"})
-                for files in self.combined.values() for cf in files]
-        rows += [(key, part) for key, item in self.items.items() for part in item["parts"]
-                 if part["file"] not in combined_parts]
-        return [entry for _, entry in sorted(rows, key=lambda row: (row[0], row[1]["stream"]))]
+        """Per stream: its folder and the files, events and bytes of its outputs as they stand
+        (each file, with its sha256, is listed in manifest.json)."""
+        return [{"stream": stream, "folder": stream, **row} for stream, row in sorted(self.totals.items())]
 
     def save(self, complete: bool = False) -> None:
-        doc = {"config_hash": self.config_hash, "complete": complete,
-               "items": dict(sorted(self.items.items()))}
-        if self.combined:
-            doc["files"] = {stream: [{k: v for k, v in asdict(cf).items() if k != "stream"} for cf in files]
-                            for stream, files in sorted(self.combined.items())}
+        """Write manifest.json from the journal: the items with their parts, then the combined files per stream."""
+        t0 = time.monotonic()
+        if self._journal is not None:
+            self._journal.flush()
         with writing(self.output_dir):
-            atomic_write_json(self.path, doc, indent=1)
+            tmp = f"{self.path}.tmp{os.getpid()}"
+            try:
+                with open(tmp, "w", encoding="utf-8", newline="") as f:
+                    f.write(f'{{\n "config_hash": {json.dumps(self.config_hash)},\n "complete": {json.dumps(complete)},'
+                            '\n "items": {')
+                    sep = "\n  "
+                    streams = set()
+                    for record, _ in iter_journal(self.journal_path):
+                        if isinstance(record, CombinedFile):
+                            streams.add(record.stream)
+                            continue
+                        entry = {"first": record.first, "last": record.last, "events": record.n_read,
+                                 "accepted": record.n_accepted,
+                                 "parts": [{k: v for k, v in p.items() if k != "tmp"} for p in record.parts]}
+                        f.write(f"{sep}{json.dumps(f'{record.index:05d}')}: {json.dumps(entry)}")
+                        sep = ",\n  "
+                    f.write("\n }")
+                    if streams:
+                        f.write(',\n "files": {')
+                        for n, stream in enumerate(sorted(streams)):
+                            f.write(f'{"," if n else ""}\n  {json.dumps(stream)}: [')
+                            sep = "\n   "
+                            for record, _ in iter_journal(self.journal_path):
+                                if isinstance(record, CombinedFile) and record.stream == stream:
+                                    entry = {k: v for k, v in asdict(record).items() if k != "stream"}
+                                    f.write(f"{sep}{json.dumps(entry)}")
+                                    sep = ",\n   "
+                            f.write("\n  ]")
+                        f.write("\n }")
+                    f.write("\n}\n")
+                os.replace(tmp, self.path)
+            except BaseException:
+                _remove(tmp)
+                raise
         self._last_save = time.monotonic()
+        # a save reads the whole journal: as it grows, save less often, so saving stays ~5% of the run
+        self._interval = max(self.save_interval, 20.0 * (self._last_save - t0))
 
     def close(self, complete: bool, raising: bool = True) -> None:
         """Write manifest.json and close the journal; ``raising=False`` (on the way out after an error)

@@ -56,11 +56,11 @@ def summary(report: dict) -> str:
     for failure in report["failed_items"]:
         lines.append(f"  FAILED   item {failure['index']} (events {failure['first']}..{failure['last'] - 1}): "
                      f"{failure['reason']} after {failure['attempts']} attempts")
-    n_parts = sum(1 for _ in report["outputs"])
-    if n_parts:
-        streams = sorted({p["stream"] for p in report["outputs"]})
-        size = sum(p["bytes"] for p in report["outputs"])
-        lines.append(f"  outputs  {', '.join(streams)}: {n_parts} part(s), {size / 1e6:.2f} MB")
+    n_files = sum(row["files"] for row in report["outputs"])
+    if n_files:
+        streams = [row["stream"] for row in report["outputs"] if row["files"]]
+        size = sum(row["bytes"] for row in report["outputs"])
+        lines.append(f"  outputs  {', '.join(streams)}: {n_files} file(s), {size / 1e6:.2f} MB")
     if report["histograms"]:
         lines.append(f"  hists    {len(report['histograms'])} file(s) in {report['output_dir']}")
     for path in report.get("summaries", []):

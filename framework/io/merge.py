@@ -117,23 +117,28 @@ class Combiner:
         self._done = {k for cf in manifest.combined.get(self.stream, []) for k in cf.items}
         self._order = indices  # the work items' indices in order (a range: no per-item state)
         self._next = 0
+        self._waiting: dict[str, list[dict]] = {}  # parts of recorded items that wait for an earlier item
         self._group: list[tuple[str, dict]] = []
+        self._events = self._bytes = 0
 
-    def add(self) -> None:
-        """Call after an item was recorded: combine the parts of the items that became contiguous."""
-        order, items = self._order, self.manifest.items
+    def add(self, key: str, parts: list[dict]) -> None:
+        """Call after item ``key`` was recorded with ``parts`` (or taken over from an earlier run): combine
+        the parts of the items that became contiguous.  Only items waiting for an earlier one are held."""
+        self._waiting[key] = [p for p in parts if p["stream"] == self.stream]
+        order = self._order
         while self._next < len(order):
             k = f"{order[self._next]:05d}"  # WorkItem.key
             if k in self._done:
                 self._next += 1
                 continue
-            if k not in items:
+            if k not in self._waiting:
                 break
-            self._group += [(k, p) for p in items[k]["parts"] if p["stream"] == self.stream]
+            for p in self._waiting.pop(k):
+                self._group.append((k, p))
+                self._events += p["events"]
+                self._bytes += p["bytes"]
             self._next += 1
-            events = sum(p["events"] for _, p in self._group)
-            size = sum(p["bytes"] for _, p in self._group)
-            if _reached(events, size, self.events_per_file, self.size_mb):
+            if _reached(self._events, self._bytes, self.events_per_file, self.size_mb):
                 self._combine()
 
     def flush(self) -> None:
@@ -145,6 +150,7 @@ class Combiner:
         from ..manifest import CombinedFile
 
         group, self._group = self._group, []
+        self._events = self._bytes = 0
         parts = [os.path.join(self.output_dir, p["file"]) for _, p in group]
         keys = list(dict.fromkeys(k for k, _ in group))
         name = os.path.join(self.stream, f"file-{keys[0]}{self.extension}")
@@ -152,4 +158,4 @@ class Combiner:
         n = _combine(parts, path, self.tree)
         self.manifest.record_combined(CombinedFile(
             self.stream, name, n, os.path.getsize(path), sha256(path), keys,
-            [p["file"] for _, p in group]))
+            [p["file"] for _, p in group]), [p for _, p in group])

@@ -13,8 +13,10 @@ event with the file's name and what is wrong with it.
 """
 from __future__ import annotations
 
+import bisect
 import glob
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..component import Component
 from ..errors import ConfigurationError, InputFileError, suggestion
 
 
-@dataclass(frozen=True, slots=True)  # slots: a job holds one per chunk, a million for a large job
+@dataclass(frozen=True, slots=True)  # slots: made for every chunk, shipped to workers, held while in flight
 class WorkItem:
     """Events ``first`` .. ``last - 1`` of ``input`` (None for generators).
 
@@ -81,8 +83,9 @@ class EventSource(Component):
         :class:`~hepreco.framework.errors.ConfigurationError` naming the input.
         """
 
-    def work_items(self, evt_max: int, chunk_size: int, run: int) -> list[WorkItem]:
-        """Split the input into work items of at most ``chunk_size`` events.
+    def work_items(self, evt_max: int, chunk_size: int, run: int) -> Sequence[WorkItem]:
+        """Split the input into work items of at most ``chunk_size`` events (a sequence: :class:`WorkItems`
+        computes them when asked for).
 
         ``evt_max`` limits the total number of events (-1: the whole input).
         """
@@ -93,14 +96,63 @@ class EventSource(Component):
         raise NotImplementedError
 
 
+class WorkItems(Sequence):
+    """Work items computed when asked for: a job of a million chunks holds no million objects.
+
+    The concatenation of ``parts``, each a run of equal chunks over one input
+    (``(input, first, n_events, event_offset)``), numbered consecutively from
+    ``start_index``.  Indexing, slicing, ``len`` and iteration behave as on
+    the list of items.
+    """
+
+    __slots__ = ("source", "run", "chunk_size", "start_index", "_parts", "_starts")
+
+    def __init__(self, source: str, run: int, chunk_size: int, parts=(), start_index: int = 0):
+        self.source, self.run, self.chunk_size, self.start_index = source, run, max(1, int(chunk_size)), start_index
+        self._parts: list[tuple[str | None, int, int, int]] = []
+        self._starts = [0]  # item number of each part's first item; the last entry is len(self)
+        for part in parts:
+            self.add(*part)
+
+    def add(self, input: str | None, first: int, n_events: int, event_offset: int = 0) -> None:
+        """Append the chunks of events ``first`` .. ``first + n_events - 1`` of ``input``."""
+        if n_events > 0:
+            self._parts.append((input, first, n_events, event_offset))
+            self._starts.append(self._starts[-1] + -(-n_events // self.chunk_size))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError("work item index out of range")
+        p = bisect.bisect_right(self._starts, k) - 1
+        input, first, n_events, event_offset = self._parts[p]
+        lo = first + (k - self._starts[p]) * self.chunk_size
+        return WorkItem(self.start_index + k, self.source, input, lo, min(lo + self.chunk_size, first + n_events),
+                        self.run, event_offset)
+
+    def __iter__(self):
+        k = self.start_index
+        for input, first, n_events, event_offset in self._parts:
+            end = first + n_events
+            for lo in range(first, end, self.chunk_size):
+                yield WorkItem(k, self.source, input, lo, min(lo + self.chunk_size, end), self.run, event_offset)
+                k += 1
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} work items of {self.source}>"
+
+
 def split_range(source: str, input: str | None, n_events: int, chunk_size: int, run: int,
-                start_index: int = 0, offset: int = 0, event_offset: int = 0) -> list[WorkItem]:
-    """Work items covering events ``offset`` .. ``offset + n_events - 1`` in chunks."""
-    items = []
-    for k, first in enumerate(range(offset, offset + n_events, chunk_size)):
-        last = min(first + chunk_size, offset + n_events)
-        items.append(WorkItem(start_index + k, source, input, first, last, run, event_offset))
-    return items
+                start_index: int = 0, offset: int = 0, event_offset: int = 0) -> WorkItems:
+    """Work items covering events ``offset`` .. ``offset + n_events - 1`` in chunks (computed when asked for)."""
+    return WorkItems(source, run, chunk_size, [(input, offset, n_events, event_offset)], start_index)
 
 
 def expand_files(patterns: list[str], extension: str, owner: str, log=None) -> list[str]:
@@ -140,20 +192,20 @@ def expand_files(patterns: list[str], extension: str, owner: str, log=None) -> l
 
 
 def items_over_files(source: str, counts: list[tuple[str, int]], evt_max: int, chunk_size: int,
-                     run: int) -> list[WorkItem]:
+                     run: int) -> WorkItems:
     """Work items over files with ``counts`` entries each; chunks never cross files.
 
     Each item's ``event_offset`` is the number of entries in the files before
     its own (numbering for inputs without event numbers).
     """
-    items: list[WorkItem] = []
+    items = WorkItems(source, run, chunk_size)
     remaining = evt_max if evt_max >= 0 else sum(n for _, n in counts)
     before = 0
     for path, n in counts:
         if remaining <= 0:
             break
         take = min(n, remaining)  # an empty file (a part with no accepted events) is skipped, not the end
-        items.extend(split_range(source, path, take, chunk_size, run, start_index=len(items), event_offset=before))
+        items.add(path, 0, take, before)
         remaining -= take
         before += n
     return items

@@ -54,8 +54,15 @@ def test_run_prints_summary_and_writes_report(toy_job, tmp_path):
     for key in ("config", "config_hash", "versions", "plugins", "events", "timing", "errors", "outputs"):
         assert key in report
     assert report["versions"]["numpy"] and report["timing"]["HardParticles"]["events"] == 30
-    part = report["outputs"][0]
-    assert os.path.getsize(tmp_path / "out" / part["file"]) == part["bytes"] and len(part["sha256"]) == 64
+    with open(tmp_path / "out" / "manifest.json") as f:
+        parts = [p for item in json.load(f)["items"].values() for p in item["parts"]]
+    for p in parts:
+        assert os.path.getsize(tmp_path / "out" / p["file"]) == p["bytes"] and len(p["sha256"]) == 64
+    streams = {p["stream"] for p in parts}
+    assert [(o["stream"], o["files"], o["events"], o["bytes"]) for o in report["outputs"]] == [
+        (s, sum(p["stream"] == s for p in parts), sum(p["events"] for p in parts if p["stream"] == s),
+         sum(p["bytes"] for p in parts if p["stream"] == s)) for s in sorted(streams)]
+    assert len(parts) == 2 * 3  # two streams, three items
 
 
 def test_plugins_and_describe(capsys):

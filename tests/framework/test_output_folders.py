@@ -228,7 +228,10 @@ def test_resume_reruns_items_whose_parts_are_missing_or_damaged(toy_job, tmp_pat
                                                             "H5/part-00003.h5"}
     assert root_stream(out, "Root") == root_stream(ref, "Root")
     assert hdf5_stream(out, "H5") == hdf5_stream(ref, "H5")
-    for part in report["outputs"]:  # the report's checksums are those of the files now on disk
+    with open(os.path.join(out, "manifest.json")) as f:
+        listed = [p for item in json.load(f)["items"].values() for p in item["parts"]]
+    assert len(listed) == 8 and [o["files"] for o in report["outputs"]] == [4, 4]
+    for part in listed:  # the manifest's checksums are those of the files now on disk
         with open(os.path.join(out, part["file"]), "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() == part["sha256"], part["file"]
     # a second resume finds everything intact

@@ -233,3 +233,43 @@ def test_root_source_scans_each_file_once_and_workers_skip_the_scan(tmp_path, mo
     ids, data = worker.read(items[-1])
     assert ids["event"].tolist() == [8] and data["Vector"].tolist() == [[32.0, 33.0, 34.0, 35.0]]
     assert seen == files + files[:1]
+
+
+def _items_as_list(source, counts, evt_max, chunk, run):
+    """The work items as a plain list, built independently of WorkItems (the reference)."""
+    from hepreco.framework.io.source import WorkItem
+
+    out, remaining, before = [], evt_max if evt_max >= 0 else sum(n for _, n in counts), 0
+    for path, n in counts:
+        take = min(n, max(remaining, 0))
+        for first in range(0, take, chunk):
+            out.append(WorkItem(len(out), source, path, first, min(first + chunk, take), run, before))
+        remaining -= take
+        before += n
+    return out
+
+
+@pytest.mark.parametrize("evt_max", [-1, 0, 1, 23, 31, 1000])
+def test_work_items_are_computed_on_demand_and_equal_the_list_of_chunks(evt_max):
+    from hepreco.framework.io.source import items_over_files
+
+    counts = [("a.root", 10), ("empty.root", 0), ("b.root", 7), ("c.root", 14)]
+    items = items_over_files("S", counts, evt_max, 4, run=3)
+    ref = _items_as_list("S", counts, evt_max, 4, 3)
+    assert len(items) == len(ref) and list(items) == ref
+    assert [items[k] for k in range(len(ref))] == ref and items[::-1] == ref[::-1] and items[1:3] == ref[1:3]
+    if ref:
+        assert items[-1] == ref[-1]
+    with pytest.raises(IndexError):
+        items[len(ref)]
+
+
+def test_completed_items_are_a_bitmap_of_indices():
+    from hepreco.framework.manifest import CompletedItems
+
+    done = CompletedItems()
+    for key in ("00003", "00000", "12345", "00003"):
+        done.add(key)
+    assert len(done) == 3 and "00003" in done and 12345 in done and "00004" not in done and "99999" not in done
+    done.discard("00000")
+    assert list(done) == ["00003", "12345"] and len(done) == 2
