@@ -229,12 +229,27 @@ class DaskExecutor(Executor):
     def run(self, fn, items):
         distributed = extras.distributed(needed_by="the dask executor")
 
-        items = list(items)
-        futures = {self.client.submit(fn, item, pure=False, key=f"hepreco-item-{item.key}-{id(self)}"): item
-                   for item in items}
+        # a bounded window of items in flight, refilled as each completes: the client and the scheduler
+        # hold a few futures, not one per item of the job
+        n_workers = len(self.client.scheduler_info().get("workers", {})) or self.workers
+        window = max(4, 4 * n_workers)
+        fresh = iter(items)
+        futures: dict = {}
+        pending = distributed.as_completed()
+
+        def submit() -> None:
+            item = next(fresh, None)
+            if item is not None:
+                fut = self.client.submit(fn, item, pure=False, key=f"hepreco-item-{item.key}-{id(self)}")
+                futures[fut] = item
+                pending.add(fut)
+
+        for _ in range(window):
+            submit()
         try:
-            for fut in distributed.as_completed(futures):
-                item = futures[fut]
+            for fut in pending:
+                item = futures.pop(fut)
+                submit()  # before the client records this one: the workers stay busy meanwhile
                 try:
                     yield fut.result()
                 except distributed.scheduler.KilledWorker as exc:
