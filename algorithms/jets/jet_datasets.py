@@ -20,7 +20,7 @@ from hepreco.framework import Algorithm, Input, Output, Property
 
 from ..arrays import flatten_jagged, flatten_values
 from ..ml.splits import split_of
-from .constituent_sets import SET_FIELDS, constituent_sets
+from .constituent_sets import constituent_sets
 from .images import jet_images
 from .jet_finder import FOUR_MOMENTUM
 from .labelling import CLASSES, label_jets

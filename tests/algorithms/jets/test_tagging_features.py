@@ -49,10 +49,6 @@ def test_kt_splitting_scale_matches_fastjet_exclusive_subdmerge_of_the_jet(jets,
     assert max_rel(features.sqrt_d12, BIG_R * np.sqrt(d12)) < 1e-10
 
 
-def four(p):
-    return np.array([p.px, p.py, p.pz, p.E], dtype=np.float64)
-
-
 def mass(v):
     return np.sqrt(max(v[3] ** 2 - v[0] ** 2 - v[1] ** 2 - v[2] ** 2, 0.0))
 
