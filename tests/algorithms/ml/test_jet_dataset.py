@@ -154,3 +154,9 @@ def test_dataset_job_writes_one_hdf5_file_with_the_records(sample, tmp_path):
             "true_pt"} <= set(ak.fields(jets))
     expected = {"wz": {1, 2}, "top": {3}, "qcd": {0}}[sample]
     assert set(ak.to_numpy(jets.label).tolist()) <= expected
+
+
+def test_a_chunk_without_selected_jets_keeps_the_record_layout(events, dataset):
+    empty = run(chain(pt_range=[5000.0, 6000.0]), inputs=events)["JetDataset"]
+    assert ak.num(empty).tolist() == [0] * len(events["TruthParticles"])
+    assert str(empty.type.content) == str(dataset["JetDataset"].type.content)
