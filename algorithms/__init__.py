@@ -42,6 +42,10 @@ module                           contents
 ``jets.kernels``                 generalised-kt clustering identical to FastJet; all jet kernels
 ``jets.substructure``            mass, N-subjettiness, energy correlators, soft drop (numba)
 ``jets.images``                  jet images with the standard preprocessing (numba)
+``jets.tagging_features``        kt splitting scales, KtDR, z_cut, Q_w, planar flow, angularity, ... (numba)
+``jets.labelling``               truth labels W / Z / top / QCD by containment (numba)
+``jets.constituent_sets``        padded pT-ordered constituent sets relative to the jet axis
+``jets.jet_datasets``            plugins ``JetTruthLabeller`` and ``JetDatasetMaker``; ``pt_flat_weights``
 ``jets.jet_finder``              plugins ``JetFinder`` (anti-kt, kt, C/A) and ``JetTruthMatcher``
 ``jets.jet_shapes``              plugins ``JetSubstructure`` and ``JetImages``
 ``jets.calibration``             jet energy scale: ``JetCalibration``, ``JetCalibrationDeriver``

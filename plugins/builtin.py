@@ -17,6 +17,7 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_finder": ["JetFinder", "AntiKtJetFinder", "KtJetFinder", "CambridgeJetFinder",
                                            "JetTruthMatcher"],
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
+    "hepreco.algorithms.jets.jet_datasets": ["JetTruthLabeller", "JetDatasetMaker"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
 }

@@ -75,12 +75,61 @@ PARTICLE_FIELDS = (("pdg_id", np.int32), ("charge", np.float32), ("px", np.float
                    ("pz", np.float64), ("E", np.float64), ("status", np.int32))
 
 
+HARD_FIELDS = (("pdg_id", np.int32), ("px", np.float64), ("py", np.float64), ("pz", np.float64),
+               ("E", np.float64), ("parent", np.int32))
+
+#: |pdg_id| of the decaying particles kept in ``TruthHardProcess``: top, Z, W
+HARD_IDS = (6, 23, 24)
+
+
+def hard_process(event) -> list[tuple]:
+    """The W, Z and top quarks of the hard process and their decay products, from a Pythia event record.
+
+    Starting from the resonances of the hardest subprocess (status -22, -23),
+    each resonance is followed to its last copy (``iBotCopyId``, after
+    recoils and radiation); a W, Z or top is kept as one row (pdg_id, px, py,
+    pz, E [GeV], parent) and its daughters (first copies, before their own
+    showering) are kept with ``parent`` = the row of that W, Z or top.
+    Daughters that are resonances themselves (the W of a top, the W and Z of a
+    W') are followed in the same way; ``parent`` is -1 for a W, Z or top not
+    from another kept one.  A few dozen calls per event: generation cost is
+    unchanged.
+    """
+    rows: list[tuple] = []
+
+    def visit(i: int, parent: int) -> None:
+        last = event[event[i].iBotCopyId()]
+        keep = last.idAbs() in HARD_IDS
+        me = parent
+        if keep:
+            me = len(rows)
+            rows.append((last.id(), last.px(), last.py(), last.pz(), last.e(), parent))
+        for d in last.daughterList():
+            daughter = event[d]
+            if daughter.isResonance() and daughter.id() != last.id():
+                visit(d, me)
+            elif keep:
+                rows.append((daughter.id(), daughter.px(), daughter.py(), daughter.pz(), daughter.e(), me))
+
+    for i in range(3, event.size()):
+        status = event[i].status()
+        if status not in (-21, -22, -23):
+            break  # past the hardest subprocess
+        if status != -21 and event[i].isResonance():
+            visit(i, -1)
+    return rows
+
+
 class PythiaSource(EventSource):
     """Generates events with Pythia 8 and puts truth particles and event weights.
 
     ``TruthParticles`` are jagged records per event with fields pdg_id,
     charge, px, py, pz, E (GeV) and status; final-state particles only unless
-    ``final_state`` is False.
+    ``final_state`` is False.  ``TruthHardProcess`` holds, per event, the W, Z
+    and top quarks of the hard process (last copies) and their decay products
+    with the index of their parent in the same list (-1: none), for labelling
+    jets (see :func:`hard_process`); it is empty when ``hard_process`` is False
+    and in events without such resonances (QCD).
     """
 
     settings = Property(list(DIJETS), doc="Pythia command strings (process, cuts, tunes)", items=str)
@@ -89,6 +138,9 @@ class PythiaSource(EventSource):
     max_attempts = Property(10, doc="attempts per event when Pythia fails to generate one", ge=1)
     particles = Output("TruthParticles", doc="truth particles: pdg_id, charge, px, py, pz, E [GeV], status")
     weights = Output("EventWeights", doc="event weight (float64 per event)")
+    hard = Output("TruthHardProcess", doc="W, Z, top (last copies) and their decay products: pdg_id, px, py, pz, "
+                  "E [GeV], parent (row of the decaying W/Z/top, -1: none)")
+    hard_process = Property(True, doc="fill TruthHardProcess (False: empty lists)")
 
     generator = True
     _pythia = None
@@ -126,6 +178,8 @@ class PythiaSource(EventSource):
         counts = np.zeros(len(ids), dtype=np.int64)
         weights = np.zeros(len(ids), dtype=np.float64)
         rows: list[list] = []
+        hard_counts = np.zeros(len(ids), dtype=np.int64)
+        hard_rows: list[tuple] = []
         for i, seed in enumerate(seeds):
             for attempt in range(self.max_attempts):
                 py.rndm.init(int((int(seed) + attempt * 7919) % MAX_SEED) + 1)
@@ -142,10 +196,19 @@ class PythiaSource(EventSource):
             counts[i] = len(event)
             rows.extend(event)
             weights[i] = py.infoPython().weight()
-        table = np.array(rows, dtype=np.float64).reshape(-1, len(PARTICLE_FIELDS))
-        fields = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(PARTICLE_FIELDS)}
-        particles = ak.unflatten(ak.zip(fields), counts)
-        return ids, {self.particles: particles, self.weights: weights}
+            if self.hard_process:
+                hard = hard_process(py.event)
+                hard_counts[i] = len(hard)
+                hard_rows.extend(hard)
+        return ids, {self.particles: _records(rows, PARTICLE_FIELDS, counts), self.weights: weights,
+                     self.hard: _records(hard_rows, HARD_FIELDS, hard_counts)}
+
+
+def _records(rows: list, fields, counts: np.ndarray) -> ak.Array:
+    """Jagged records (``counts`` per event) from rows of numbers in the order of ``fields``."""
+    table = np.array(rows, dtype=np.float64).reshape(-1, len(fields))
+    columns = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(fields)}
+    return ak.unflatten(ak.zip(columns), counts)
 
 
 class _StandaloneServices:
@@ -162,11 +225,17 @@ def generate(n_events: int, settings: list[str] | None = None, seed: int = 1, ru
 
     The same events a job with this seed and run would generate.
     """
+    ids, data = generate_collections(n_events, settings, seed, run)
+    return ids, data["TruthParticles"]
+
+
+def generate_collections(n_events: int, settings: list[str] | None = None, seed: int = 1,
+                         run: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+    """``(event_ids, {key: collection})``: everything :func:`generate`'s source puts (TruthHardProcess too)."""
     source = PythiaSource(settings=list(settings) if settings is not None else list(DIJETS))
     source.services = _StandaloneServices(seed)
     source.initialize()
-    ids, data = source.read(source.work_items(n_events, max(n_events, 1), run)[0])
-    return ids, data[source.particles]
+    return source.read(source.work_items(n_events, max(n_events, 1), run)[0])
 
 
 def visible_momenta(particles: ak.Array) -> list[np.ndarray]:

@@ -6,9 +6,11 @@ events of a chunk are clustered in one call; an event is the slice
 (GeV).
 
 As in every domain, this module is also the one namespace of the domain's
-kernels: the substructure (:mod:`.substructure`) and jet-image
-(:mod:`.images`) kernels are re-exported here, imported on first use because
-those modules take :func:`rap_phi` from this one.
+kernels: the substructure (:mod:`.substructure`), jet-image
+(:mod:`.images`), tagging-feature (:mod:`.tagging_features`), labelling
+(:mod:`.labelling`) and constituent-set (:mod:`.constituent_sets`) kernels are
+re-exported here, imported on first use because those modules take
+:func:`rap_phi` from this one.
 
 Physics
 -------
@@ -1656,6 +1658,8 @@ _REEXPORTED = {
     "Substructure": "substructure", "SoftDrop": "substructure", "jet_substructure": "substructure",
     "jet_mass": "substructure", "nsubjettiness": "substructure", "energy_correlations": "substructure",
     "soft_drop": "substructure", "ImageFrame": "images", "jet_images": "images", "image_coordinates": "images",
+    "TaggingFeatures": "tagging_features", "tagging_features": "tagging_features", "label_jets": "labelling",
+    "constituent_sets": "constituent_sets",
 }
 __all__ += list(_REEXPORTED)
 

@@ -72,6 +72,34 @@ def test_final_state_conserves_four_momentum_and_charge(source):
     assert not ak.any((abs(parts.pdg_id) <= 6) | (parts.pdg_id == 21))
 
 
+TTBAR = ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "PhaseSpace:pTHatMin = 300.", "24:onMode = off",
+         "24:onIfAny = 1 2 3 4 5"]
+
+
+def test_hard_process_holds_tops_with_their_b_and_w_and_the_w_quarks_conserving_momentum():
+    src = make_source(settings=TTBAR)
+    _, data = src.read(src.work_items(3, 3, run=1)[0])
+    for event in ak.to_list(data["TruthHardProcess"]):
+        tops = [k for k, r in enumerate(event) if r["parent"] == -1]
+        assert sorted(event[k]["pdg_id"] for k in tops) == [-6, 6]
+        for t in tops:
+            children = [k for k, r in enumerate(event) if r["parent"] == t]
+            assert sorted(abs(event[k]["pdg_id"]) for k in children) == [5, 24]
+            w = next(k for k in children if abs(event[k]["pdg_id"]) == 24)
+            quarks = [r for r in event if r["parent"] == w]
+            assert len(quarks) == 2 and all(1 <= abs(q["pdg_id"]) <= 5 for q in quarks)
+            p4 = lambda rows: np.sum([[r[f] for f in ("px", "py", "pz", "E")] for r in rows], axis=0)  # noqa: E731
+            # the W's last copy decays into its quarks; the top's last copy into its b and the W's first copy
+            np.testing.assert_allclose(p4(quarks), p4([event[w]]), atol=1e-6 * event[w]["E"] + 1e-9)
+            mass = np.sqrt(max(event[t]["E"] ** 2 - sum(event[t][f] ** 2 for f in ("px", "py", "pz")), 0))
+            assert 150 < mass < 200
+    # final-state particles are untouched by it, and it can be switched off
+    off = make_source(settings=TTBAR, hard_process=False)
+    _, plain = off.read(off.work_items(3, 3, run=1)[0])
+    assert ak.to_list(plain["TruthParticles"]) == ak.to_list(data["TruthParticles"])
+    assert ak.num(plain["TruthHardProcess"]).tolist() == [0, 0, 0]
+
+
 def test_hard_scatter_respects_the_pthat_cut(source):
     _, parts, _ = read_all(source, source.work_items(6, 6, run=1))
     pt = np.sqrt(parts.px ** 2 + parts.py ** 2)
