@@ -50,7 +50,7 @@ def test_strip_width_runs_only_over_the_strips_near_the_hottest():
     ([0.0, 1.0, 4.0, 1.0, 0.0], 1.0),            # one maximum
     ([0.0, 3.0, 3.0, 0.0], 1.0),                  # a plateau is one maximum
     ([0.0, 0.0, 0.0, 0.0], 0.0),                  # none
-    ([4.0, 1.0, 0.0, 2.0, 0.0, 3.0], 0.0),        # the end strips are never maxima: 2 and ... 3 is an end
+    ([4.0, 1.0, 0.0, 2.0, 0.0, 3.0], 1.0),        # the end strips (4, 3) are never maxima: 2 alone
     ([0.0, 3.0, 0.0, 1.0, 0.0, 3.0, 0.0], 0.0),  # two equal maxima
 ])
 def test_energy_ratio_special_cases(profile, expected):
