@@ -20,7 +20,8 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
     "hepreco.algorithms.egamma.shower_shapes": ["EgammaShowerShapes"],
-    "hepreco.algorithms.egamma.dataset": ["EgammaDatasetMaker", "RegressionDatasetMaker"],
+    "hepreco.algorithms.egamma.dataset": ["EgammaDatasetMaker", "RegressionDatasetMaker",
+                                            "ClusterDatasetMaker"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],

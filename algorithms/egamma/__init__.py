@@ -17,6 +17,7 @@ Submodules
 :mod:`.shower_shapes`
     Plugin ``EgammaShowerShapes`` (cells + clusters -> shapes per cluster).
 :mod:`.dataset`
-    Plugins ``EgammaDatasetMaker`` and ``RegressionDatasetMaker``: one record
-    per matched candidate for training (the ML dataset format).
+    Plugins ``EgammaDatasetMaker`` and ``RegressionDatasetMaker`` (one record
+    per gun particle's cluster) and ``ClusterDatasetMaker`` (every energetic
+    cluster, e.g. of QCD jets) for training (the ML dataset format).
 """

@@ -55,17 +55,25 @@ class EgammaShowerShapes(Algorithm):
                           validator=_window)
     geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 
+    def preflight(self) -> None:
+        self.resolve(self.services.declare(self.geometry_svc).geom)  # layer names checked by validate
+
     def initialize(self) -> None:
         self.geometry = self.services.get(self.geometry_svc).geom
-        self.layers = resolve_layers(self, self.geometry, {
+        self.layers = self.resolve(self.geometry)
+
+    def resolve(self, geometry) -> dict[str, int]:
+        """Indices of the four layers in ``geometry``; ConfigurationError if one is missing or too narrow."""
+        layers = resolve_layers(self, geometry, {
             "strip_layer": self.strip_layer, "middle_layer": self.middle_layer,
             "back_layer": self.back_layer, "had_layer": self.had_layer})
         for prop, layer, width in (("middle_layer", "middle_layer", 7), ("strip_phi", "strip_layer", self.strip_phi),
                                    ("had_window", "had_layer", self.had_window[1])):
-            n_phi = int(self.geometry.layer_n_phi[self.layers[layer]])
+            n_phi = int(geometry.layer_n_phi[layers[layer]])
             if width > n_phi:
                 raise ConfigurationError(f"{self.name}: {prop} needs {width} phi cells but layer "
                                          f"{getattr(self, layer)!r} has {n_phi}")
+        return layers
 
     def compute(self, cells: np.ndarray, clusters) -> tuple[dict, np.ndarray]:
         """Flat shapes of the clusters of a chunk and the clusters' per-event offsets."""

@@ -16,8 +16,9 @@ from ...conftest import build_job, run_job
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 JOBS = {"egamma_gamma_pi0.yaml": ("EgammaDataset", ["pi0", "photon"]),
         "egamma_e_pi.yaml": ("EgammaDataset", ["pion", "electron"]),
+        "egamma_e_gamma.yaml": ("EgammaDataset", ["jet", "electron", "photon"]),
         "regression.yaml": ("RegressionDataset", [])}
-PDG = {"pi0": 111, "photon": 22, "pion": 211, "electron": 11}
+PDG = {"pi0": 111, "photon": 22, "pion": 211, "electron": 11, "jet": 0}
 ATLAS_WINDOWS = {"PreSampler": (9, 3), "EMB1": (65, 3), "EMB2": (9, 9), "EMB3": (5, 9), "TileBar0": (3, 3),
                  "TileBar1": (3, 3), "TileBar2": (3, 3)}
 
@@ -53,6 +54,22 @@ def test_dataset_job_writes_one_record_per_matched_event_in_the_shared_format(jo
     # the windows hold the cluster: most of its raw energy is inside them
     inside = sum(ak.to_numpy(ak.sum(ak.sum(rows[f"cells_{layer}"], axis=-1), axis=-1)) for layer in ATLAS_WINDOWS)
     assert np.median(inside / ak.to_numpy(rows.e)) > 0.9
+
+
+def test_qcd_cluster_dataset_labels_every_energetic_central_cluster_as_jet_with_its_truth(tmp_path):
+    report = run_job(os.path.join(ROOT, "jobs", "ml", "egamma_jets.yaml"), "job.evt_max=40", "job.chunk_size=20",
+                     f"job.output_dir={tmp_path}", "job.progress=false")
+    assert report["status"] == "ok"
+    events = read(str(tmp_path / "EgammaDataset"))
+    rows = ak.flatten(events.EgammaDataset, axis=1)
+    assert len(events) == 40 and len(rows) >= 3
+    assert ak.all(rows.label == 0) and ak.all(rows.weight == 1.0)
+    assert ak.all(rows.e / np.cosh(rows.eta) > 10.0) and ak.all(abs(rows.eta) < 1.4)
+    assert str(rows.cells_EMB1.type.content) == "65 * 3 * float32"
+    np.testing.assert_array_equal(ak.to_numpy(rows.split), split_of(ak.to_numpy(rows.run), ak.to_numpy(rows.event)))
+    matched = rows[rows.true_pdg != 0]
+    assert len(matched) >= len(rows) // 2 and ak.all(matched.true_e > 0)
+    assert ak.all(abs(matched.true_eta - matched.eta) < 0.1)
 
 
 GUN = """\
@@ -121,10 +138,28 @@ def test_dataset_maker_names_the_geometry_layers_when_one_is_unknown(write_job, 
     path = write_job(GUN.format(n=4, out=tmp_path, energy=20.0, extra=", cells_shape: {EMB9: [3, 3]}"))
     with pytest.raises(ConfigurationError, match=r"EgammaDatasetMaker: cells_shape names \['EMB9'\], not layers "
                                                   r"of geometry 'atlas-like'; its layers are \['PreSampler', 'EMB1'"):
-        run_job(path)
+        build_job(path)
 
 
 def test_dataset_maker_refuses_an_unknown_class_when_the_job_is_built(write_job, tmp_path):
     path = write_job(GUN.format(n=4, out=tmp_path, energy=20.0, extra="").replace("pion, electron", "pion, tau"))
     with pytest.raises(ConfigurationError, match=r"unknown classes \['tau'\]; known: \['electron'"):
+        build_job(path)
+
+
+def test_shower_shapes_name_the_geometry_layers_when_a_layer_is_unknown(write_job, tmp_path):
+    path = write_job(GUN.format(n=4, out=tmp_path, energy=20.0, extra="").replace(
+        "{type: EgammaShowerShapes}", "{type: EgammaShowerShapes, middle_layer: EM2}"))
+    with pytest.raises(ConfigurationError, match=r"EgammaShowerShapes: middle_layer 'EM2' is not a layer of geometry "
+                                                  r"'atlas-like'; its layers are \['PreSampler', 'EMB1', 'EMB2'"):
+        build_job(path)
+
+
+def test_cluster_dataset_maker_refuses_a_label_outside_its_classes(write_job, tmp_path):
+    path = write_job(GUN.format(n=4, out=tmp_path, energy=20.0, extra="").replace(
+        "type: EgammaDatasetMaker, classes: [photon, pi0, pion, electron]",
+        "type: ClusterDatasetMaker, classes: [electron, photon], label_as: jet").replace(
+        "ParticleGunSource, pdg_ids", "ParticleGunSource, pdg_ids"))
+    with pytest.raises(ConfigurationError, match=r"ClusterDatasetMaker: label_as 'jet' is not one of classes "
+                                                  r"\['electron', 'photon'\]"):
         build_job(path)
