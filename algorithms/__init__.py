@@ -39,6 +39,12 @@ module                           contents
 ``clusters.cells``               shared input checks (energy, noise, neighbour graph), cell tables
 ``clusters.cluster_maker``       plugin ``TopoClusterMaker``
 ``clusters.calibration``         local hadronic calibration: ``LocalHadronicCalibration``, deriver
+``egamma.kernels``               the e/gamma kernels in one namespace
+``egamma.shapes``                ``shower_shapes``: R_had, R_eta, R_phi, w_eta2, f1, f3, w_stot, E_ratio
+``egamma.windows``               ``cell_windows``: a layer's cells in an eta x phi window, native size
+``egamma.matching``              ``phi_at_radius``, ``leading_matched``: a gun particle's cluster
+``egamma.shower_shapes``         plugin ``EgammaShowerShapes``
+``egamma.dataset``               plugins ``EgammaDatasetMaker``, ``RegressionDatasetMaker``, ``ClusterDatasetMaker``
 ``jets.kernels``                 generalised-kt clustering identical to FastJet; all jet kernels
 ``jets.substructure``            mass, N-subjettiness, energy correlators, soft drop (numba)
 ``jets.images``                  jet images with the standard preprocessing (numba)

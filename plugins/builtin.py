@@ -20,6 +20,9 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_datasets": ["JetTruthLabeller", "JetDatasetMaker"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
+    "hepreco.algorithms.egamma.shower_shapes": ["EgammaShowerShapes"],
+    "hepreco.algorithms.egamma.dataset": ["EgammaDatasetMaker", "RegressionDatasetMaker",
+                                            "ClusterDatasetMaker"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],

@@ -66,3 +66,55 @@ def particle_gun(pdg_id, energy, n_events, seed, eta_range=(-0.5, 0.5),
         "energy": np.full(n_events, float(energy)),
         "offsets": np.arange(n_events + 1, dtype=np.int64),
     }
+
+
+def two_body_decay_massless(px, py, pz, energy, cos_theta, phi):
+    """Decay of particles into two massless daughters, isotropic in the rest frame.
+
+    The decay of pi0 -> gamma gamma: in the parent's rest frame the photons
+    are back to back with energy m/2 each, along the direction
+    (``cos_theta``, ``phi``) (uniform ``cos_theta`` in [-1, 1] and ``phi``
+    in [0, 2 pi) give an isotropic decay); both are then boosted with the
+    parent's velocity.  The lab opening angle is at least
+    ``2 asin(m / E)`` (about ``2 m / E`` at high energy: the merged photons of
+    an energetic pi0), and each photon's energy fraction is uniform in
+    ``[(1 - beta) / 2, (1 + beta) / 2]``.
+
+    Parameters
+    ----------
+    px, py, pz, energy : array_like of float, shape (n,)
+        Parent four-momenta, GeV (``energy`` above the mass).
+    cos_theta, phi : array_like of float, shape (n,)
+        Direction of the first daughter in the rest frame (axes parallel to
+        the lab axes), phi in radians.
+
+    Returns
+    -------
+    (px, py, pz, energy) : tuple of float64 arrays of shape (n, 2)
+        The two daughters of each parent, GeV; they add up to the parent.
+    """
+    px, py, pz, energy = (np.asarray(a, dtype=np.float64) for a in (px, py, pz, energy))
+    cos_theta = np.asarray(cos_theta, dtype=np.float64)
+    phi = np.asarray(phi, dtype=np.float64)
+    mass = np.sqrt(np.maximum(energy * energy - px * px - py * py - pz * pz, 0.0))
+    half = 0.5 * mass
+    sin_theta = np.sqrt(np.maximum(1.0 - cos_theta * cos_theta, 0.0))
+    k = np.stack([half * sin_theta * np.cos(phi), half * sin_theta * np.sin(phi), half * cos_theta], axis=-1)
+    k = np.stack([k, -k], axis=1)  # (n, 2, 3): the two daughters in the rest frame
+    beta = np.stack([px, py, pz], axis=-1) / energy[:, None]  # (n, 3)
+    gamma = energy / np.where(mass > 0, mass, 1.0)
+    bk = np.einsum("nj,nij->ni", beta, k)  # beta . k per daughter
+    e_rest = half[:, None]
+    e_lab = gamma[:, None] * (e_rest + bk)
+    coef = (gamma * gamma / (gamma + 1.0))[:, None] * bk + gamma[:, None] * e_rest
+    p_lab = k + coef[:, :, None] * beta[:, None, :]
+    return p_lab[..., 0], p_lab[..., 1], p_lab[..., 2], e_lab
+
+
+def min_opening_angle(energy, mass=MASS[111]):
+    """Smallest lab opening angle of a two-body decay into massless daughters, radians.
+
+    ``2 asin(m / E)``, reached when the daughters share the energy equally;
+    about ``2 m / E`` for ``E >> m``.
+    """
+    return 2.0 * np.arcsin(mass / np.asarray(energy, dtype=np.float64))

@@ -17,6 +17,9 @@ idea:
 :func:`derive_em_scale`   global EM-scale constant from single e/gamma
                           (:mod:`.calibration`)
 :func:`particle_gun`      single-particle inputs for tests (:mod:`.gun`)
+:func:`two_body_decay_massless`  isotropic decay into two massless daughters
+                          (pi0 -> gamma gamma)
+:func:`min_opening_angle` smallest opening angle of that decay, 2 asin(m/E)
 :func:`cone_sums`         energy within Delta R of a direction, per event
                           (:mod:`.resolution`)
 :func:`fit_resolution`    fit of sigma/E = a/sqrt(E) (+) b/E (+) c
@@ -26,7 +29,7 @@ idea:
 from .calibration import derive_em_scale, em_response
 from .conditions import make_conditions
 from .digitisation import adc_dtype, build_cells, cell_noise, cell_status, digitise, noise_cut
-from .gun import particle_gun
+from .gun import min_opening_angle, particle_gun, two_body_decay_massless
 from .resolution import cone_sums, fit_resolution, resolution_model
 from .simulation import (SimulationParameters, mean_pion_response, muon_mean_deposit,
                          simulate)
@@ -44,9 +47,11 @@ __all__ = [
     "fit_resolution",
     "make_conditions",
     "mean_pion_response",
+    "min_opening_angle",
     "muon_mean_deposit",
     "noise_cut",
     "particle_gun",
     "resolution_model",
     "simulate",
+    "two_body_decay_massless",
 ]

@@ -12,7 +12,7 @@ from hepreco.framework.errors import InputFileError
 from hepreco.framework.io.source import OTHER_FORMAT, FileSource, InputFile, file_format, split_range
 
 from ..generation.pythia_source import PARTICLE_FIELDS
-from .gun import CHARGE as _CHARGE, MASS as _MASS
+from .gun import CHARGE as _CHARGE, MASS as _MASS, two_body_decay_massless
 
 CALOGAN_LAYERS = (("layer_0", (3, 96)), ("layer_1", (12, 12)), ("layer_2", (12, 6)))
 
@@ -36,6 +36,13 @@ class ParticleGunSource(EventSource):
     otherwise an energy drawn in ``energy_range`` (uniform, or uniform in
     log E).  Directions are uniform in eta and phi.  Draws come from the
     event's own random stream (seed, run, event), as for every source.
+
+    A neutral pion (111) decays at the vertex into two photons
+    (``decay_pi0``, the default; its 99% decay mode): isotropic in its rest
+    frame, so the lab opening angle is at least ``2 asin(m / E)`` and the two
+    showers merge at high energy.  ``TruthParticles`` then holds the two
+    photons (what the calorimeter sees), ``GunParticles`` always the particle
+    shot (the truth of the event for identification and regression).
     """
 
     pdg_ids = Property([11], doc="particle types, cycled through event by event", items=int, validator=_known)
@@ -45,7 +52,9 @@ class ParticleGunSource(EventSource):
     log_energy = Property(True, doc="draw energies uniform in log E (else uniform in E)")
     eta_range = Property([-2.0, 2.0], doc="pseudorapidity range", items=float, validator=_pair)
     phi_range = Property([-np.pi, np.pi], doc="azimuth range", unit="rad", items=float, validator=_pair)
-    particles = Output("TruthParticles", doc="the gun particle: pdg_id, charge, px, py, pz, E [GeV], status")
+    decay_pi0 = Property(True, doc="decay pi0 -> gamma gamma at the vertex (False: one photon-like shower)")
+    particles = Output("TruthParticles", doc="stable particles: pdg_id, charge, px, py, pz, E [GeV], status")
+    primaries = Output("GunParticles", doc="the particle shot, one per event, before any decay (same fields)")
     weights = Output("EventWeights", doc="event weight (1)")
     generator = True
 
@@ -63,7 +72,8 @@ class ParticleGunSource(EventSource):
     def read(self, item: WorkItem) -> tuple[np.ndarray, dict[str, Any]]:
         ids = make_event_ids(item.run, np.arange(item.first, item.last))
         n = len(ids)
-        draws = np.array([g.random(3) for g in self.generators(ids)]).reshape(n, 3)
+        # five draws per event: energy, eta, phi, then the decay angles (the first three as without decays)
+        draws = np.array([g.random(5) for g in self.generators(ids)]).reshape(n, 5)
         events = ids["event"]
         pdg = np.asarray(self.pdg_ids, dtype=np.int32)[events % len(self.pdg_ids)]
         if self.energies:
@@ -71,16 +81,32 @@ class ParticleGunSource(EventSource):
         else:
             lo, hi = self.energy_range
             energy = (lo * (hi / lo) ** draws[:, 0]) if self.log_energy else lo + (hi - lo) * draws[:, 0]
+        energy = np.asarray(energy, dtype=np.float64)
         eta = self.eta_range[0] + (self.eta_range[1] - self.eta_range[0]) * draws[:, 1]
         phi = self.phi_range[0] + (self.phi_range[1] - self.phi_range[0]) * draws[:, 2]
         mass = np.array([_MASS[abs(p)] for p in pdg])
         charge = np.array([_CHARGE.get(abs(p), 0.0) * np.sign(p) for p in pdg], dtype=np.float32)
         pt = np.sqrt(energy ** 2 - mass ** 2) / np.cosh(eta)
         fields = {"pdg_id": pdg, "charge": charge, "px": pt * np.cos(phi), "py": pt * np.sin(phi),
-                  "pz": pt * np.sinh(eta), "E": energy.astype(np.float64), "status": np.ones(n, dtype=np.int32)}
+                  "pz": pt * np.sinh(eta), "E": energy, "status": np.ones(n, dtype=np.int32)}
         fields = {name: np.asarray(fields[name], dtype=dtype) for name, dtype in PARTICLE_FIELDS}
-        particles = ak.unflatten(ak.zip(fields), np.ones(n, dtype=np.int64))
-        return ids, {self.particles: particles, self.weights: np.ones(n)}
+        primaries = ak.unflatten(ak.zip(fields), np.ones(n, dtype=np.int64))
+        decays = (pdg == 111) & bool(self.decay_pi0)
+        if not decays.any():
+            return ids, {self.particles: primaries, self.primaries: primaries, self.weights: np.ones(n)}
+        d = np.flatnonzero(decays)
+        gx, gy, gz, ge = two_body_decay_massless(fields["px"][d], fields["py"][d], fields["pz"][d], energy[d],
+                                                 2.0 * draws[d, 3] - 1.0, 2.0 * np.pi * draws[d, 4])
+        counts = np.where(decays, 2, 1)
+        stable = {name: np.repeat(fields[name], counts) for name, _ in PARTICLE_FIELDS}
+        first = np.cumsum(counts) - counts
+        for name, values in (("px", gx), ("py", gy), ("pz", gz), ("E", ge)):
+            stable[name][first[d]] = values[:, 0]
+            stable[name][first[d] + 1] = values[:, 1]
+        for k in (0, 1):
+            stable["pdg_id"][first[d] + k] = 22
+        particles = ak.unflatten(ak.zip(stable), counts)
+        return ids, {self.particles: particles, self.primaries: primaries, self.weights: np.ones(n)}
 
     def generators(self, ids):
         return self.services.random.generators(ids, self.name)
