@@ -39,10 +39,14 @@ class Top(Component):
     """Top-level keys of a training configuration."""
 
     type_name = "train"
+    label = "train"
     name = Property("model", doc="artefact name of the trained model (letters, digits, '.', '_', '+', '-')",
                     validator=_artefact_name)
     version = Property(1, doc="artefact version", ge=1)
     task = Property("classification", doc="what the model learns", choices=("classification", "regression"))
+
+    def __init__(self, **values):
+        super().__init__("model", **values)
 
 
 class DataSection(Component):
@@ -300,8 +304,9 @@ def from_dict(doc: Any, path: str, overrides: list[str] = ()) -> TrainConfig:
         raise placed(PropertyError("training", "disco_lambda", "DisCo decorrelation is for classification"),
                      "training.disco_lambda")
     if training.disco_lambda > 0 and not training.disco_feature:
-        raise placed(PropertyError("training", "disco_feature", "name the field to decorrelate from (e.g. m)"),
-                     "training.disco_feature")
+        raise placed(PropertyError("training", "disco_lambda", f"{training.disco_lambda} needs disco_feature, the "
+                                                               "field to decorrelate from (e.g. m)"),
+                     "training.disco_lambda")
     if data.relative_to == CELLS_SUM and inputs.kind != "cells":
         raise placed(PropertyError("data", "relative_to", "'cells_sum' needs cell inputs"), "data.relative_to")
     return TrainConfig(path, top, data, inputs, model_type, model, training, where)
