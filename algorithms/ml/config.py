@@ -17,6 +17,7 @@ the file and line, with the nearest valid names)::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +152,11 @@ MODEL_ARGS = {c.type_name: c for c in (MLPArgs, CNNArgs, EFNArgs, PFNArgs, CellN
 MODEL_INPUTS = {"mlp": "features", "cnn": "image", "efn": "set", "pfn": "set", "cellnet": "cells"}
 
 
+def _device(text: str) -> None:
+    if not re.match(r"^(cpu|cuda(:\d+)?)$", text):
+        raise ValueError(f"expected cpu, cuda or cuda:N, got {text!r}")
+
+
 class TrainingSection(Component):
     """How to train (``training:``)."""
 
@@ -162,7 +168,8 @@ class TrainingSection(Component):
     epochs = Property(20, doc="maximum number of epochs", ge=1)
     patience = Property(5, doc="stop after this many epochs without a lower validation loss (0: never)", ge=0)
     seed = Property(1, doc="seed of the weights' initialisation and of the shuffling", ge=0)
-    device = Property("cpu", doc="torch device (cpu; cuda where available; results are reproducible on cpu)")
+    device = Property("cpu", doc="torch device: cpu, cuda or cuda:N (results are reproducible on cpu)",
+                      validator=_device)
     threads = Property(0, doc="torch threads (0: usable cores)", ge=0)
     disco_feature = Property("", doc="classification: decorrelate the score from this field (e.g. m) on the "
                                      "background class with a distance-correlation term")

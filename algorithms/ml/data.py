@@ -34,7 +34,7 @@ from typing import Sequence
 import awkward as ak
 import numpy as np
 
-from hepreco.framework.errors import ConfigurationError
+from hepreco.framework.errors import ConfigurationError, suggestion
 from hepreco.framework.io import read
 from hepreco.framework.io.output import sha256 as file_sha256
 from hepreco.framework.io.reader import stream_parts
@@ -92,13 +92,21 @@ def check_fields(spec: InputSpec, shapes: dict[str, list[int]], who: str) -> Non
                                      f"model was trained on shape {list(want)}")
 
 
+class MissingField(ConfigurationError):
+    """A field the configuration names is not in the dataset's records (``field``)."""
+
+    def __init__(self, name: str, have: Sequence[str]):
+        self.field = name
+        super().__init__(f"the dataset has no field {name!r}; {suggestion(name, have)}")
+
+
 def columns_of(records, names: Sequence[str]) -> dict[str, np.ndarray]:
     """numpy arrays (one row per object) of the fields ``names`` of flat records."""
     have = set(ak.fields(records))
     out = {}
     for name in dict.fromkeys(names):
         if name not in have:
-            raise ConfigurationError(f"the dataset has no field {name!r}; fields: {', '.join(sorted(have))}")
+            raise MissingField(name, sorted(have))
         out[name] = np.asarray(ak.to_numpy(records[name]))
     return out
 

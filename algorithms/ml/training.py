@@ -25,6 +25,7 @@ import numpy as np
 
 from hepreco.framework import extras
 from hepreco.framework import threads as thread_policy
+from hepreco.framework.errors import ConfigurationError, Location
 
 from . import data as ml_data
 from . import metrics
@@ -65,6 +66,24 @@ def distance_correlation_squared(torch, x, y, w):
     return dcov / var.clamp_min(1e-12).sqrt()
 
 
+def _key_of(cfg: TrainConfig, exc: Exception) -> str:
+    """The configuration key an error of the dataset loading is about (its line is shown)."""
+    name = getattr(exc, "field", None)
+    if name is not None:
+        i, d, t = cfg.inputs, cfg.data, cfg.training
+        for key, value in (("inputs.fields", i.fields), ("inputs.weight", [i.weight]), ("inputs.count", [i.count]),
+                           ("data.target", [d.target]), ("data.relative_to", [d.relative_to]),
+                           ("training.disco_feature", [t.disco_feature])):
+            if name in value:
+                return key
+        return "data.collection"
+    text = str(exc)
+    for key in ("data.files", "data.collection", "data.labels", "data.classes"):
+        if key in text or key.split(".")[1] in text:
+            return key
+    return "data"
+
+
 def _limit(split: ml_data.Split, n: int) -> ml_data.Split:
     if not n or len(split) <= n:
         return split
@@ -77,14 +96,19 @@ def load_dataset(cfg: TrainConfig) -> ml_data.Dataset:
     d, i, t = cfg.data, cfg.inputs, cfg.training
     spec = ml_data.InputSpec(i.kind, list(i.fields), weight=i.weight, count=i.count)
     classification = cfg.top.task == "classification"
-    dataset = ml_data.load(d.files, d.collection, spec, labels=list(d.labels),
-                           classes=d.classes if classification else None, target=d.target,
-                           relative_to=d.relative_to, use_weights=d.use_weights,
-                           extra=[t.disco_feature] if t.disco_feature else [])
+    try:
+        dataset = ml_data.load(d.files, d.collection, spec, labels=list(d.labels),
+                               classes=d.classes if classification else None, target=d.target,
+                               relative_to=d.relative_to, use_weights=d.use_weights,
+                               extra=[t.disco_feature] if t.disco_feature else [])
+    except ConfigurationError as exc:
+        if exc.location is not None:
+            raise
+        raise exc.at(cfg.where.get(_key_of(cfg, exc), Location(cfg.file))) from None
     dataset.splits = {k: _limit(s, t.max_objects) for k, s in dataset.splits.items()}
     for s, what in ((TRAIN, "train"), (VALIDATION, "validation")):
         if len(dataset.splits[s]) == 0:
-            raise ml_data.ConfigurationError(f"{cfg.file}: the dataset has no {what} objects (split {s})")
+            raise ConfigurationError(f"{cfg.file}: the dataset has no {what} objects (split {s})")
     return dataset
 
 
@@ -104,8 +128,12 @@ def train(cfg: TrainConfig, output_dir: str, *, progress: bool = True, dataset: 
     dataset = dataset if dataset is not None else load_dataset(cfg)
     classification = cfg.top.task == "classification"
     device = torch.device(t.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError(f"{cfg.file}: training.device is {t.device!r}, but torch sees no CUDA "
+                                         "device here; use device: cpu")
     deterministic_before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    # on the CPU every op has a deterministic kernel; elsewhere some may not, and torch then only warns
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
     try:
         torch.manual_seed(t.seed)
         model_args = model_config(cfg, dataset)

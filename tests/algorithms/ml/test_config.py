@@ -47,6 +47,7 @@ def test_a_valid_configuration_gives_typed_sections_with_defaults(write_config):
     ("  classes: [qcd, top]", "  classes: [qcd, tops]", 7, r"data.classes: 'tops' not in data.labels"),
     ("  classes: [qcd, top]", "  classes: [qcd]", 7, r"data.classes: a classifier needs at least two classes"),
     ("  kind: features", "  kind: image", 9, r"inputs.kind: model type 'mlp' reads 'features' inputs, got 'image'"),
+    ("  epochs: 3", "  device: gpu", 15, r"training.device: expected cpu, cuda or cuda:N, got 'gpu'"),
     ("inputs:", "input:", 8, r"unknown section or key 'input'; did you mean 'inputs'\?"),
     ("  epochs: 3", "  disco_lambda: 5.0", 15, r"training.disco_lambda: 5.0 needs disco_feature, the field"),
 ])

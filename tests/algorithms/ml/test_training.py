@@ -1,6 +1,7 @@
 """Training: deterministic for a seed, learns a separable task, writes the artefact, metrics and plots."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hepreco.algorithms.ml import artefact, config, data, runtime, training  # n
 from hepreco.algorithms.ml.splits import TEST  # noqa: E402
 from hepreco.framework import artefacts as framework_artefacts  # noqa: E402
 from hepreco.framework.cli import main  # noqa: E402
+from hepreco.framework.errors import ConfigurationError  # noqa: E402
 
 from .conftest import MLP_CONFIG  # noqa: E402
 
@@ -183,3 +185,17 @@ def test_disco_term_lowers_the_mass_dependence_of_the_score(write_config, datase
     d_plain = plain["metrics"]["test"]["distance_correlation"]
     d_disco = disco["metrics"]["test"]["distance_correlation"]
     assert d_disco < 0.6 * d_plain, (d_plain, d_disco)
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ("files: [{files}]", "files: [{files}/nowhere]", 5, r"data.files: '.*nowhere' does not exist"),
+    ("collection: JetDataset", "collection: JetData", 6, r"read: collection 'JetData' is not in .*; did you mean "
+                                                         r"'JetDataset'\?"),
+    ("fields: [m, pt, tau21]", "fields: [m, pt, tau22]", 11, r"the dataset has no field 'tau22'; did you mean "
+                                                             r"'tau21'\?"),
+])
+def test_dataset_errors_point_at_the_configuration_line(write_config, dataset, tmp_path, old, new, line, message):
+    path = write_config(MLP_CONFIG.replace(old, new).format(files=dataset, epochs=1, seed=1))
+    with pytest.raises(ConfigurationError, match=rf"^{re.escape(path)}:{line}: {message}"):
+        training.train(config.load(path), str(tmp_path / "out"), progress=False)
+    assert not os.path.exists(tmp_path / "out")
