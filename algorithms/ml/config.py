@@ -140,6 +140,22 @@ class PFNArgs(SetArgs):
     type_name = "pfn"
 
 
+def _edge(value) -> None:
+    if not value or not all(isinstance(b, list) and b and all(isinstance(x, int) and x > 0 for x in b) for b in value):
+        raise ValueError(f"expected a list of blocks, each a list of positive layer widths, e.g. [[32, 32], [64, 64]], "
+                         f"got {value!r}")
+
+
+class ParticleNetArgs(_ModelArgs):
+    type_name = "particlenet"
+    k = Property(8, doc="neighbours of each constituent in the EdgeConv graph", ge=1)
+    n_coords = Property(2, doc="the first n_coords input fields are the coordinates of the first graph (deta, dphi)",
+                        ge=1)
+    edge = Property([[32, 32], [64, 64]], doc="EdgeConv blocks, each the widths of its edge network", items=list,
+                    validator=_edge)
+    f = Property([64], doc="widths of the dense head", items=int, validator=_sizes)
+
+
 class CellNetArgs(_ModelArgs):
     type_name = "cellnet"
     channels = Property([4], doc="channels of the 3x3 conv layers of each layer's branch", items=int,
@@ -147,9 +163,10 @@ class CellNetArgs(_ModelArgs):
     dense = Property([64, 32], doc="widths of the dense head", items=int, validator=_sizes)
 
 
-MODEL_ARGS = {c.type_name: c for c in (MLPArgs, CNNArgs, EFNArgs, PFNArgs, CellNetArgs)}
+MODEL_ARGS = {c.type_name: c for c in (MLPArgs, CNNArgs, EFNArgs, PFNArgs, ParticleNetArgs, CellNetArgs)}
 #: input kind each model type reads
-MODEL_INPUTS = {"mlp": "features", "cnn": "image", "efn": "set", "pfn": "set", "cellnet": "cells"}
+MODEL_INPUTS = {"mlp": "features", "cnn": "image", "efn": "set", "pfn": "set", "particlenet": "set",
+                "cellnet": "cells"}
 
 
 def _device(text: str) -> None:
@@ -302,6 +319,9 @@ def from_dict(doc: Any, path: str, overrides: list[str] = ()) -> TrainConfig:
         raise placed(PropertyError("inputs", "fields", "name the input fields"), "inputs.fields")
     if inputs.kind == "image" and len(inputs.fields) != 1:
         raise placed(PropertyError("inputs", "fields", "an image model reads one image field"), "inputs.fields")
+    if model_type == "particlenet" and len(inputs.fields) < model.n_coords:
+        raise placed(PropertyError("inputs", "fields", f"particlenet takes its {model.n_coords} coordinates from the "
+                                                       "first fields (const_deta, const_dphi)"), "inputs.fields")
     if model_type == "efn" and not inputs.weight:
         raise placed(PropertyError("inputs", "weight", "an EFN needs the pT-fraction field (const_pt_frac)"),
                      "inputs.weight")

@@ -6,19 +6,21 @@ loaded into a module built from its own metadata and nothing is unpickled.
 A model takes the tensors of one input kind (see :mod:`hepreco.algorithms.ml.data`)
 and returns ``(batch, n_outputs)`` logits (classification) or values (regression):
 
-===========  =============================  =============================================================
-type         class                          inputs
-===========  =============================  =============================================================
-``mlp``      :class:`MLP`                   ``x (B, F)``: standardised high-level features
-``cnn``      :class:`JetImageCNN`           ``image (B, H, W)``: preprocessed jet image
-``efn``      :class:`EnergyFlowNetwork`     ``x (B, C, 1 + A), mask (B, C)``: pT fraction z, angles
-``pfn``      :class:`ParticleFlowNetwork`   ``x (B, C, F), mask (B, C)``: constituent features
-``cellnet``  :class:`CellNet`               ``layer_1 (B, h1, w1), layer_2 ...``: cell energies per layer
-===========  =============================  =============================================================
+===============  =============================  =============================================================
+type             class                          inputs
+===============  =============================  =============================================================
+``mlp``          :class:`MLP`                   ``x (B, F)``: standardised high-level features
+``cnn``          :class:`JetImageCNN`           ``image (B, H, W)``: preprocessed jet image
+``efn``          :class:`EnergyFlowNetwork`     ``x (B, C, 1 + A), mask (B, C)``: pT fraction z, angles
+``pfn``          :class:`ParticleFlowNetwork`   ``x (B, C, F), mask (B, C)``: constituent features
+``particlenet``  :class:`ParticleNet`           ``x (B, C, F), mask (B, C)``: angles first, then other features
+``cellnet``      :class:`CellNet`               ``layer_1 (B, h1, w1), layer_2 ...``: cell energies per layer
+===============  =============================  =============================================================
 
 The set networks sum over constituents (Deep Sets), so they are invariant
 under permutations of the constituents by construction; padded entries are
-masked out.  This module imports torch when it is imported: import it only
+masked out.  ParticleNet (EdgeConv on k-nearest-neighbour graphs) pools with a
+mean over the real constituents, invariant as well.  This module imports torch when it is imported: import it only
 where torch is needed (training, inference), never from the default chain.
 """
 from __future__ import annotations
@@ -112,6 +114,61 @@ class ParticleFlowNetwork(_DeepSet):
         return self.f(self.pool(x, mask))
 
 
+class _EdgeConv(nn.Module):
+    """EdgeConv: for each point, the mean over its k nearest neighbours j of h(x_i, x_j - x_i), plus a shortcut."""
+
+    def __init__(self, n_in: int, widths: list[int]):
+        super().__init__()
+        self.h = _dense([2 * int(n_in), *map(int, widths)])
+        self.shortcut = nn.Linear(int(n_in), int(widths[-1]))
+
+    def forward(self, points, features, mask, k: int):
+        b, c, f = features.shape
+        # squared distances; padded points are never neighbours, nor is a point its own neighbour
+        d = ((points[:, :, None, :] - points[:, None, :, :]) ** 2).sum(-1)
+        invalid = (mask[:, None, :] == 0) | torch.eye(c, dtype=torch.bool, device=points.device)[None]
+        d = d.masked_fill(invalid, float("inf"))
+        k = min(k, c - 1)
+        dist, idx = d.topk(k, dim=-1, largest=False)  # (B, C, k)
+        valid = torch.isfinite(dist).float()
+        neighbours = torch.gather(features[:, None, :, :].expand(b, c, c, f), 2,
+                                  idx[..., None].expand(b, c, k, f))
+        centre = features[:, :, None, :].expand(b, c, k, f)
+        edges = self.h(torch.cat([centre, neighbours - centre], dim=-1)) * valid[..., None]
+        mean = edges.sum(2) / valid.sum(2, keepdim=True).clamp_min(1.0)
+        return torch.relu(mean + self.shortcut(features)) * mask[..., None]
+
+
+class ParticleNet(nn.Module):
+    """A small ParticleNet-like network: EdgeConv blocks on a dynamic k-nearest-neighbour graph, then a
+    mean over the real constituents and a dense head.
+
+    The first ``n_coords`` input features (the angles ``deta``, ``dphi``) are the
+    coordinates of the first graph; later blocks use the learnt features.
+    Padded constituents are neither points nor neighbours, so the output does
+    not depend on the order of the constituents (up to ties in distance).
+    """
+
+    def __init__(self, n_features: int, n_outputs: int, n_coords: int = 2, k: int = 8,
+                 edge: list[list[int]] = ((32, 32), (64, 64)), f: list[int] = (64,), dropout: float = 0.0):
+        super().__init__()
+        self.n_coords, self.k = int(n_coords), int(k)
+        self.blocks = nn.ModuleList()
+        before = int(n_features)
+        for widths in edge:
+            self.blocks.append(_EdgeConv(before, list(widths)))
+            before = int(widths[-1])
+        self.f = _dense([before, *map(int, f), int(n_outputs)], dropout, last_activation=False)
+
+    def forward(self, x, mask):
+        points, features = x[..., :self.n_coords], x
+        for block in self.blocks:
+            features = block(points, features, mask, self.k)
+            points = features
+        pooled = (features * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+        return self.f(pooled)
+
+
 class CellNet(nn.Module):
     """One small CNN branch per calorimeter layer window, concatenated, then a dense head.
 
@@ -142,7 +199,7 @@ class CellNet(nn.Module):
 
 #: model type in configurations -> class
 MODELS = {"mlp": MLP, "cnn": JetImageCNN, "efn": EnergyFlowNetwork, "pfn": ParticleFlowNetwork,
-          "cellnet": CellNet}
+          "particlenet": ParticleNet, "cellnet": CellNet}
 
 
 def build(config: dict) -> nn.Module:

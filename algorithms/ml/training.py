@@ -44,7 +44,7 @@ def model_config(cfg: TrainConfig, dataset: ml_data.Dataset) -> dict:
         args["image_shape"] = spec.shapes[spec.fields[0]]
     elif cfg.model_type == "efn":
         args["n_angular"] = len(spec.fields)
-    elif cfg.model_type == "pfn":
+    elif cfg.model_type in ("pfn", "particlenet"):
         args["n_features"] = len(spec.fields)
     elif cfg.model_type == "cellnet":
         args["layer_shapes"] = [spec.shapes[f] for f in spec.fields]

@@ -6,7 +6,8 @@ torch = pytest.importorskip("torch")
 from hepreco.algorithms.ml import models  # noqa: E402
 
 SET_MODELS = [{"type": "efn", "n_angular": 2, "n_outputs": 3, "phi": [16], "latent": 8, "f": [16]},
-              {"type": "pfn", "n_features": 3, "n_outputs": 3, "phi": [16], "latent": 8, "f": [16]}]
+              {"type": "pfn", "n_features": 3, "n_outputs": 3, "phi": [16], "latent": 8, "f": [16]},
+              {"type": "particlenet", "n_features": 3, "n_outputs": 3, "k": 3, "edge": [[8, 8], [16]], "f": [16]}]
 
 
 def _set_batch(n=5, c=7, f=3, seed=0):
@@ -67,8 +68,27 @@ def test_models_map_a_batch_to_one_row_of_outputs_per_object(config, inputs):
     assert models.n_parameters(model) * 4 < 2e6  # small enough to ship
 
 
+def test_particlenet_neighbours_are_the_nearest_real_constituents():
+    # one object, 4 real points on a line at 0, 1, 3, 10 and a padded one at 0.5: with k = 1 and an edge
+    # network that passes x_j - x_i through, each point sees its nearest real neighbour
+    from hepreco.algorithms.ml.models import _EdgeConv
+
+    block = _EdgeConv(1, [1])
+    with torch.no_grad():
+        block.h[0].weight[:] = torch.tensor([[0.0, 1.0]])   # h(x_i, x_j - x_i) = relu(x_j - x_i)
+        block.h[0].bias.zero_()
+        block.shortcut.weight.zero_()
+        block.shortcut.bias[:] = 5.0                          # keeps relu(mean + shortcut) linear
+        x = torch.tensor([[[0.0], [1.0], [3.0], [10.0], [0.5]]])
+        mask = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])
+        out = block(x, x, mask, k=1)[0, :, 0] - 5.0
+    # nearest of 0 is 1 (+1), of 1 is 0 (relu(-1) = 0), of 3 is 1 (0), of 10 is 3 (0); padded: masked
+    torch.testing.assert_close(out, torch.tensor([1.0, 0.0, 0.0, 0.0, -5.0]))
+
+
 def test_unknown_model_type_is_refused_with_the_known_types():
-    with pytest.raises(ValueError, match=r"unknown model type 'gnn'; known: mlp, cnn, efn, pfn, cellnet"):
+    with pytest.raises(ValueError, match=r"unknown model type 'gnn'; known: mlp, cnn, efn, pfn, particlenet, "
+                                         r"cellnet"):
         models.build({"type": "gnn"})
 
 

@@ -127,6 +127,8 @@ CASES = {
     "cnn": ("  kind: image\n  fields: [image]", "  channels: [4, 4]\n  dense: [16]"),
     "efn": ("  kind: set\n  weight: const_pt_frac\n  fields: [const_deta, const_dphi]", "  phi: [16]\n  latent: 8\n  f: [16]"),
     "pfn": ("  kind: set\n  fields: [const_pt_frac, const_deta, const_dphi]", "  phi: [16]\n  latent: 8\n  f: [16]"),
+    "particlenet": ("  kind: set\n  fields: [const_deta, const_dphi, const_pt_frac]",
+                    "  k: 4\n  edge: [[16, 16]]\n  f: [16]"),
     "cellnet": ("  kind: cells\n  fields: [cells_em1, cells_em2]", "  channels: [2]\n  dense: [8]"),
 }
 
@@ -138,7 +140,7 @@ def test_every_model_type_trains_and_its_artefact_reloads(kind, write_config, da
     result = _train(write_config, dataset, tmp_path / kind, epochs=3, text=text)
     loaded = artefact.load(result["artefact"])
     assert loaded.spec.kind == config.MODEL_INPUTS[kind]
-    if kind in ("efn", "pfn"):
+    if kind in ("efn", "pfn", "particlenet"):
         assert loaded.spec.shapes["const_deta"] == [10]
     if kind != "cellnet":  # the cells of the synthetic set do not depend on the label
         assert result["metrics"]["test"]["w_vs_qcd"]["auc"] > 0.8, result["metrics"]["test"]
@@ -199,3 +201,14 @@ def test_dataset_errors_point_at_the_configuration_line(write_config, dataset, t
     with pytest.raises(ConfigurationError, match=rf"^{re.escape(path)}:{line}: {message}"):
         training.train(config.load(path), str(tmp_path / "out"), progress=False)
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_hepreco_train_without_torch_prints_the_install_hint(write_config, dataset, tmp_path, capsys, monkeypatch):
+    import sys
+
+    path = write_config(MLP_CONFIG.format(files=dataset, epochs=1, seed=1))
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` sees when it is not installed
+    assert main(["train", path, "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "hepreco: error: hepreco train needs the optional package 'torch', which is not installed; install it "
+        'with: pip install torch==2.13.0 (the CPU build), or pip install "hepreco[ml]"')
