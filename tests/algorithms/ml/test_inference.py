@@ -196,3 +196,35 @@ def test_hepreco_validate_lists_the_model_artefact(trained_mlp, dataset, write_j
     job = write_job(JOB.format(out=tmp_path / "out", dataset=dataset, model=path, extra=""))
     assert main(["validate", job]) == 0
     assert re.search(r"artefact Tagger.model = toy-mlp@1 \(model, sha256 [0-9a-f]{12}, job: ", capsys.readouterr().out)
+
+
+def test_energy_regression_in_the_chain_equals_the_bare_model_times_the_summed_cells(dataset, tmp_path,
+                                                                                      write_config):
+    from hepreco.algorithms.ml import config, training
+
+    from .test_training import REGRESSION
+
+    cfg = config.load(write_config(REGRESSION.format(files=dataset, epochs=2, seed=1)))
+    path = training.train(cfg, str(tmp_path / "reg"), progress=False, plots=False)["artefact"]
+    records = read(dataset)["JetDataset"]
+    energies = testing.run(CaloEnergyRegression(model=path, fields=["cells_em1", "cells_em2"]),
+                           inputs={"RegressionDataset": records}, chunk_size=90)["CaloEnergyRegressionEnergy"]
+    assert ak.fields(energies) == ["energy"]
+    assert ak.all(ak.num(energies, axis=1) == ak.num(records, axis=1))
+
+    meta = read_metadata(path)
+    module = models.build(meta["model"])
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in artefact.read_weights(path).items()})
+    module.eval()
+    flat = ak.flatten(records, axis=1)
+    layers = [ak.to_numpy(flat[f]) for f in ("cells_em1", "cells_em2")]
+    scaled = [torch.from_numpy((x / meta["preprocessing"][f]["std"]).astype(np.float32))
+              for x, f in zip(layers, ("cells_em1", "cells_em2"))]
+    with torch.no_grad():
+        out = module(*scaled)[:, 0].numpy().astype(np.float64)
+    target = meta["preprocessing"]["__target__"]
+    total = sum(x.reshape(len(x), -1).sum(axis=1, dtype=np.float64) for x in layers)
+    expected = (out * target["std"] + target["mean"]) * total
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(energies.energy)), expected, rtol=1e-5)
+    true = ak.to_numpy(flat.true_e)
+    assert np.median(expected / true) == pytest.approx(1.0, abs=0.05)
