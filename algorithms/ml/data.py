@@ -139,19 +139,25 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
     """The float32 arrays the model takes, in order (see the table of the module docstring)."""
     def scaled(f, v):
         p = prep.get(f, {"mean": 0.0, "std": 1.0})
-        return ((v.astype(np.float64) - p["mean"]) / p["std"]).astype(np.float32)
+        out = np.subtract(v, np.float32(p["mean"]), dtype=np.float32)
+        out *= np.float32(1.0 / p["std"])
+        return out
 
     if spec.kind == "features":
         if not spec.fields:
-            return [np.zeros((0, 0), np.float32)]
-        return [np.ascontiguousarray(np.stack([scaled(f, columns[f]) for f in spec.fields], axis=1))]
+            return [np.zeros((len(columns.get(spec.count, [])), 0), np.float32)]
+        x = np.empty((len(columns[spec.fields[0]]), len(spec.fields)), np.float32)
+        for i, f in enumerate(spec.fields):
+            x[:, i] = scaled(f, columns[f])
+        return [x]
     if spec.kind == "set":
         size = columns[spec.fields[0]].shape[1]
         mask = (np.arange(size)[None, :] < columns[spec.count].astype(np.int64)[:, None]).astype(np.float32)
         parts = [columns[spec.weight].astype(np.float32)] if spec.weight else []
         parts += [scaled(f, columns[f]) for f in spec.fields]
-        x = np.stack(parts, axis=-1) * mask[..., None]
-        return [np.ascontiguousarray(x, dtype=np.float32), mask]
+        x = np.stack(parts, axis=-1)
+        x *= mask[..., None]
+        return [x, mask]
     return [np.ascontiguousarray(scaled(f, columns[f])) for f in spec.fields]
 
 

@@ -100,7 +100,8 @@ class ModelInference(Algorithm):
         self._loaded = self.services.artefacts.load(self.artefact("model"), artefact.load)
         self._checked = False
 
-    def _columns(self, flat) -> dict[str, np.ndarray]:
+    def _columns(self, records) -> tuple[dict[str, np.ndarray], int]:
+        """The columns the model needs, one row per object of the chunk, and the number of objects."""
         from . import data
 
         loaded = self._loaded
@@ -109,32 +110,32 @@ class ModelInference(Algorithm):
         ref = loaded.regression.get("relative_to", "")
         if ref and ref != data.CELLS_SUM:
             names.append(ref)
-        have = set(ak.fields(flat))
+        have = set(ak.fields(records))
         missing = [n for n in names if n not in have]
         if missing:
             raise ConfigurationError(f"{self.name}: the model reads {', '.join(map(repr, missing))}, which the "
                                      f"records of {self.objects!r} do not have (fields: {', '.join(sorted(have))})")
-        cols = data.columns_of(flat, names)
-        if not self._checked and len(flat):
-            data.check_fields(spec, data.field_shapes(cols, list(spec.shapes)), self.name)
+        cols = flat_columns(records, names)
+        n = len(next(iter(cols.values()))) if cols else 0
+        if not self._checked and n:
+            data.check_fields(spec, data.field_shapes(cols, list(cols)), self.name)
             self._checked = True
-        return cols
+        return cols, n
 
-    def compute(self, flat) -> dict[str, np.ndarray]:
-        """Per-object outputs (field name -> float32 array) of the flat records of a chunk."""
+    def compute(self, records) -> dict[str, np.ndarray]:
+        """Per-object outputs (field name -> float32 array) of the per-event records of a chunk."""
         from . import data
 
         loaded = self._loaded
-        n = len(flat)
+        cols, n = self._columns(records)
         if n == 0:
             names = loaded.classes if self.task == "classification" else [self.output_field()]
             return {k: np.zeros(0, np.float32) for k in names}
-        cols = self._columns(flat)
         out = self._runtime.predict(loaded.module, data.model_inputs(cols, loaded.spec, loaded.preprocessing),
                                     self.batch_size)
         if self.task == "classification":
             probs = self._runtime.softmax(out)
-            return {c: probs[:, i].astype(np.float32) for i, c in enumerate(loaded.classes)}
+            return {c: np.ascontiguousarray(probs[:, i], dtype=np.float32) for i, c in enumerate(loaded.classes)}
         ref = loaded.regression.get("relative_to", "")
         reference = data.reference_energy(cols, ref, loaded.spec) if ref else None
         value = data.decode_target(out[:, 0], reference, loaded.preprocessing[data.TARGET])
@@ -145,13 +146,46 @@ class ModelInference(Algorithm):
 
     def execute(self, store) -> None:
         records = store[self.objects]
-        counts = ak.num(records, axis=1)
-        flat = ak.flatten(records, axis=1)
-        values = self.compute(flat)
-        store.put(self.result_key(), ak.unflatten(ak.zip(values, depth_limit=1), counts))
+        values = self.compute(records)
+        counts = ak.to_numpy(ak.num(records, axis=1)) if not _packed(records) else np.diff(_offsets(records))
+        offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        content = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in values.values()], list(values),
+                                          length=int(offsets[-1]))
+        store.put(self.result_key(), ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content)))
 
     def result_key(self) -> str:
         return next(iter(self.output_keys().values()))
+
+
+def _packed(records) -> bool:
+    """Whether the records are a list-offset array of records (as read from a file or made by an algorithm)."""
+    layout = ak.to_layout(records)
+    return isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray)
+
+
+def _offsets(records) -> np.ndarray:
+    return np.asarray(ak.to_layout(records).offsets.data, dtype=np.int64)
+
+
+def flat_columns(records, names: list[str]) -> dict[str, np.ndarray]:
+    """numpy columns (one row per object) of the fields ``names`` of per-event records.
+
+    Takes the fields' buffers directly (a view for each field) when the records are a
+    list-offset array of records, which they are when read from a file or made by an
+    algorithm; otherwise flattens the selected fields with awkward.
+    """
+    from . import data
+
+    if not _packed(records):
+        return data.columns_of(ak.flatten(records[names], axis=1), names)
+    layout = ak.to_layout(records)
+    offsets = _offsets(records)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    out = {}
+    for name in dict.fromkeys(names):
+        out[name] = np.asarray(layout.content.content(name)[start:stop].to_backend_array())
+    return out
 
 
 def _at_model(exc: ConfigurationError) -> ConfigurationError:

@@ -124,17 +124,24 @@ class _EdgeConv(nn.Module):
 
     def forward(self, points, features, mask, k: int):
         b, c, f = features.shape
-        # squared distances; padded points are never neighbours, nor is a point its own neighbour
-        d = ((points[:, :, None, :] - points[:, None, :, :]) ** 2).sum(-1)
+        # squared distances |p_i|^2 + |p_j|^2 - 2 p_i.p_j; padded points are never neighbours, nor is a point
+        # its own neighbour
+        sq = (points * points).sum(-1)
+        d = sq[:, :, None] + sq[:, None, :] - 2 * torch.bmm(points, points.transpose(1, 2))
         invalid = (mask[:, None, :] == 0) | torch.eye(c, dtype=torch.bool, device=points.device)[None]
         d = d.masked_fill(invalid, float("inf"))
         k = min(k, c - 1)
         dist, idx = d.topk(k, dim=-1, largest=False)  # (B, C, k)
-        valid = torch.isfinite(dist).float()
-        neighbours = torch.gather(features[:, None, :, :].expand(b, c, c, f), 2,
-                                  idx[..., None].expand(b, c, k, f))
-        centre = features[:, :, None, :].expand(b, c, k, f)
-        edges = self.h(torch.cat([centre, neighbours - centre], dim=-1)) * valid[..., None]
+        valid = torch.isfinite(dist).to(features.dtype)
+        # the first layer of h on (x_i, x_j - x_i) is (W_a - W_b) x_i + W_b x_j + bias: project the points once,
+        # then gather the neighbours' projections
+        first = self.h[0]
+        w_a, w_b = first.weight[:, :f], first.weight[:, f:]
+        own = features @ (w_a - w_b).T + first.bias
+        other = (features @ w_b.T).reshape(b * c, -1)
+        rows = (idx + torch.arange(b, device=idx.device)[:, None, None] * c).reshape(-1)
+        pre = own[:, :, None, :] + other[rows].reshape(b, c, k, -1)
+        edges = self.h[1:](pre) * valid[..., None]
         mean = edges.sum(2) / valid.sum(2, keepdim=True).clamp_min(1.0)
         return torch.relu(mean + self.shortcut(features)) * mask[..., None]
 

@@ -228,3 +228,33 @@ def test_energy_regression_in_the_chain_equals_the_bare_model_times_the_summed_c
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(energies.energy)), expected, rtol=1e-5)
     true = ak.to_numpy(flat.true_e)
     assert np.median(expected / true) == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_set_tagger_in_the_chain_gives_the_same_scores_for_permuted_constituents(dataset, tmp_path, write_config):
+    from hepreco.algorithms.ml import config, training
+
+    from .test_training import CASES, SET_CONFIG
+
+    inputs, model = CASES["pfn"]
+    cfg = config.load(write_config(SET_CONFIG.format(type="pfn", inputs=inputs, model=model).format(
+        files=dataset, epochs=1, seed=1)))
+    path = training.train(cfg, str(tmp_path / "pfn"), progress=False, plots=False)["artefact"]
+    records = read(dataset)["JetDataset"]
+    flat = ak.flatten(records, axis=1)
+    permuted = {f: ak.to_numpy(flat[f]) for f in ak.fields(flat)}
+    # the real constituents stay the first n_const entries (the padding convention), in another order
+    n = permuted["n_const"]
+    order = np.argsort(np.where(np.arange(10)[None, :] < n[:, None],
+                                np.random.default_rng(3).random((len(n), 10)), 2.0), axis=1)
+    for f in ("const_pt_frac", "const_deta", "const_dphi"):
+        permuted[f] = np.take_along_axis(ak.to_numpy(flat[f]), order, axis=1)
+    shuffled = ak.unflatten(ak.zip({k: ak.from_numpy(v, regulararray=True) for k, v in permuted.items()},
+                                   depth_limit=1), ak.num(records, axis=1))
+    tagger = dict(model=path, fields=["const_pt_frac", "const_deta", "const_dphi", "n_const"],
+                  shapes={"const_deta": [10]})
+    one = testing.run(JetTagger(**tagger), inputs={"JetDataset": records})["JetTaggerScores"]
+    two = testing.run(JetTagger(**tagger), inputs={"JetDataset": shuffled})["JetTaggerScores"]
+    assert not np.array_equal(ak.to_numpy(ak.flatten(shuffled.const_deta, axis=1)),
+                              ak.to_numpy(ak.flatten(records.const_deta, axis=1)))
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(two.w)), ak.to_numpy(ak.flatten(one.w)), rtol=1e-5,
+                               atol=1e-6)
