@@ -258,3 +258,14 @@ def test_a_set_tagger_in_the_chain_gives_the_same_scores_for_permuted_constituen
                               ak.to_numpy(ak.flatten(records.const_deta, axis=1)))
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(two.w)), ak.to_numpy(ak.flatten(one.w)), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_flat_columns_of_sliced_and_reordered_records_equal_awkward_flatten(dataset):
+    from hepreco.algorithms.ml.inference import flat_columns
+
+    records = read(dataset)["JetDataset"]
+    for view in (records, records[5:17], records[np.array([9, 2, 2, 0])], records[ak.num(records, axis=1) > 1]):
+        cols = flat_columns(view, ["m", "image", "n_const"])
+        flat = ak.flatten(view, axis=1)
+        for f in ("m", "image", "n_const"):
+            np.testing.assert_array_equal(cols[f], ak.to_numpy(flat[f]))
