@@ -21,7 +21,9 @@ set           ``x (N, C, F)``, ``mask (N, C)``: constituent fields standardised 
 cells         ``cells_<layer> (N, h, w)`` per layer, divided by the layer's cell-energy std
 ============  =====================================================================================
 
-This module needs numpy and awkward only (no torch).
+Non-finite values (an undefined substructure ratio) are left out of the means
+and stds and given to the model as the mean (0 after standardisation).  This
+module needs numpy and awkward only (no torch).
 """
 from __future__ import annotations
 
@@ -111,7 +113,17 @@ def columns_of(records, names: Sequence[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def _mean(values: np.ndarray) -> float:
+    values = _finite(values)
+    return float(np.mean(values)) if values.size else 0.0
+
+
 def _std(values: np.ndarray) -> float:
+    values = _finite(values)
     s = float(np.std(values)) if values.size else 0.0
     return s if np.isfinite(s) and s > 0 else 1.0
 
@@ -122,13 +134,13 @@ def fit_preprocessing(columns: dict[str, np.ndarray], spec: InputSpec) -> dict[s
     if spec.kind == "features":
         for f in spec.fields:
             v = columns[f].astype(np.float64)
-            prep[f] = {"mean": float(np.mean(v)) if v.size else 0.0, "std": _std(v)}
+            prep[f] = {"mean": _mean(v), "std": _std(v)}
     elif spec.kind == "set":
         n = columns[spec.count].astype(np.int64)
         for f in spec.fields:
             v = columns[f].astype(np.float64)
             real = v[np.arange(v.shape[1])[None, :] < n[:, None]]
-            prep[f] = {"mean": float(np.mean(real)) if real.size else 0.0, "std": _std(real)}
+            prep[f] = {"mean": _mean(real), "std": _std(real)}
     else:  # image, cells: one scale per field, zero kept at zero
         for f in spec.fields:
             prep[f] = {"mean": 0.0, "std": _std(columns[f].astype(np.float64))}
@@ -141,6 +153,9 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
         p = prep.get(f, {"mean": 0.0, "std": 1.0})
         out = np.subtract(v, np.float32(p["mean"]), dtype=np.float32)
         out *= np.float32(1.0 / p["std"])
+        bad = ~np.isfinite(out)
+        if bad.any():  # an undefined feature (NaN, inf) sits at the mean
+            out[bad] = 0.0
         return out
 
     if spec.kind == "features":
@@ -153,7 +168,7 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
     if spec.kind == "set":
         size = columns[spec.fields[0]].shape[1]
         mask = (np.arange(size)[None, :] < columns[spec.count].astype(np.int64)[:, None]).astype(np.float32)
-        parts = [columns[spec.weight].astype(np.float32)] if spec.weight else []
+        parts = [np.nan_to_num(columns[spec.weight].astype(np.float32), posinf=0.0, neginf=0.0)] if spec.weight else []
         parts += [scaled(f, columns[f]) for f in spec.fields]
         x = np.stack(parts, axis=-1)
         x *= mask[..., None]

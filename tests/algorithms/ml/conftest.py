@@ -5,8 +5,6 @@ import pytest
 
 from . import synthetic
 
-pytest.importorskip("torch")
-
 
 MLP_CONFIG = """\
 name: toy-mlp

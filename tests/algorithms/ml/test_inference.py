@@ -269,3 +269,18 @@ def test_flat_columns_of_sliced_and_reordered_records_equal_awkward_flatten(data
         flat = ak.flatten(view, axis=1)
         for f in ("m", "image", "n_const"):
             np.testing.assert_array_equal(cols[f], ak.to_numpy(flat[f]))
+
+
+def test_inference_follows_the_thread_policy_of_the_job(trained_mlp, dataset, write_job, tmp_path):
+    path, _ = trained_mlp
+    before = torch.get_num_threads()
+    try:
+        job = write_job(JOB.format(out=tmp_path / "out", dataset=dataset, model=path, extra=""))
+        report = run_job(job, "job.threads=1")
+        assert report["threads"]["applied"][0]["torch"] == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        from hepreco.framework import threads
+
+        threads.apply(before)
+    assert torch.get_num_threads() == before
