@@ -284,3 +284,32 @@ def test_inference_follows_the_thread_policy_of_the_job(trained_mlp, dataset, wr
 
         threads.apply(before)
     assert torch.get_num_threads() == before
+
+
+def test_egamma_identifier_on_cell_windows_equals_the_bare_model(dataset, tmp_path, write_config):
+    from hepreco.algorithms.ml import config, training
+    from hepreco.algorithms.ml.inference import EgammaIdentifier
+
+    from .test_training import CASES, SET_CONFIG
+
+    inputs, model = CASES["cellnet"]
+    cfg = config.load(write_config(SET_CONFIG.format(type="cellnet", inputs=inputs, model=model).format(
+        files=dataset, epochs=1, seed=1)))
+    path = training.train(cfg, str(tmp_path / "cells"), progress=False, plots=False)["artefact"]
+    records = read(dataset)["JetDataset"]
+    alg = EgammaIdentifier(model=path, classes=["qcd", "w"], shapes={"cells_em1": [3, 7], "cells_em2": [5, 5]})
+    scores = testing.run(alg, inputs={"EgammaDataset": records}, chunk_size=150)["EgammaIdentifierScores"]
+    meta = read_metadata(path)
+    module = models.build(meta["model"])
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in artefact.read_weights(path).items()})
+    module.eval()
+    flat = ak.flatten(records, axis=1)
+    layers = [torch.from_numpy(ak.to_numpy(flat[f]) / np.float32(meta["preprocessing"][f]["std"]))
+              for f in ("cells_em1", "cells_em2")]
+    with torch.no_grad():
+        expected = torch.softmax(module(*layers), dim=1).numpy()
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(scores.w)), expected[:, 1], rtol=1e-5, atol=1e-6)
+    wrong = EgammaIdentifier(model=path, shapes={"cells_em2": [7, 7]})
+    with pytest.raises(ArtefactError, match=r"reads 'cells_em2' of shape \[5, 5\], the input 'EgammaDataset' "
+                                            r"provides shape \[7, 7\]"):
+        testing.run(wrong, inputs={"EgammaDataset": records})
