@@ -125,7 +125,8 @@ training:
 """
 CASES = {
     "cnn": ("  kind: image\n  fields: [image]", "  channels: [4, 4]\n  dense: [16]"),
-    "efn": ("  kind: set\n  weight: const_pt_frac\n  fields: [const_deta, const_dphi]", "  phi: [16]\n  latent: 8\n  f: [16]"),
+    "efn": ("  kind: set\n  weight: const_pt_frac\n  fields: [const_deta, const_dphi]",
+            "  phi: [16]\n  latent: 8\n  f: [16]"),
     "pfn": ("  kind: set\n  fields: [const_pt_frac, const_deta, const_dphi]", "  phi: [16]\n  latent: 8\n  f: [16]"),
     "particlenet": ("  kind: set\n  fields: [const_deta, const_dphi, const_pt_frac]",
                     "  k: 4\n  edge: [[16, 16]]\n  f: [16]"),
