@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, output_dir: str, *, progress: bool = True, dataset: 
             "training": {"config": cfg.to_dict(), "config_file": os.path.abspath(cfg.file), "seed": t.seed,
                          "data_sha256": dataset.sha256, "data_files": [os.path.abspath(f) for f in dataset.files],
                          "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
-                         "metrics": summary["test"]},
+                         "metrics": _finite(summary["test"])},
             "derived": {"command": f"hepreco train {cfg.file}", "date": datetime.datetime.now().isoformat(
                 timespec="seconds"), "hepreco": _version()}}
     if not classification:
