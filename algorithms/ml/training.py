@@ -108,7 +108,8 @@ def load_dataset(cfg: TrainConfig) -> ml_data.Dataset:
     dataset.splits = {k: _limit(s, t.max_objects) for k, s in dataset.splits.items()}
     for s, what in ((TRAIN, "train"), (VALIDATION, "validation")):
         if len(dataset.splits[s]) == 0:
-            raise ConfigurationError(f"{cfg.file}: the dataset has no {what} objects (split {s})")
+            raise ConfigurationError(f"data.files: the dataset has no {what} objects (split {s}) of the selected "
+                                     "classes", cfg.where.get("data.files", Location(cfg.file)))
     return dataset
 
 
@@ -129,8 +130,8 @@ def train(cfg: TrainConfig, output_dir: str, *, progress: bool = True, dataset: 
     classification = cfg.top.task == "classification"
     device = torch.device(t.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"{cfg.file}: training.device is {t.device!r}, but torch sees no CUDA "
-                                         "device here; use device: cpu")
+        raise ConfigurationError(f"training.device is {t.device!r}, but torch sees no CUDA device here; use "
+                                 "device: cpu", cfg.where.get("training.device", Location(cfg.file)))
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     # on the CPU every op has a deterministic kernel; elsewhere some may not, and torch then only warns
     torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
