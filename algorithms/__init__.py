@@ -56,7 +56,15 @@ module                           contents
 ``jets.jet_shapes``              plugins ``JetSubstructure`` and ``JetImages``
 ``jets.calibration``             jet energy scale: ``JetCalibration``, ``JetCalibrationDeriver``
 ``jets.jet_histograms``          plugins ``JetHistograms`` and ``JetResponse``
-``ml.splits``                    ``split_of``: train/validation/test split of events from (run, event)
+``ml.splits``                    ``split_of``: train/validation/test split as a pure function of (run, event)
+``ml.data``                      datasets (HDF5 record streams) to arrays per split; the shared preprocessing
+``ml.models``                    pure torch models: ``MLP``, ``JetImageCNN``, EFN, PFN, ``CellNet``
+``ml.config``                    training configurations: schema and validation with file:line errors
+``ml.training``                  ``hepreco train``: deterministic training, artefact, metrics.json, plots
+``ml.metrics``                   ROC, AUC, background rejection, distance correlation, response (numpy)
+``ml.artefact``                  model artefacts: safetensors weights + JSON metadata, checked on load
+``ml.runtime``                   torch under the job's thread policy; batched forward passes
+``ml.inference``                 plugins ``JetTagger``, ``EgammaIdentifier``, ``CaloEnergyRegression``
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

@@ -10,6 +10,7 @@
     hepreco overlay --label A=DIR --label B=DIR --hist Owner/name [-o FILE]
     hepreco merge STREAM_DIR -o DEST (--events-per-file N | --size-mb M)
     hepreco artefacts [list | show NAME[@VERSION] | install FILE [--force]]
+    hepreco train CONFIG.yaml [--set section.key=value ...] [-o OUTPUT_DIR] [--quiet]
 
 Configuration and data errors are printed as one message (file, line,
 suggestion) without a traceback; ``--debug`` shows the traceback.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -82,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     inst = art_sub.add_parser("install", help="copy an artefact file into the user's folder ($HEPRECO_ARTEFACTS)")
     inst.add_argument("file", help="artefact file, e.g. one written by a derivation job into its output folder")
     inst.add_argument("--force", action="store_true", help="replace another file of the same name and version")
+
+    tr = sub.add_parser("train", help="train an ML model on a dataset and write its artefact, metrics and plots")
+    tr.add_argument("config", help="training configuration (.yaml), e.g. jobs/ml/train_jets_mlp.yaml")
+    tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a key of the configuration (value in YAML syntax), e.g. training.epochs=5")
+    tr.add_argument("-o", "--output-dir", help="folder receiving the artefact, metrics.json and plots "
+                    "(default output/train/<name>)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("plugins", help="list plugins and what they provide")
     desc = sub.add_parser("describe", help="inputs, outputs and properties of a component")
@@ -269,8 +279,23 @@ def cmd_artefacts(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from hepreco.algorithms.ml import training  # torch and the ML code only for this command
+
+    result = training.main(args.config, args.overrides, args.output_dir, progress=not args.quiet)
+    test = result["metrics"].get("test", {})
+    figures = {k: v for k, v in test.items() if isinstance(v, (int, float))}
+    print(f"trained {os.path.basename(result['artefact'])}: {result['metrics']['epochs']} epoch(s), best "
+          f"{result['metrics']['best_epoch']}, " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+    for path in result["files"]:
+        print(f"  wrote {path}")
+    print(f"install it with: hepreco artefacts install {result['artefact']}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins, "describe": cmd_describe,
-            "overlay": cmd_overlay, "merge": cmd_merge, "artefacts": cmd_artefacts}
+            "overlay": cmd_overlay, "merge": cmd_merge, "artefacts": cmd_artefacts,
+            "train": cmd_train}
 
 
 @contextlib.contextmanager

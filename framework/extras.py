@@ -12,6 +12,7 @@ function             extra                 needed by
 :func:`dask`         ``hepreco[dask]``     the ``dask`` executor
 :func:`distributed`  ``hepreco[dask]``     the same
 :func:`torch`        ``hepreco[ml]``       ML taggers and training (the CPU build is enough)
+:func:`safetensors`  ``hepreco[ml]``       model weights of the ML artefacts (no pickles)
 :func:`hls4ml`       ``hepreco[fpga]``     the hls4ml bridge of the L1 network
 :func:`brevitas`     ``hepreco[fpga]``     quantisation-aware training of the L1 network
 ===================  ====================  =================================================
@@ -51,6 +52,7 @@ PACKAGES: dict[str, Extra] = {
     "dask": Extra("dask", "dask", _pip("dask")),
     "distributed": Extra("distributed", "dask", _pip("dask")),
     "torch": Extra("torch", "ml", f"pip install torch==2.13.0 (the CPU build), or {_pip('ml')}"),
+    "safetensors": Extra("safetensors", "ml", _pip("ml")),
     "hls4ml": Extra("hls4ml", "fpga", _pip("fpga")),
     "brevitas": Extra("brevitas", "fpga", _pip("fpga")),
 }
@@ -129,6 +131,16 @@ def torch(needed_by: str = ""):
     except ImportError as exc:
         raise missing("torch", needed_by, exc) from exc
     return torch
+
+
+def safetensors(needed_by: str = ""):
+    """The ``safetensors`` package with ``safetensors.numpy`` loaded (tensor files that hold no code)."""
+    try:
+        import safetensors
+        import safetensors.numpy  # noqa: F401  (read and write without torch)
+    except ImportError as exc:
+        raise missing("safetensors", needed_by, exc) from exc
+    return safetensors
 
 
 def hls4ml(needed_by: str = ""):

@@ -23,6 +23,7 @@ ALGORITHMS = {
     "hepreco.algorithms.egamma.shower_shapes": ["EgammaShowerShapes"],
     "hepreco.algorithms.egamma.dataset": ["EgammaDatasetMaker", "RegressionDatasetMaker",
                                             "ClusterDatasetMaker"],
+    "hepreco.algorithms.ml.inference": ["JetTagger", "EgammaIdentifier", "CaloEnergyRegression"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],

@@ -14,6 +14,7 @@ from ..conftest import build_job
 INSTALL = {"fastjet": r'pip install "hepreco\[fastjet\]"', "vector": r'pip install "hepreco\[fastjet\]"',
            "dask": r'pip install "hepreco\[dask\]"', "distributed": r'pip install "hepreco\[dask\]"',
            "torch": r'pip install torch==2\.13\.0 \(the CPU build\), or pip install "hepreco\[ml\]"',
+           "safetensors": r'pip install "hepreco\[ml\]"',
            "hls4ml": r'pip install "hepreco\[fpga\]"', "brevitas": r'pip install "hepreco\[fpga\]"'}
 
 

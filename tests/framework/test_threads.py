@@ -44,7 +44,8 @@ def test_job_threads_is_the_numba_thread_count_where_items_run(toy_job, tmp_path
         # worker processes get the policy in their environment before numba is imported: a pool of one
         assert seen["NumbaPoolSize"] == [1] * 40
     assert report["threads"]["setting"] == 1 and report["threads"]["per_worker"] == 1
-    assert report["threads"]["applied"] == [{"threads": 1, "numba": 1}]
+    applied = report["threads"]["applied"]  # every library registered in this process (numba; torch once imported)
+    assert len(applied) == 1 and applied[0]["numba"] == 1 and set(applied[0].values()) == {1}
 
 
 def test_default_threads_share_the_cores_among_workers(toy_job, tmp_path, monkeypatch):
@@ -86,7 +87,8 @@ def test_threads_flag_of_hepreco_run_reaches_the_report(toy_job, tmp_path, keep_
                  "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["job"]["threads"] == 1
-    assert report["threads"]["applied"] == [{"threads": 1, "numba": 1}]
+    applied = report["threads"]["applied"]  # every library registered in this process (numba; torch once imported)
+    assert len(applied) == 1 and applied[0]["numba"] == 1 and set(applied[0].values()) == {1}
 
 
 def test_negative_threads_is_refused_with_the_setting_named(toy_job, tmp_path):

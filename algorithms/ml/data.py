@@ -1,0 +1,352 @@
+"""Datasets of the ML taggers: from the HDF5 streams of dataset jobs to arrays per split.
+
+A dataset is what an ``Hdf5Output`` stream writes: one per-event collection of
+per-object records (``label``, ``weight``, ``split``, ``run``, ``event``, the
+features, ``image``, ``const_*`` with ``n_const``, ``cells_*``, truth).
+:func:`load` reads it with :func:`hepreco.framework.io.read`, keeps the
+objects of the selected classes, and turns the input fields into float32
+arrays with :func:`model_inputs`, the one function that inference uses too,
+so a model sees the same preprocessing in training and in a job.
+
+Input kinds (``inputs`` of the model artefact):
+
+============  =====================================================================================
+kind          arrays given to the model
+============  =====================================================================================
+features      ``x (N, F)``: each feature standardised with the train split's mean and std
+image         ``image (N, H, W)``: divided by the train split's pixel std (zero stays zero)
+set           ``x (N, C, F)``, ``mask (N, C)``: constituent fields standardised over real
+              constituents (padding stays 0); for the EFN the ``weight`` field (pT fraction)
+              comes first, unscaled
+cells         ``cells_<layer> (N, h, w)`` per layer, divided by the layer's cell-energy std
+============  =====================================================================================
+
+Non-finite values (an undefined substructure ratio) are left out of the means
+and stds and given to the model as the mean (0 after standardisation).  This
+module needs numpy and awkward only (no torch).
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import awkward as ak
+import numpy as np
+
+from hepreco.framework.errors import ConfigurationError, suggestion
+from hepreco.framework.io import read
+from hepreco.framework.io.output import sha256 as file_sha256
+from hepreco.framework.io.reader import stream_parts
+
+from .splits import TEST, TRAIN, VALIDATION
+
+INPUT_KINDS = ("features", "image", "set", "cells")
+#: key of the regression target's standardisation in ``preprocessing``
+TARGET = "__target__"
+#: ``relative_to`` value meaning the sum of all cells of the input layers
+CELLS_SUM = "cells_sum"
+
+
+@dataclass
+class InputSpec:
+    """What a model reads: the kind, the record fields, their per-object shapes."""
+
+    kind: str
+    fields: list[str]
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    weight: str = ""        # set inputs of an EFN: the pT-fraction field, first in x and unscaled
+    count: str = "n_const"  # set inputs: number of real constituents
+
+    def needed(self) -> list[str]:
+        """Every record field the inputs are made of."""
+        extra = [self.weight] if self.weight else []
+        return [*extra, *self.fields] + ([self.count] if self.kind == "set" else [])
+
+    def to_dict(self) -> dict:
+        out = {"kind": self.kind, "fields": list(self.fields), "shapes": {k: list(v) for k, v in self.shapes.items()}}
+        if self.kind == "set":
+            out.update(weight=self.weight, count=self.count)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InputSpec":
+        return cls(str(d["kind"]), list(d["fields"]), {k: list(v) for k, v in d.get("shapes", {}).items()},
+                   str(d.get("weight", "")), str(d.get("count", "n_const")))
+
+
+def field_shapes(columns: dict[str, np.ndarray], names: Sequence[str]) -> dict[str, list[int]]:
+    """Per-object shape of each field (``[]`` for a scalar, ``[25, 25]`` for an image)."""
+    return {n: list(columns[n].shape[1:]) for n in names}
+
+
+def check_fields(spec: InputSpec, shapes: dict[str, list[int]], who: str) -> None:
+    """Raise ConfigurationError naming what differs between the fields a model reads and those available."""
+    missing = [f for f in spec.needed() if f not in shapes]
+    if missing:
+        raise ConfigurationError(f"{who}: the model reads field(s) {', '.join(map(repr, missing))}, which the "
+                                 f"input does not have (it has {', '.join(sorted(shapes)) or 'none'})")
+    for name, want in spec.shapes.items():
+        if name in shapes and list(shapes[name]) != list(want):
+            raise ConfigurationError(f"{who}: field {name!r} has shape {list(shapes[name])} per object, but the "
+                                     f"model was trained on shape {list(want)}")
+
+
+class MissingField(ConfigurationError):
+    """A field the configuration names is not in the dataset's records (``field``)."""
+
+    def __init__(self, name: str, have: Sequence[str]):
+        self.field = name
+        super().__init__(f"the dataset has no field {name!r}; {suggestion(name, have)}")
+
+
+def columns_of(records, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """numpy arrays (one row per object) of the fields ``names`` of flat records."""
+    have = set(ak.fields(records))
+    out = {}
+    for name in dict.fromkeys(names):
+        if name not in have:
+            raise MissingField(name, sorted(have))
+        out[name] = np.asarray(ak.to_numpy(records[name]))
+    return out
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
+def _mean(values: np.ndarray) -> float:
+    values = _finite(values)
+    return float(np.mean(values)) if values.size else 0.0
+
+
+def _std(values: np.ndarray) -> float:
+    values = _finite(values)
+    s = float(np.std(values)) if values.size else 0.0
+    return s if np.isfinite(s) and s > 0 else 1.0
+
+
+def fit_preprocessing(columns: dict[str, np.ndarray], spec: InputSpec) -> dict[str, dict[str, float]]:
+    """Mean and std of each input field on the (train) objects of ``columns``."""
+    prep = {}
+    if spec.kind == "features":
+        for f in spec.fields:
+            v = columns[f].astype(np.float64)
+            prep[f] = {"mean": _mean(v), "std": _std(v)}
+    elif spec.kind == "set":
+        n = columns[spec.count].astype(np.int64)
+        for f in spec.fields:
+            v = columns[f].astype(np.float64)
+            real = v[np.arange(v.shape[1])[None, :] < n[:, None]]
+            prep[f] = {"mean": _mean(real), "std": _std(real)}
+    else:  # image, cells: one scale per field, zero kept at zero
+        for f in spec.fields:
+            prep[f] = {"mean": 0.0, "std": _std(columns[f].astype(np.float64))}
+    return prep
+
+
+def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) -> list[np.ndarray]:
+    """The float32 arrays the model takes, in order (see the table of the module docstring)."""
+    def scaled(f, v):
+        p = prep.get(f, {"mean": 0.0, "std": 1.0})
+        out = np.subtract(v, np.float32(p["mean"]), dtype=np.float32)
+        out *= np.float32(1.0 / p["std"])
+        bad = ~np.isfinite(out)
+        if bad.any():  # an undefined feature (NaN, inf) sits at the mean
+            out[bad] = 0.0
+        return out
+
+    if spec.kind == "features":
+        if not spec.fields:
+            return [np.zeros((len(columns.get(spec.count, [])), 0), np.float32)]
+        x = np.empty((len(columns[spec.fields[0]]), len(spec.fields)), np.float32)
+        for i, f in enumerate(spec.fields):
+            x[:, i] = scaled(f, columns[f])
+        return [x]
+    if spec.kind == "set":
+        size = columns[spec.fields[0]].shape[1]
+        mask = (np.arange(size)[None, :] < columns[spec.count].astype(np.int64)[:, None]).astype(np.float32)
+        parts = [np.nan_to_num(columns[spec.weight].astype(np.float32), posinf=0.0, neginf=0.0)] if spec.weight else []
+        parts += [scaled(f, columns[f]) for f in spec.fields]
+        x = np.stack(parts, axis=-1)
+        x *= mask[..., None]
+        return [x, mask]
+    return [np.ascontiguousarray(scaled(f, columns[f])) for f in spec.fields]
+
+
+def reference_energy(columns: dict[str, np.ndarray], relative_to: str, spec: InputSpec) -> np.ndarray:
+    """The quantity a regression target is divided by: a field, or the sum of the input cells [GeV]."""
+    if relative_to == CELLS_SUM:
+        total = sum(columns[f].reshape(len(columns[f]), -1).sum(axis=1, dtype=np.float64) for f in spec.fields)
+        return np.asarray(total, dtype=np.float64)
+    return columns[relative_to].astype(np.float64)
+
+
+def encode_target(target: np.ndarray, reference: np.ndarray | None, prep: dict | None = None):
+    """The standardised regression target (``target / reference`` when a reference is given) and its scaling."""
+    y = target.astype(np.float64)
+    if reference is not None:
+        y = y / np.where(reference > 0, reference, 1.0)
+    if prep is None:
+        prep = {"mean": float(np.mean(y)) if y.size else 0.0, "std": _std(y)}
+    return ((y - prep["mean"]) / prep["std"]).astype(np.float32), prep
+
+
+def decode_target(output: np.ndarray, reference: np.ndarray | None, prep: dict) -> np.ndarray:
+    """The regressed value from the model's output (inverse of :func:`encode_target`)."""
+    y = output.astype(np.float64) * prep["std"] + prep["mean"]
+    if reference is not None:
+        y = y * np.where(reference > 0, reference, 1.0)
+    return y
+
+
+# -- files --------------------------------------------------------------------------------
+def expand(paths: str | Sequence[str], who: str = "data.files") -> list[str]:
+    """Files and stream folders of ``paths`` (globs expanded, in the order given)."""
+    out = []
+    for path in [paths] if isinstance(paths, str) else list(paths):
+        path = os.path.expanduser(os.fspath(path))
+        hits = sorted(glob.glob(path)) if glob.has_magic(path) else ([path] if os.path.exists(path) else [])
+        if not hits:
+            raise ConfigurationError(f"{who}: {path!r} does not exist (give a part file, a stream folder such as "
+                                     "output/ml/jets/JetDataset, or a glob); run the dataset job first")
+        out += hits
+    return out
+
+
+def part_files(paths: list[str]) -> list[str]:
+    """The part files behind files and stream folders (manifest order)."""
+    files = []
+    for p in paths:
+        files += stream_parts(p) if os.path.isdir(p) else [p]
+    return files
+
+
+def data_sha256(files: list[str]) -> str:
+    """One sha256 for the content of the files read, in order (what the artefact records)."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+# -- loading -------------------------------------------------------------------------------
+@dataclass
+class Split:
+    """The objects of one split: model inputs, targets, weights and extra per-object fields."""
+
+    inputs: list[np.ndarray]
+    target: np.ndarray      # class index (int64) or standardised regression target (float32)
+    weight: np.ndarray      # float32
+    extra: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+
+@dataclass
+class Dataset:
+    """A dataset loaded for training."""
+
+    splits: dict[int, Split]
+    spec: InputSpec
+    preprocessing: dict
+    classes: list[str]
+    files: list[str]
+    sha256: str
+
+
+def class_map(labels: list[str], classes: list | dict) -> tuple[list[str], np.ndarray]:
+    """Class names and a table dataset-label -> class index (-1: not used) from the classes asked for.
+
+    ``classes`` is a list of label names (``[qcd, top]``) or a mapping from a new
+    class name to the label names it merges (``{qcd: [qcd], boson: [w, z]}``).
+    """
+    groups = {c: [c] for c in classes} if isinstance(classes, list) else {k: list(v) for k, v in classes.items()}
+    table = np.full(len(labels), -1, np.int64)
+    for i, members in enumerate(groups.values()):
+        for m in members:
+            if m not in labels:
+                raise ConfigurationError(f"class {m!r} is not one of the dataset's labels {labels}")
+            table[labels.index(m)] = i
+    return list(groups), table
+
+
+def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels: list[str] | None = None,
+         classes: list | dict | None = None, target: str = "", relative_to: str = "", use_weights: bool = True,
+         extra: Sequence[str] = ()) -> Dataset:
+    """Read a dataset and return its splits, ready for training.
+
+    Classification when ``classes`` is given (``labels`` names the dataset's
+    label values in order), regression of the field ``target`` otherwise
+    (divided by ``relative_to`` when given).  ``extra`` fields are kept per
+    object (for decorrelation and plots).  Preprocessing is fitted on the train split.
+    """
+    paths = expand(files)
+    parts = part_files(paths)
+    if not parts:
+        raise ConfigurationError(f"data.files: no part files in {paths}")
+    events = read(parts, [collection])
+    if collection not in ak.fields(events):
+        raise ConfigurationError(f"data.collection: {collection!r} is not in the files; they hold "
+                                 f"{', '.join(f for f in ak.fields(events) if f not in ('run', 'event'))}")
+    records = ak.flatten(events[collection], axis=1)
+    wanted = [*spec.needed(), "split", "weight", "label", *extra]
+    if target:
+        wanted.append(target)
+    if relative_to and relative_to != CELLS_SUM:
+        wanted.append(relative_to)
+    cols = columns_of(records, wanted)
+    spec.shapes = field_shapes(cols, [*spec.fields, *([spec.weight] if spec.weight else [])])
+    if spec.kind == "set":
+        sizes = {tuple(cols[f].shape[1:]) for f in spec.fields + ([spec.weight] if spec.weight else [])}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise ConfigurationError(f"set fields must all be arrays of one length C, got shapes {spec.shapes}")
+    if spec.kind in ("image", "cells"):
+        bad = {f: s for f, s in spec.shapes.items() if len(s) != 2}
+        if bad:
+            raise ConfigurationError(f"{spec.kind} fields must be 2D per object, got shapes {bad}")
+    if spec.kind == "features":
+        bad = {f: s for f, s in spec.shapes.items() if s}
+        if bad:
+            raise ConfigurationError(f"features must be scalars per object, got shapes {bad}")
+
+    keep = np.ones(len(records), bool)
+    names: list[str] = []
+    y_class = None
+    if classes is not None:
+        names, table = class_map(list(labels or []), classes)
+        label = cols["label"].astype(np.int64)
+        if label.size and (label.min() < 0 or label.max() >= len(table)):
+            raise ConfigurationError(f"the dataset has labels up to {int(label.max())}, but data.labels names only "
+                                     f"{len(table)}: {labels}")
+        y_class = table[label] if label.size else label
+        keep &= y_class >= 0
+    weight = cols["weight"].astype(np.float32) if use_weights else np.ones(len(records), np.float32)
+    split = cols["split"].astype(np.int64)
+    train = keep & (split == TRAIN)
+    if not train.any():
+        raise ConfigurationError(f"the dataset has no training objects of the selected classes in {paths}")
+    sub = {k: v[train] for k, v in cols.items()}
+    prep = fit_preprocessing(sub, spec)
+    reference = None
+    if not classes and relative_to:
+        reference = reference_energy(cols, relative_to, spec)
+    if classes is None:
+        _, prep[TARGET] = encode_target(cols[target][train], None if reference is None else reference[train])
+
+    splits = {}
+    for s in (TRAIN, VALIDATION, TEST):
+        sel = keep & (split == s)
+        part = {k: v[sel] for k, v in cols.items()}
+        if classes is not None:
+            y = y_class[sel]
+        else:
+            y, _ = encode_target(part[target], None if reference is None else reference[sel], prep[TARGET])
+        ex = {k: part[k] for k in dict.fromkeys([*extra, *([target] if target else [])])}
+        if reference is not None:
+            ex["__reference__"] = reference[sel]
+        splits[s] = Split(model_inputs(part, spec, prep), y, weight[sel], ex)
+    return Dataset(splits, spec, prep, names, parts, data_sha256(parts))
