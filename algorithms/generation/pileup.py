@@ -10,7 +10,7 @@ at the combined collection to simulate the calorimeter with pile-up.
 """
 from __future__ import annotations
 
-from hepreco.framework import Algorithm, Input, Output, Property
+from hepreco.framework import Algorithm, Input, Output, Property, PropertyError
 from hepreco.framework.artefacts import ArtefactProperty
 
 from ..arrays import flatten_jagged, unflatten_jagged
@@ -50,7 +50,11 @@ class PileupOverlay(Algorithm):
         """Make (once, cached under ``$HEPRECO_CACHE/minbias``) the library from the ``library_*`` properties."""
         self.log.info("minimum-bias library: %d interactions from seed %d (made once, then cached)",
                           self.library_events, self.library_seed)
-        return make_library(self.library_events, self.library_seed, list(self.library_settings), self.beam_energy)
+        try:
+            return make_library(self.library_events, self.library_seed, list(self.library_settings),
+                                self.beam_energy)
+        except PropertyError as exc:  # Pythia refused a setting: point at this component's property
+            raise PropertyError(self.name, "library_settings", exc.detail) from None
 
     def initialize(self) -> None:
         (self._library, self._offsets) = self.services.artefacts.load(self.artefact("library"), _packed_library)

@@ -50,3 +50,14 @@ def test_a_missing_library_says_how_to_derive_it():
 
     with pytest.raises(MissingArtefact, match="hepreco run jobs/minbias_library.yaml"):
         ArtefactSvc().resolve(PileupOverlay(library="minbias-nowhere"), "library")
+
+
+def test_a_setting_pythia_refuses_names_the_library_settings(tmp_path, monkeypatch):
+    from hepreco.framework.errors import PropertyError
+
+    monkeypatch.setenv("HEPRECO_CACHE", str(tmp_path / "cache"))
+    overlay = PileupOverlay(library_events=2, library_settings=["SoftQCD:nonDifractive = on"])
+    with pytest.raises(PropertyError, match=r"PileupOverlay.library_settings: Pythia does not know the setting "
+                                            r"'SoftQCD:nonDifractive'.*SoftQCD:nonDiffractive"):
+        ArtefactSvc().resolve(overlay, "library")
+    assert not os.listdir(tmp_path / "cache" / "minbias")  # nothing half-made is left

@@ -219,3 +219,30 @@ def test_calorimeter_energy_grows_linearly_with_mu(toy_library):
         assert mean == pytest.approx(expected, rel=0.06), (mu, mean, expected, error)
     slope = np.polyfit([0.0, 5.0, 10.0, 20.0], [mean_et[m][0] for m in (0.0, 5.0, 10.0, 20.0)], 1)[0]
     assert slope == pytest.approx(et_per_interaction, rel=0.08)
+
+
+@pytest.mark.slow
+def test_cell_energy_of_pythia_pileup_is_linear_in_mu(tmp_path, monkeypatch):
+    """Mean summed cell ET (cells with noise, small geometry) at mu = 0, 20, 60 from a Pythia library: a line."""
+    from hepreco.algorithms.calo.cell_chain import CaloCellBuilder, CaloDigitiser, FastCaloSim
+
+    monkeypatch.setenv("HEPRECO_CACHE", str(tmp_path / "cache"))
+    n_events = 150
+    empty = ak.unflatten(ak.zip({k: np.zeros(0, dtype=v) for k, v in kernels.DTYPES.items()}),
+                         np.zeros(n_events, dtype=np.int64))
+    geometry = small_geometry()
+    mus = (0.0, 20.0, 60.0)
+    means = []
+    for mu in mus:
+        result = testing.run([PileupOverlay(mu=mu, library_events=300), FastCaloSim(particles="TruthParticlesWithPileup"),
+                              CaloDigitiser(), CaloCellBuilder()], inputs={"TruthParticles": empty},
+                             services={"GeometrySvc": {"geometry": "small"}}, seed=21)
+        et = (result["CaloCells"] / np.cosh(geometry.eta)[None, :]).sum(axis=1)
+        means.append((et.mean(), et.std(ddof=1) / math.sqrt(n_events), result["PileupInteractions"].mean()))
+    print("mean summed cell ET [GeV] at mu = 0, 20, 60:", [f"{m:.2f} +- {e:.2f}" for m, e, _ in means])
+    (e0, s0, _), (e20, s20, n20), (e60, s60, n60) = means
+    assert abs(e0) < 4 * s0 + 0.5  # noise only: centred on zero
+    per_interaction = (e60 - e0) / n60
+    assert per_interaction > 1.0  # a non-diffractive interaction leaves GeV of ET in |eta| < 1
+    # linear: the mu = 20 point lies on the line through the other two, within its statistical error
+    assert abs(e20 - (e0 + n20 * per_interaction)) < 4 * math.hypot(s20, (n20 / n60) * math.hypot(s60, s0))
