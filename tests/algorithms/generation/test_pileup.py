@@ -132,7 +132,7 @@ outputs:
 """
 
 
-@pytest.mark.parametrize("executor, chunk_size", [("processes", 5)])
+@pytest.mark.parametrize("executor, chunk_size", [("sequential", 5), ("processes", 3)])
 def test_overlay_is_identical_under_executors_and_chunk_sizes(toy_library, write_job, tmp_path, executor,
                                                               chunk_size):
     job = write_job(JOB.format(out=tmp_path / "reference", library=toy_library))
@@ -234,8 +234,9 @@ def test_cell_energy_of_pythia_pileup_is_linear_in_mu(tmp_path, monkeypatch):
     mus = (0.0, 20.0, 60.0)
     means = []
     for mu in mus:
-        result = testing.run([PileupOverlay(mu=mu, library_events=300), FastCaloSim(particles="TruthParticlesWithPileup"),
-                              CaloDigitiser(), CaloCellBuilder()], inputs={"TruthParticles": empty},
+        chain = [PileupOverlay(mu=mu, library_events=300), FastCaloSim(particles="TruthParticlesWithPileup"),
+                 CaloDigitiser(), CaloCellBuilder()]
+        result = testing.run(chain, inputs={"TruthParticles": empty},
                              services={"GeometrySvc": {"geometry": "small"}}, seed=21)
         et = (result["CaloCells"] / np.cosh(geometry.eta)[None, :]).sum(axis=1)
         means.append((et.mean(), et.std(ddof=1) / math.sqrt(n_events), result["PileupInteractions"].mean()))
