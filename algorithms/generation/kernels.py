@@ -22,6 +22,8 @@ import numpy as np
 from .. import _random as rnd
 from .._numba import jit
 
+__all__ = ["COLUMNS", "DTYPES", "STREAM", "overlay", "pack"]
+
 #: Stream id mixed into the event seeds by :func:`overlay`.
 STREAM = 0x50494C45555550  # "PILEUUP"
 
