@@ -25,7 +25,7 @@ from .._numba import jit
 __all__ = ["COLUMNS", "DTYPES", "STREAM", "overlay", "pack"]
 
 #: Stream id mixed into the event seeds by :func:`overlay`.
-STREAM = 0x50494C45555550  # "PILEUUP"
+STREAM = 0x50494C455550  # "PILEUP"
 
 #: The particle columns the overlay carries (hard scatter and library alike).
 COLUMNS = ("pdg_id", "charge", "px", "py", "pz", "E")

@@ -10,12 +10,14 @@ at the combined collection to simulate the calorimeter with pile-up.
 """
 from __future__ import annotations
 
+import os
+
 from hepreco.framework import Algorithm, Input, Output, Property, PropertyError
 from hepreco.framework.artefacts import ArtefactProperty
 
 from ..arrays import flatten_jagged, unflatten_jagged
 from . import kernels
-from .minbias import KIND, NON_DIFFRACTIVE, SCHEMA, make_library, read_library
+from .minbias import KIND, NON_DIFFRACTIVE, SCHEMA, default_library_path, make_library, read_library
 
 
 def _packed_library(path: str):
@@ -48,11 +50,13 @@ class PileupOverlay(Algorithm):
 
     def generate_artefact(self, prop: str) -> str:
         """Make (once, cached under ``$HEPRECO_CACHE/minbias``) the library from the ``library_*`` properties."""
-        self.log.info("minimum-bias library: %d interactions from seed %d (made once, then cached)",
+        settings = list(self.library_settings)
+        if not os.path.exists(default_library_path(self.library_events, self.library_seed, settings,
+                                                   self.beam_energy)):
+            self.log.info("generating the minimum-bias library: %d interactions from seed %d (once, then cached)",
                           self.library_events, self.library_seed)
         try:
-            return make_library(self.library_events, self.library_seed, list(self.library_settings),
-                                self.beam_energy)
+            return make_library(self.library_events, self.library_seed, settings, self.beam_energy)
         except PropertyError as exc:  # Pythia refused a setting: point at this component's property
             raise PropertyError(self.name, "library_settings", exc.detail) from None
 
