@@ -1,6 +1,6 @@
 """The minimum-bias library: Pythia minimum-bias interactions kept as an artefact for pile-up.
 
-Generating 60 minimum-bias events costs ~0.7 s of Pythia per hard-scatter
+Generating 60 minimum-bias events costs ~0.5 s of Pythia per hard-scatter
 event, so pile-up is drawn from a library made once (as experiments pre-mix
 pile-up).  A library is an HDF5 artefact of kind :data:`KIND`, schema
 :data:`SCHEMA`::
