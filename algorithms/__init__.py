@@ -17,6 +17,9 @@ module                           contents
 ``_random``                      per-event random streams inside kernels (xoroshiro128++)
 ``generation.pythia_source``     ``PythiaSource``: Pythia 8 events via pythia8mc, re-seeded per event
 ``generation.truth_histograms``  ``TruthHistograms``: multiplicity, pT and eta of truth particles
+``generation.kernels``           ``overlay``: Poisson(mu) library interactions added per event (pile-up)
+``generation.minbias``           the minimum-bias library artefact; ``MinBiasLibraryDeriver``
+``generation.pileup``            ``PileupOverlay``: in-time pile-up from the library, before the simulation
 ``calo.kernels``                 the calorimeter kernels in one namespace
 ``calo.geometry``                ``Geometry`` (cells, layers, neighbour graphs), YAML loading, lookup
 ``calo.simulation``              ``simulate``: parametrised EM, hadronic and muon showers into cells

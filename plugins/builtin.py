@@ -9,6 +9,8 @@ from hepreco.framework.hookspecs import hookimpl
 
 ALGORITHMS = {
     "hepreco.algorithms.generation.truth_histograms": ["TruthHistograms"],
+    "hepreco.algorithms.generation.pileup": ["PileupOverlay"],
+    "hepreco.algorithms.generation.minbias": ["MinBiasLibraryDeriver"],
     "hepreco.algorithms.calo.cell_chain": ["FastCaloSim", "CaloDigitiser", "CaloCellBuilder"],
     "hepreco.algorithms.calo.cell_histograms": ["CaloCellHistograms", "CaloEventDisplay"],
     "hepreco.algorithms.calo.response": ["CaloResponse"],

@@ -62,12 +62,25 @@ class FastCaloSim(Algorithm):
         store.put(self.hits, hits)
 
 
+def _no_pileup_noise(value: float) -> None:
+    if value != 0:
+        raise ValueError(f"was removed (got {value!r}): pile-up now enters as particles, overlaid by PileupOverlay "
+                         "before FastCaloSim (set PileupOverlay.mu and FastCaloSim.particles: "
+                         "TruthParticlesWithPileup); remove this setting")
+
+
 class CaloDigitiser(Algorithm):
-    """Electronic (and optional pile-up) noise, then ADC counts with pedestal, gain and saturation."""
+    """Electronic noise, then ADC counts with pedestal, gain and saturation.
+
+    Pile-up is not a noise term here: it comes as energy in ``CaloHits`` from
+    the minimum-bias particles that ``PileupOverlay`` adds before the
+    simulation.
+    """
 
     hits = Input("CaloHits", doc="noise-free cell energies [GeV]")
     adc = Output("CaloRawADC", doc="ADC counts, dense uint16 (event, cell)")
-    pileup_noise = Property(0.0, doc="extra Gaussian pile-up noise per cell (0: none)", unit="GeV", ge=0)
+    pileup_noise = Property(0.0, doc="removed, only 0 is accepted: pile-up comes from PileupOverlay", unit="GeV",
+                            validator=_no_pileup_noise)
     conditions_svc = ServiceProperty("ConditionsSvc", doc="name of the conditions service")
 
     def initialize(self) -> None:
@@ -80,9 +93,8 @@ class CaloDigitiser(Algorithm):
         out = None
         for run, rows in groups:
             cond = self.conditions.for_run(run)
-            pileup = np.full(hits.shape[1], self.pileup_noise) if self.pileup_noise > 0 else None
             adc = digitise(hits if len(groups) == 1 else hits[rows], cond["pedestal"], cond["gain"],
-                           cond["noise_sigma"], seeds[rows], pileup_sigma=pileup, adc_max=cond["adc_max"])
+                           cond["noise_sigma"], seeds[rows], adc_max=cond["adc_max"])
             if len(groups) == 1:
                 out = adc
             else:

@@ -3,9 +3,11 @@
 Dense ``(n_events, n_cells)`` arrays in, dense arrays out; every loop is a
 parallel (``prange``) numba kernel over blocks of cells of every event.
 
-* :func:`digitise`: energy (GeV) + Gaussian electronic noise (+ optional
-  Gaussian pile-up noise) -> ``pedestal + E / gain`` rounded to the nearest
-  count and saturated to ``[0, adc_max]``.
+* :func:`digitise`: energy (GeV) + Gaussian electronic noise ->
+  ``pedestal + E / gain`` rounded to the nearest count and saturated to
+  ``[0, adc_max]``.  Pile-up is not a noise term: its energy is in the input
+  (minimum-bias particles overlaid before the simulation,
+  :mod:`hepreco.algorithms.generation.pileup`).
 * :func:`build_cells`: ADC counts -> energy ``(adc - pedestal) * gain``
   (GeV), dead cells set to zero.  Memory-bandwidth bound: outputs of 8 MiB
   and more are written with streaming (non-temporal) stores, as a large
@@ -17,7 +19,7 @@ parallel (``prange``) numba kernel over blocks of cells of every event.
 
 Randomness: event ``i`` draws only from ``seeds[i]`` (stream
 :data:`STREAM`): per block of 1024 cells in index order, the electronic
-noise of the block and then, if requested, its pile-up noise.
+noise of the block.
 """
 from __future__ import annotations
 
@@ -42,25 +44,20 @@ _RNG_BLOCK = 1024
 
 
 @jit(parallel=True)
-def _digitise_kernel(energy, pedestal, inv_gain, noise, pileup, use_pileup, seeds,
-                     adc_max, out):
+def _digitise_kernel(energy, pedestal, inv_gain, noise, seeds, adc_max, out):
     n_events, n_cells = energy.shape
     top = np.float64(adc_max)
     for e in numba.prange(n_events):
         state = rnd.new_state(seeds[e], STREAM)
         z_noise = np.empty(_RNG_BLOCK)
-        z_pileup = np.zeros(_RNG_BLOCK)
         x_e = energy[e]
         o_e = out[e]
         for c0 in range(0, n_cells, _RNG_BLOCK):
             c1 = min(c0 + _RNG_BLOCK, n_cells)
             zn = z_noise[:c1 - c0]
-            zp = z_pileup[:c1 - c0]
             rnd.fill_normal(state, zn)
-            if use_pileup:
-                rnd.fill_normal(state, zp)
             for c in range(c0, c1):
-                x = x_e[c] + noise[c] * zn[c - c0] + pileup[c] * zp[c - c0]
+                x = x_e[c] + noise[c] * zn[c - c0]
                 v = math.floor(pedestal[c] + x * inv_gain[c] + 0.5)
                 v = min(max(v, 0.0), top)
                 o_e[c] = np.int64(v)
@@ -224,8 +221,7 @@ def adc_dtype(adc_max):
     return np.dtype(np.uint16) if adc_max <= 65535 else np.dtype(np.int32)
 
 
-def digitise(energy, pedestal, gain, noise_sigma, seeds, pileup_sigma=None,
-             adc_max=4095):
+def digitise(energy, pedestal, gain, noise_sigma, seeds, adc_max=4095):
     """Add noise and convert cell energies to ADC counts.
 
     ``adc = clip(round(pedestal + (E + noise) / gain), 0, adc_max)``.
@@ -244,8 +240,6 @@ def digitise(energy, pedestal, gain, noise_sigma, seeds, pileup_sigma=None,
     seeds : array_like of uint64, shape (n_events,)
         One seed per event (use a different component seed than the
         simulation's).
-    pileup_sigma : array_like of float, shape (n_cells,), optional
-        An extra Gaussian noise term from pile-up, GeV.
     adc_max : int, optional
         Largest ADC count (saturation); 4095 for a 12-bit ADC.  Conditions
         from :func:`~.conditions.make_conditions` give the matching value.
@@ -267,16 +261,12 @@ def digitise(energy, pedestal, gain, noise_sigma, seeds, pileup_sigma=None,
     if not np.all(gain > 0):
         raise ValueError(f"{func}: every gain must be > 0 GeV per count")
     noise_sigma = _per_cell("noise_sigma", noise_sigma, n_cells, np.float64, func)
-    use_pileup = pileup_sigma is not None
-    pileup = (_per_cell("pileup_sigma", pileup_sigma, n_cells, np.float64, func)
-              if use_pileup else np.zeros(n_cells))
     seeds = np.ascontiguousarray(seeds, dtype=np.uint64)
     if seeds.shape != (n_events,):
         raise ValueError(f"{func}: seeds must have shape ({n_events},) (one per event), "
                          f"got {seeds.shape}")
     out = np.empty((n_events, n_cells), dtype=adc_dtype(adc_max))
-    _digitise_kernel(energy, pedestal, 1.0 / gain, noise_sigma, pileup, use_pileup,
-                     seeds, adc_max, out)
+    _digitise_kernel(energy, pedestal, 1.0 / gain, noise_sigma, seeds, adc_max, out)
     return out
 
 

@@ -4,7 +4,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("domain", ["calo", "clusters", "egamma", "jets"])
+@pytest.mark.parametrize("domain", ["calo", "clusters", "egamma", "generation", "jets"])
 def test_every_listed_kernel_is_importable_from_the_namespace(domain):
     kernels = importlib.import_module(f"hepreco.algorithms.{domain}.kernels")
     missing = [name for name in kernels.__all__ if not hasattr(kernels, name)]

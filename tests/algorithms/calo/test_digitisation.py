@@ -52,18 +52,17 @@ def test_noise_only_events_have_gaussian_tails(small, conditions):
     assert np.all(cells[:, conditions["dead_mask"]] == 0)
 
 
-def test_pileup_noise_adds_in_quadrature(small, conditions):
-    n_events = 400
-    energy = np.zeros((n_events, small.n_cells), dtype=np.float32)
-    pileup = np.full(small.n_cells, 0.05)
-    adc = digitise_with(conditions, energy, _random.standalone_seeds(5, n_events),
-                        pileup_sigma=pileup)
-    cells = build_with(conditions, adc)
-    alive = ~conditions["dead_mask"]
-    sigma = kernels.cell_noise(conditions["noise_sigma"], conditions["gain"], pileup)
-    pull = cells[:, alive] / sigma[alive]
-    assert pull.std() == pytest.approx(1.0, abs=0.005)
-    assert np.all(sigma > conditions["cell_noise"])
+def test_digitiser_refuses_a_separate_pileup_noise(small, conditions):
+    from hepreco.algorithms.calo.cell_chain import CaloDigitiser
+    from hepreco.framework.errors import PropertyError
+
+    with pytest.raises(PropertyError, match=r"pileup_noise.*was removed.*PileupOverlay"):
+        CaloDigitiser(pileup_noise=0.05)
+    assert CaloDigitiser(pileup_noise=0.0).pileup_noise == 0.0
+    with pytest.raises(TypeError, match="pileup_sigma"):
+        kernels.digitise(np.zeros((1, small.n_cells), dtype=np.float32), conditions["pedestal"],
+                         conditions["gain"], conditions["noise_sigma"], _random.standalone_seeds(5, 1),
+                         pileup_sigma=np.full(small.n_cells, 0.05))
 
 
 def test_digitisation_is_deterministic_per_event(small, conditions):
