@@ -19,6 +19,8 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
+    "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
+    "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],
@@ -80,3 +82,16 @@ def hepreco_register_artefacts():
     # the built-in calibration tables, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
                          "data") for package in ("clusters", "jets")]
+
+
+@hookimpl
+def hepreco_job_end(report):
+    # the trigger summary (per item: seen, passed, after prescale, rate, time) of every trigger menu of the job
+    text = str(report.get("config", {}).get("algorithms", ""))
+    if "L1TriggerMenu" not in text:
+        return
+    from hepreco.algorithms.trigger.summary import trigger_report
+
+    summaries = trigger_report(report)
+    if summaries:
+        report["trigger"] = summaries
