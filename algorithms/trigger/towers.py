@@ -99,9 +99,8 @@ class TowerMap:
         """Phi of the centre of tower column ``iphi``, in [-pi, pi)."""
         return _wrap(self.phi_min + (np.asarray(iphi) + 0.5) * self.dphi)
 
-    def cell_tower(self):
-        """``(kind, ieta, iphi)`` of every cell (-1 for cells outside the grid); for tests and references."""
-        n_cells = int(self.row_first.max() + self.group_nphi.max()) if len(self.row_first) else 0
+    def cell_tower(self, n_cells: int):
+        """``(kind, ieta, iphi, weight)`` of each of ``n_cells`` cells (-1 and 0 outside the grid), for references."""
         kind = np.full(n_cells, -1, dtype=np.int64)
         ieta = np.full(n_cells, -1, dtype=np.int64)
         iphi = np.full(n_cells, -1, dtype=np.int64)
@@ -113,7 +112,7 @@ class TowerMap:
                 cells = slice(int(self.row_first[r]), int(self.row_first[r]) + n)
                 kind[cells], ieta[cells], iphi[cells] = self.group_kind[g], self.group_eta[g], pm
                 weight[cells] = self.row_weight[r]
-        return kind[:n_cells], ieta, iphi, weight
+        return kind, ieta, iphi, weight
 
 
 def _wrap(phi):
