@@ -202,8 +202,10 @@ def resolve_menu_path(text: str) -> str:
     shipped = package_file(f"hepreco:jobs/menus/{text}" + ("" if text.endswith(".yaml") else ".yaml"))
     if shipped and os.sep not in text and "/" not in text:
         return shipped
-    menus = package_file("hepreco:jobs/menus")
-    names = sorted(f[:-5] for f in os.listdir(menus) if f.endswith(".yaml")) if menus and os.path.isdir(menus) else []
+    from importlib import resources
+
+    menus = resources.files("hepreco.jobs").joinpath("menus")
+    names = sorted(f.name[:-5] for f in menus.iterdir() if f.name.endswith(".yaml")) if menus.is_dir() else []
     raise ConfigurationError(f"trigger menu {text!r} not found: give a path, 'package:path' or a shipped menu "
                              f"({', '.join(names) or 'none'})")
 
@@ -293,6 +295,9 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
     sets: dict[str, dict[str, float]] = {}
     for set_name, column in sets_doc.items():
         where = _where(sets_doc, set_name, path)
+        if not isinstance(set_name, str):
+            raise ConfigurationError(f"prescale set name {set_name!r} is not a string (YAML reads Off, On, Yes, No "
+                                     f"as booleans): quote it", where)
         column = _mapping(column or {}, f"prescale set {set_name!r}", where)
         values = {}
         for item_name, ps in column.items():
