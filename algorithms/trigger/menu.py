@@ -202,10 +202,9 @@ def resolve_menu_path(text: str) -> str:
     shipped = package_file(f"hepreco:jobs/menus/{text}" + ("" if text.endswith(".yaml") else ".yaml"))
     if shipped and os.sep not in text and "/" not in text:
         return shipped
-    from importlib import resources
-
-    menus = resources.files("hepreco.jobs").joinpath("menus")
-    names = sorted(f.name[:-5] for f in menus.iterdir() if f.name.endswith(".yaml")) if menus.is_dir() else []
+    default = package_file("hepreco:jobs/menus/l1_default.yaml")
+    menus = os.path.dirname(default) if default else ""
+    names = sorted(f[:-5] for f in os.listdir(menus) if f.endswith(".yaml")) if menus else []
     raise ConfigurationError(f"trigger menu {text!r} not found: give a path, 'package:path' or a shipped menu "
                              f"({', '.join(names) or 'none'})")
 
