@@ -53,6 +53,7 @@ module                           contents
 ``trigger.em_tau``               ``em_tau``: EM/tau clusters, isolation rings, hadronic core
 ``trigger.jet_elements``         jet elements, sliding-window L1 jets, missing and total E_T
 ``trigger.l1calo``               plugin ``L1CaloTrigger``: cells to ``L1CaloTowers``, ``L1EmTau``, ``L1Jets``, sums
+``trigger.products``             awkward records and jagged records from flat columns, through their layouts
 ``trigger.menu``                 the menu file: L1 items, isolation, prescale sets, streams; prescale decisions
 ``trigger.decision``             plugins ``L1TriggerMenu`` (the ``TriggerDecision``), ``TriggerDecisionFilter``
 ``trigger.summary``              the trigger summary of the report (per item counts, rate, time)

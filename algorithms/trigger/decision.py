@@ -9,6 +9,7 @@ import numpy as np
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
 
 from ..arrays import flatten_jagged
+from .products import records
 from .menu import evaluate_item, load_menu, prescale_accept
 
 #: LHC revolution frequency [Hz]
@@ -102,11 +103,9 @@ class L1TriggerMenu(Filter):
         self.events.add(n)
         self.accepted.add(int(accept.sum()))
         prescale = {item.name: np.full(n, item.prescale) for item in menu.items}
-        l1 = ak.zip({"accept": accept, "before_prescale": ak.zip(before, depth_limit=1),
-                     "after_prescale": ak.zip(after, depth_limit=1), "prescale": ak.zip(prescale, depth_limit=1)},
-                    depth_limit=1)
-        store.put(self.trigger_decision, ak.zip({"L1": l1, "streams": ak.zip(streams, depth_limit=1)},
-                                                depth_limit=1))
+        l1 = records({"accept": accept, "before_prescale": records(before, n), "after_prescale": records(after, n),
+                      "prescale": records(prescale, n)}, n)
+        store.put(self.trigger_decision, ak.Array(records({"L1": l1, "streams": records(streams, n)}, n)))
         return accept
 
     def end_of_job(self, histograms, output_dir, accumulators=None):

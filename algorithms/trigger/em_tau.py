@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .windows import core_sums, is_local_max, window_sum
+from .windows import is_local_max, window_sum
 
 #: Fields of the flat EM/tau arrays returned by :func:`em_tau`, in order (all int64).
 FIELDS = ("ieta", "iphi", "core", "em", "tau", "em_isol", "had_core", "had_isol")
@@ -43,20 +43,35 @@ def _em_cluster(em, i, j):
 
 
 @jit
+def _roi_cores(em, had):
+    """EM + hadronic 2 x 2 core sums of one event, ``int64[n_eta - 1, n_phi]`` (one pass, phi wrapped)."""
+    n_i = em.shape[0] - 1
+    n_j = em.shape[1]
+    roi = np.empty((max(n_i, 0), n_j), dtype=np.int64)
+    for i in range(n_i):
+        for j in range(n_j):
+            j1 = j + 1 if j + 1 < n_j else 0
+            roi[i, j] = (np.int64(em[i, j]) + em[i + 1, j] + em[i, j1] + em[i + 1, j1]
+                         + had[i, j] + had[i + 1, j] + had[i, j1] + had[i + 1, j1])
+    return roi
+
+
+@jit
 def _candidates(em, had, min_counts, mask):
     """Mark the objects of one event in ``mask[n_eta - 1, n_phi]``; return how many."""
     n_i = em.shape[0] - 1
     n_j = em.shape[1]
-    roi = core_sums(em) + core_sums(had)
-    had_cores = core_sums(had)
+    roi = _roi_cores(em, had)
     n = 0
     for i in range(n_i):
         for j in range(n_j):
             mask[i, j] = 0
-            if not is_local_max(roi, i, j):
+            if roi[i, j] <= 0 or not is_local_max(roi, i, j):
                 continue
+            j1 = j + 1 if j + 1 < n_j else 0
             e = _em_cluster(em, i, j)
-            if e >= min_counts or e + had_cores[i, j] >= min_counts:
+            hc = np.int64(had[i, j]) + had[i + 1, j] + had[i, j1] + had[i + 1, j1]
+            if e >= min_counts or e + hc >= min_counts:
                 mask[i, j] = 1
                 n += 1
     return n

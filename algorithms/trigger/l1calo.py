@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 
+import awkward as ak
 import numpy as np
 
 from hepreco.framework import Algorithm, Input, Output, Property, ServiceProperty
 
-from ..arrays import unflatten_jagged
+from .products import jagged_records, records
 from .kernels import EM_TAU_FIELDS, JET_FIELDS, em_tau, energy_sums, jet_elements, jets, tower_counts, tower_map
 
 
@@ -66,9 +67,9 @@ class L1CaloTrigger(Algorithm):
         store.put(self.towers, towers)
         store.put(self.em_tau_objects, self._em_tau(towers))
         elements = jet_elements(towers, int(self.jet_element_max))
-        l1_jets = self._jets(elements)
+        l1_jets, jet_counts, jet_offsets = self._jets(elements)
         store.put(self.jet_objects, l1_jets)
-        store.put(self.sums, self._sums(elements, l1_jets))
+        store.put(self.sums, self._sums(elements, jet_counts, jet_offsets))
 
     # -- products ------------------------------------------------------------
     def _em_tau(self, towers):
@@ -81,7 +82,7 @@ class L1CaloTrigger(Algorithm):
         for name in ("em", "tau", "em_isol", "had_core", "had_isol", "core"):
             columns[f"{name}_counts"] = v[name].astype(np.int32)
             columns[f"{name}_et" if name in ("em", "tau") else name] = v[name] * lsb
-        return unflatten_jagged(columns, offsets)
+        return jagged_records(columns, offsets)
 
     def _jets(self, elements):
         m, lsb = self.map, self.lsb
@@ -92,22 +93,22 @@ class L1CaloTrigger(Algorithm):
                    "ieta": v["ieta"].astype(np.int32), "iphi": v["iphi"].astype(np.int32),
                    "et_counts": v["et"].astype(np.int32), "et": v["et"] * lsb,
                    "core_counts": v["core"].astype(np.int32)}
-        return unflatten_jagged(columns, offsets)
+        return jagged_records(columns, offsets), v["et"], offsets
 
-    def _sums(self, elements, l1_jets):
-        import awkward as ak
-
+    def _sums(self, elements, jet_counts, jet_offsets):
         m, lsb = self.map, self.lsb
         n_phi = elements.shape[2]
         phi = m.phi_min + (2 * np.arange(n_phi) + 1) * m.dphi
         s = energy_sums(elements, phi)
-        counts = l1_jets.et_counts
-        ht_counts = ak.to_numpy(ak.sum(counts[l1_jets.et > self.ht_jet_min], axis=1)).astype(np.int64)
+        n_events = elements.shape[0]
+        event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+        above = jet_counts * lsb > self.ht_jet_min
+        ht_counts = np.bincount(event[above], weights=jet_counts[above], minlength=n_events).astype(np.int64)
         met_counts = s[:, 2].astype(np.int64)
-        return ak.zip({"met": met_counts * lsb, "met_phi": np.arctan2(s[:, 1], s[:, 0]),
+        return ak.Array(records({"met": met_counts * lsb, "met_phi": np.arctan2(s[:, 1], s[:, 0]),
                        "ex": s[:, 0] * lsb, "ey": s[:, 1] * lsb, "sum_et": s[:, 3] * lsb, "ht": ht_counts * lsb,
                        "met_counts": met_counts, "sum_et_counts": s[:, 3].astype(np.int64),
-                       "ht_counts": ht_counts}, depth_limit=1)
+                       "ht_counts": ht_counts}))
 
 
 def _wrap(phi):

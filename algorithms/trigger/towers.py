@@ -236,9 +236,9 @@ def tower_counts(cells, group_rows, group_kind, group_eta, group_phimap, group_n
             buffer[:n] = 0.0
             for r in range(group_rows[g], group_rows[g + 1]):
                 w = row_weight[r]
-                first = row_first[r]
-                for p in range(n):
-                    buffer[p] += w * row[first + p]
+                source = row[row_first[r]:row_first[r] + n]  # indexed from 0 by p: no negative-index check,
+                for p in range(n):                            # so the loop vectorises
+                    buffer[p] += w * source[p]
             k = group_kind[g]
             te = group_eta[g]
             pm = group_phimap[g]
