@@ -241,3 +241,22 @@ def test_prescale_set_chosen_on_the_command_line_and_an_unknown_one(tmp_path, me
     with pytest.raises(ConfigurationError, match=r"L1Menu.*unknown prescale set 'Unprescald'.*did you mean "
                                                  r"'Unprescaled'"):
         run_l1_job(tmp_path, menu_path, "bad", 10, 10, "sequential", 1, "L1Menu.prescale_set=Unprescald")
+
+
+def test_a_menu_error_is_reported_at_the_menu_file_line_when_the_job_is_built(tmp_path, menu_path):
+    from hepreco.framework.errors import ConfigurationError
+
+    from ...conftest import build_job
+
+    with open(menu_path, "w") as f:
+        f.write(MENU.replace("L1_J30:   {type: JET, threshold: 30.0}", "L1_J30:   {type: JET, treshold: 30.0}"))
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB.format(evt_max=10, chunk_size=10, executor="sequential", workers=1, out=tmp_path / "out",
+                              geometry=geometry_path(), menu=menu_path))
+    with pytest.raises(ConfigurationError, match=rf"^{menu_path}:10: unknown key of item L1_J30 'treshold'; "
+                                                 r"did you mean 'threshold'"):
+        build_job(str(job))
+    job.write_text(JOB.format(evt_max=10, chunk_size=10, executor="sequential", workers=1, out=tmp_path / "out",
+                              geometry=geometry_path(), menu="no_such_menu"))
+    with pytest.raises(ConfigurationError, match=rf"^{job}:17: L1Menu.menu: trigger menu 'no_such_menu' not found"):
+        build_job(str(job))
