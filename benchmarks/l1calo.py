@@ -20,7 +20,9 @@ Printed, events per second on ONE numba thread (per core):
 and the reference measured in the same run: a numpy reduction of the same
 cells into the same towers (per event ``np.bincount`` of E_T-weighted cells
 on the cell-to-tower index, then the same truncation and saturation; its
-towers are checked to equal ours), with the ratio.
+towers are checked to equal ours), with the ratio, and numpy's plain sum
+of every cell (one read of the cells: the memory-bandwidth floor of any
+tower sum).
 """
 from __future__ import annotations
 
@@ -150,6 +152,7 @@ def main() -> None:
         t_kernels = best(l1_kernels, args.repeat)
         t_job = best(l1_job, args.repeat)
         t_numpy = best(reference, max(2, args.repeat // 2))
+        t_read = best(lambda: cells.sum(axis=1), args.repeat)
     finally:
         numba.set_num_threads(threads)
     t_towers_all = best(towers, args.repeat)
@@ -171,6 +174,8 @@ def main() -> None:
           f"({1e6 * t_job / n:.1f} us/event)")
     print(f"   numpy reduction into towers (bincount)   {n / t_numpy:10.0f} events/s   "
           f"({1e6 * t_numpy / n:.1f} us/event); same towers as ours: {'yes' if same else 'NO'}")
+    print(f"   numpy sum of every cell (one read)       {n / t_read:10.0f} events/s   "
+          f"({1e6 * t_read / n:.1f} us/event, {cells.nbytes / t_read / 1e9:.1f} GB/s): the memory-bandwidth floor")
     print(f"   ratio towers+L1+menu / numpy reduction: {t_numpy / t_job:.2f} "
           f"(> 1: faster than the reduction alone; towers alone {t_numpy / t_towers:.2f})")
     print(f"   towers on {threads} threads: {n / t_towers_all:10.0f} events/s")
