@@ -9,8 +9,8 @@ import numpy as np
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
 
 from ..arrays import flatten_jagged
-from .products import records
 from .menu import evaluate_item, load_menu, prescale_accept
+from .products import records
 
 #: LHC revolution frequency [Hz]
 LHC_REVOLUTION_HZ = 11245.5

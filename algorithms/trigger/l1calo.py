@@ -8,8 +8,8 @@ import numpy as np
 
 from hepreco.framework import Algorithm, Input, Output, Property, ServiceProperty
 
-from .products import jagged_records, records
 from .kernels import EM_TAU_FIELDS, JET_FIELDS, em_tau, energy_sums, jet_elements, jets, tower_counts, tower_map
+from .products import jagged_records, records
 
 
 def _counts(gev: float, lsb: float) -> int:
