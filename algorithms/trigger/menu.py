@@ -47,6 +47,7 @@ naming the file and line, with the nearest valid names.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -109,6 +110,7 @@ class Menu:
     items: list[Item]
     prescale_set: str
     prescale_sets: dict[str, dict[str, float]] = field(default_factory=dict)
+    sha256: str = ""
 
     @property
     def item_names(self) -> list[str]:
@@ -315,7 +317,9 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
     if chosen:
         items = [Item(i.name, i.type, i.threshold, i.multiplicity, i.eta, i.isolation,
                       sets[chosen].get(i.name, i.prescale), i.streams) for i in items]
-    return Menu(name, path, streams, items, chosen, sets)
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return Menu(name, path, streams, items, chosen, sets, digest)
 
 
 # -- evaluation ---------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def menu_summary(name: str, settings: dict, accumulators: dict, us_per_event: fl
                      "us_per_event": 1e6 * sec / seen if seen else 0.0, "streams": list(item.streams)})
     total, total_err = rate(accepted, events)
     return {"level": "L1", "algorithm": name, "menu": menu.name, "menu_file": menu.path,
+            "menu_sha256": menu.sha256,
             "prescale_set": menu.prescale_set, "events": events, "accepted": accepted,
             "rate_hz": total, "rate_error_hz": total_err, "crossing_rate_hz": crossing_hz,
             "us_per_event": us_per_event, "items": rows,

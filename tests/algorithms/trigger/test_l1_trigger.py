@@ -1,5 +1,6 @@
 """L1CaloTrigger and L1TriggerMenu in jobs: objects in GeV, isolation, the TriggerDecision, stream selection,
 prescales identical under every executor, worker count and chunk size, and the trigger summary."""
+import hashlib
 import json
 import math
 
@@ -204,6 +205,8 @@ def test_trigger_summary_counts_equal_a_direct_count(tmp_path, menu_path):
     decision = events.TriggerDecision
     table = report["trigger"]["L1Menu"]
     assert table["events"] == 240 and table["prescale_set"] == "Nominal" and table["menu"] == "test_menu"
+    with open(menu_path, "rb") as f:
+        assert table["menu_sha256"] == hashlib.sha256(f.read()).hexdigest()
     assert table["accepted"] == int(ak.sum(decision.L1.accept)) == report["decisions"]["L1Menu"]
     crossing = 2544 * 11245.5
     assert table["crossing_rate_hz"] == pytest.approx(crossing)
