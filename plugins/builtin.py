@@ -86,10 +86,8 @@ def hepreco_register_artefacts():
 
 @hookimpl
 def hepreco_job_end(report):
-    # the trigger summary (per item: seen, passed, after prescale, rate, time) of every trigger menu of the job
-    text = str(report.get("config", {}).get("algorithms", ""))
-    if "L1TriggerMenu" not in text:
-        return
+    # the trigger summary (per item: seen, passed, after prescale, rate, time) of every trigger menu of the job;
+    # the summary module imports neither numba nor the menu unless the job has a menu
     from hepreco.algorithms.trigger.summary import trigger_report
 
     summaries = trigger_report(report)
