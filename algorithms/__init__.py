@@ -68,6 +68,16 @@ module                           contents
 ``ml.artefact``                  model artefacts: safetensors weights + JSON metadata, checked on load
 ``ml.runtime``                   torch under the job's thread policy; batched forward passes
 ``ml.inference``                 plugins ``JetTagger``, ``EgammaIdentifier``, ``CaloEnergyRegression``
+``trigger.kernels``              the Level-1 calorimeter kernels in one namespace
+``trigger.towers``               ``tower_map`` (cells to 0.1 x 0.1 towers, cached), ``tower_counts`` (quantised E_T)
+``trigger.windows``              2 x 2 core sums, the local-maximum rule with its tie-breaking, window sums
+``trigger.em_tau``               ``em_tau``: EM/tau clusters, isolation rings, hadronic core
+``trigger.jet_elements``         jet elements, sliding-window L1 jets, missing and total E_T
+``trigger.l1calo``               plugin ``L1CaloTrigger``: cells to ``L1CaloTowers``, ``L1EmTau``, ``L1Jets``, sums
+``trigger.products``             awkward records and jagged records from flat columns, through their layouts
+``trigger.menu``                 the menu file: L1 items, isolation, prescale sets, streams; prescale decisions
+``trigger.decision``             plugins ``L1TriggerMenu`` (the ``TriggerDecision``), ``TriggerDecisionFilter``
+``trigger.summary``              the trigger summary of the report (per item counts, rate, time)
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

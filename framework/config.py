@@ -248,22 +248,30 @@ def _with(entry: dict, key: str, value: Any) -> dict:
     return out
 
 
-def load_yaml(path: str) -> JobOptions:
+def read_yaml(path: str, what: str = "job options file") -> Any:
+    """A YAML file whose mappings and lists record their lines (``.line``, ``.lines``), for located errors.
+
+    Other configuration files (a trigger menu) are read with it too, so that
+    their errors name the file and line like those of job options.
+    """
     try:
         with open(path) as f:
             loader = _Loader(f)
             loader.name = path
             try:
-                doc = loader.get_single_data()
+                return loader.get_single_data()
             finally:
                 loader.dispose()
     except FileNotFoundError:
-        raise ConfigurationError(f"job options file {path!r} does not exist") from None
+        raise ConfigurationError(f"{what} {path!r} does not exist") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ConfigurationError(f"YAML syntax error: {exc.problem}", Location(path, mark.line + 1 if mark else None)) \
             from None
-    return options_from_dict(doc, path)
+
+
+def load_yaml(path: str) -> JobOptions:
+    return options_from_dict(read_yaml(path), path)
 
 
 # -- Python job options ---------------------------------------------------------

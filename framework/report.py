@@ -38,6 +38,8 @@ def summary(report: dict) -> str:
         shown = [f"{k} {v}" for k, v in decisions.items() if k != "TopSequence"]
         if shown:
             lines.append("  passed   " + ", ".join(shown[:8]))
+    for table in report.get("trigger", {}).values():
+        lines.extend(trigger_lines(table))
     counts = {name: row for name, row in report["messages"].items()}
     if counts:
         lines.append("  messages " + ", ".join(f"{name}: " + " ".join(f"{lvl} {n}" for lvl, n in row.items())
@@ -70,3 +72,19 @@ def summary(report: dict) -> str:
                      f"install it with: {art['install']}")
     lines.append(f"  report   {report['output_dir']}/report.json")
     return "\n".join(lines)
+
+
+def trigger_lines(table: dict) -> list[str]:
+    """A trigger summary (``report["trigger"][menu]``) as text, like CMS's HLTrigReport."""
+    lines = [f"  trigger  {table['level']} menu {table['menu']!r} ({table['algorithm']}), prescale set "
+             f"{table['prescale_set'] or '-'}: {table['accepted']} of {table['events']} events accepted",
+             f"           {'item':<20} {'prescale':>8} {'seen':>8} {'passed':>8} {'after PS':>8} "
+             f"{'rate [Hz]':>11} {'+-':>9} {'us/evt':>7}"]
+    for row in table["items"]:
+        lines.append(f"           {row['name']:<20} {row['prescale']:>8g} {row['seen']:>8} "
+                     f"{row['passed_before_prescale']:>8} {row['passed_after_prescale']:>8} "
+                     f"{row['rate_hz']:>11.4g} {row['rate_error_hz']:>9.3g} {row['us_per_event']:>7.2f}")
+    lines.append(f"           rate = accepted fraction x {table['crossing_rate_hz']:.4g} Hz of crossings "
+                 f"(a minimum-bias sample only); streams: "
+                 + ", ".join(f"{s} {n}" for s, n in table.get("streams", {}).items()))
+    return lines

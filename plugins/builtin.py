@@ -26,6 +26,8 @@ ALGORITHMS = {
     "hepreco.algorithms.egamma.dataset": ["EgammaDatasetMaker", "RegressionDatasetMaker",
                                             "ClusterDatasetMaker"],
     "hepreco.algorithms.ml.inference": ["JetTagger", "EgammaIdentifier", "CaloEnergyRegression"],
+    "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
+    "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],
@@ -87,3 +89,14 @@ def hepreco_register_artefacts():
     # the built-in calibration tables, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
                          "data") for package in ("clusters", "jets")]
+
+
+@hookimpl
+def hepreco_job_end(report):
+    # the trigger summary (per item: seen, passed, after prescale, rate, time) of every trigger menu of the job;
+    # the summary module imports neither numba nor the menu unless the job has a menu
+    from hepreco.algorithms.trigger.summary import trigger_report
+
+    summaries = trigger_report(report)
+    if summaries:
+        report["trigger"] = summaries

@@ -1,0 +1,80 @@
+"""The trigger summary (like CMS's HLTrigReport): per item events seen, passed, after prescale, rate, time.
+
+Built in the client from the merged accumulators of each ``L1TriggerMenu``
+(so it is the same under every executor, worker count and chunk size), by
+``end_of_job`` (``trigger_summary_<menu>.json``) and by the built-in plugin's
+``hepreco_job_end`` hook, which adds it to ``report.json`` under
+``"trigger"`` (printed at the end of the job).
+
+Rate
+----
+``rate = f x colliding_bunches x revolution_frequency`` with ``f`` the
+fraction of events accepted after prescale, and the binomial error
+``sqrt(f (1 - f) / N) x colliding_bunches x revolution_frequency`` over the
+``N`` events seen.  This is a rate only when every event is a bunch
+crossing drawn without bias (a minimum-bias sample with the pileup of the
+conditions); on a hard-scatter sample (dijets) the column is not a rate.
+"""
+from __future__ import annotations
+
+import math
+
+#: algorithm types whose accumulators make a trigger summary
+MENU_TYPES = ("L1TriggerMenu",)
+
+
+def menu_summary(name: str, settings: dict, accumulators: dict, us_per_event: float | None) -> dict:
+    """The summary table of one menu from its accumulators' JSON (``report.json`` form)."""
+    from .menu import load_menu
+
+    menu = load_menu(settings["menu"], settings.get("prescale_set", ""))
+    crossing_hz = float(settings["colliding_bunches"]) * float(settings["revolution_frequency"])
+    counts = accumulators.get("items", {}).get("value") or [[0, 0, 0]] * len(menu.items)
+    seconds = accumulators.get("item_seconds", {}).get("value") or [0.0] * len(menu.items)
+    streams = accumulators.get("streams", {}).get("value") or [0] * len(menu.streams)
+    events = int(accumulators.get("events", {}).get("value", 0))
+    accepted = int(accumulators.get("accepted", {}).get("value", 0))
+
+    def rate(k: int, n: int) -> tuple[float, float]:
+        if n <= 0:
+            return 0.0, 0.0
+        f = k / n
+        return f * crossing_hz, math.sqrt(f * (1.0 - f) / n) * crossing_hz
+
+    rows = []
+    for item, (seen, before, after), sec in zip(menu.items, counts, seconds):
+        r, dr = rate(int(after), int(seen))
+        rows.append({"name": item.name, "prescale": item.prescale, "seen": int(seen),
+                     "passed_before_prescale": int(before), "passed_after_prescale": int(after),
+                     "rate_hz": r, "rate_error_hz": dr,
+                     "us_per_event": 1e6 * sec / seen if seen else 0.0, "streams": list(item.streams)})
+    total, total_err = rate(accepted, events)
+    return {"level": "L1", "algorithm": name, "menu": menu.name, "menu_file": menu.path,
+            "menu_sha256": menu.sha256,
+            "prescale_set": menu.prescale_set, "events": events, "accepted": accepted,
+            "rate_hz": total, "rate_error_hz": total_err, "crossing_rate_hz": crossing_hz,
+            "us_per_event": us_per_event, "items": rows,
+            "streams": {s: int(n) for s, n in zip(menu.streams, streams)},
+            "rate_note": "rate = fraction accepted x colliding bunches x revolution frequency; "
+                         "valid for a minimum-bias sample only"}
+
+
+def _algorithms(entries):
+    for entry in entries:
+        yield entry
+        yield from _algorithms(entry.get("members", []))
+
+
+def trigger_report(report: dict) -> dict:
+    """``{menu algorithm: summary}`` for every trigger menu of a finished job's report."""
+    out = {}
+    for entry in _algorithms(report.get("config", {}).get("algorithms", [])):
+        if entry.get("type") not in MENU_TYPES:
+            continue
+        name = entry["name"]
+        acc = report.get("accumulators", {}).get(name)
+        if not acc:
+            continue
+        timing = report.get("timing", {}).get(name, {})
+        out[name] = menu_summary(name, entry, acc, timing.get("us_per_event"))
+    return out
