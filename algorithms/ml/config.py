@@ -7,7 +7,7 @@ the file and line, with the nearest valid names)::
     name: jet-tagger-mlp          # artefact name (file <name>@<version>.safetensors)
     version: 1
     task: classification          # or regression
-    data:     {files, collection, labels, classes, use_weights, target, relative_to}
+    data:     {files, collection, labels, classes, use_weights, flatten, flatten_bins, target, relative_to}
     inputs:   {kind, fields, weight, count}
     model:    {type, <sizes of that type>}
     training: {optimizer, learning_rate, weight_decay, batch_size, epochs, patience, seed, device,
@@ -61,7 +61,11 @@ class DataSection(Component):
                               "algorithm's classes)", items=str)
     classes = Property(None, doc="classes to learn: label names [qcd, top], or {new: [label, ...]} "
                                           "to merge labels; the first class is the background")
-    use_weights = Property(True, doc="weight objects by the dataset's 'weight' field (pT reweighting)")
+    use_weights = Property(True, doc="weight objects by the dataset's 'weight' field")
+    flatten = Property("", doc="classification: a field (e.g. pt) whose spectrum every class gets flat in by "
+                               "per-object weights, so the model cannot learn it; empty: none")
+    flatten_bins = Property(20, doc="equal bins of the 'flatten' field between its smallest and largest value",
+                            ge=1)
     target = Property("", doc="regression target field (e.g. true_e) [GeV]")
     relative_to = Property("", doc="regression: learn target / this field, or 'cells_sum' (sum of the input "
                                    "cells); empty: the target itself")

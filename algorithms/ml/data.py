@@ -274,15 +274,43 @@ def class_map(labels: list[str], classes: list | dict) -> tuple[list[str], np.nd
     return list(groups), table
 
 
+def flat_weights(x, label, bins: int) -> np.ndarray:
+    """Per-object weights making every class's spectrum of ``x`` flat in ``bins`` equal bins over its range.
+
+    Each object of class ``c`` in bin ``b`` gets ``N_c / (n_c * N_cb)`` (``N_cb``
+    objects of the class in the bin, ``N_c`` in all, ``n_c`` bins the class
+    fills), so each class's weighted histogram is flat and its weights average
+    1.  Objects with a negative label get weight 0.
+    """
+    x = np.asarray(x, np.float64)
+    label = np.asarray(label)
+    out = np.zeros(len(x), np.float32)
+    ok = label >= 0
+    if not ok.any():
+        return out
+    lo, hi = float(x[ok].min()), float(x[ok].max())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, int(bins) + 1)
+    b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, int(bins) - 1)
+    for c in np.unique(label[ok]):
+        sel = label == c
+        counts = np.bincount(b[sel], minlength=int(bins)).astype(np.float64)
+        filled = np.count_nonzero(counts)
+        out[sel] = sel.sum() / (filled * counts[b[sel]])
+    return out
+
+
 def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels: list[str] | None = None,
          classes: list | dict | None = None, target: str = "", relative_to: str = "", use_weights: bool = True,
-         extra: Sequence[str] = ()) -> Dataset:
+         flatten: str = "", flatten_bins: int = 20, extra: Sequence[str] = ()) -> Dataset:
     """Read a dataset and return its splits, ready for training.
 
     Classification when ``classes`` is given (``labels`` names the dataset's
     label values in order), regression of the field ``target`` otherwise
     (divided by ``relative_to`` when given).  ``extra`` fields are kept per
-    object (for decorrelation and plots).  Preprocessing is fitted on the train split.
+    object (for decorrelation and plots).  ``flatten`` (classification): the
+    weights also make every class's spectrum of that field flat in
+    ``flatten_bins`` equal bins (:func:`flat_weights`), so that a tagger cannot
+    learn, e.g., the jet pT.  Preprocessing is fitted on the train split.
     """
     paths = expand(files)
     parts = part_files(paths)
@@ -293,7 +321,7 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
         raise ConfigurationError(f"data.collection: {collection!r} is not in the files; they hold "
                                  f"{', '.join(f for f in ak.fields(events) if f not in ('run', 'event'))}")
     records = ak.flatten(events[collection], axis=1)
-    wanted = [*spec.needed(), "split", "weight", "label", *extra]
+    wanted = [*spec.needed(), "split", "weight", "label", *extra, *([flatten] if flatten else [])]
     if target:
         wanted.append(target)
     if relative_to and relative_to != CELLS_SUM:
@@ -325,6 +353,8 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
         y_class = table[label] if label.size else label
         keep &= y_class >= 0
     weight = cols["weight"].astype(np.float32) if use_weights else np.ones(len(records), np.float32)
+    if flatten and y_class is not None:
+        weight = weight * flat_weights(cols[flatten], np.where(keep, y_class, -1), flatten_bins)
     split = cols["split"].astype(np.int64)
     train = keep & (split == TRAIN)
     if not train.any():

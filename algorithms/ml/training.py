@@ -100,6 +100,7 @@ def load_dataset(cfg: TrainConfig) -> ml_data.Dataset:
         dataset = ml_data.load(d.files, d.collection, spec, labels=list(d.labels),
                                classes=d.classes if classification else None, target=d.target,
                                relative_to=d.relative_to, use_weights=d.use_weights,
+                               flatten=d.flatten, flatten_bins=d.flatten_bins,
                                extra=[t.disco_feature] if t.disco_feature else [])
     except ConfigurationError as exc:
         if exc.location is not None:

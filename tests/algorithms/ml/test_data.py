@@ -83,3 +83,21 @@ def test_the_data_hash_covers_the_content_of_the_files_read(tmp_path):
     assert data.expand([os.path.join(str(tmp_path), "*")]) == [a, b, c]
     with pytest.raises(ConfigurationError, match=r"data.files: '.*nothing\*' does not exist"):
         data.expand([str(tmp_path / "nothing*")])
+
+
+def test_flat_weights_make_every_class_flat_with_mean_one():
+    from hepreco.algorithms.ml.data import flat_weights
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.exponential(100.0, 5000) + 350.0, rng.uniform(350.0, 1000.0, 3000)])
+    label = np.concatenate([np.zeros(5000, int), np.ones(3000, int)])
+    label[:10] = -1  # not used
+    w = flat_weights(x, label, 10)
+    assert np.all(w[:10] == 0)
+    edges = np.linspace(x[10:].min(), x[10:].max(), 11)
+    for c in (0, 1):
+        sel = label == c
+        assert w[sel].mean() == pytest.approx(1.0, rel=1e-6)
+        h, _ = np.histogram(x[sel], edges, weights=w[sel])
+        filled = h[h > 0]
+        assert np.allclose(filled, filled[0], rtol=1e-4)  # flat where the class has objects
