@@ -1,0 +1,264 @@
+"""Physics performance of trained models against the cut-based baselines, on the test split.
+
+Two studies, each one command writing a table (``performance.json``, printed
+as Markdown) and PNG plots into a folder::
+
+    python -m hepreco.algorithms.ml.performance jets --data output/ml/jets/{qcd,wz,top}/JetDataset \\
+        --model output/train/jet-tagger-mlp/jet-tagger-mlp@1.safetensors ... -o output/performance/jets \\
+        [--test-data output/ml/jets/qcd_run2/JetDataset]
+    python -m hepreco.algorithms.ml.performance egamma --data output/ml/egamma_gamma_pi0/EgammaDataset \\
+        --model output/train/egamma-gamma-pi0/egamma-gamma-pi0@1.safetensors -o output/performance/gamma-pi0
+
+Jets: for W, Z and top against QCD, the AUC and the background rejection
+1/eps_B at 50% and 30% signal efficiency of every model and of the cut-based
+baselines a physicist would otherwise use: a soft-drop mass window plus a cut
+on tau21 (W, Z) or tau32 (top), and the window plus a cut on D2.  The window is
+the narrowest ``sd_m`` interval holding 70% of the signal jets of the training
+split; outside it a jet is rejected, so a baseline reaches at most 70% signal
+efficiency.  Objects are weighted so that every class is flat in jet pT (as
+the taggers are trained).  The QCD soft-drop mass before and after a cut at 50%
+W efficiency on each tagger shows the mass sculpting.
+
+e/gamma: accuracy and AUC of the cell network against a shower-shape
+baseline, a projective likelihood (per-variable histograms of the training
+split, 40 bins at the quantiles of both classes, the product of the ratios).
+Accuracy counts a candidate as signal when its probability (likelihood
+fraction for the baseline) is above 0.5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import awkward as ak
+import numpy as np
+
+from hepreco.framework.io import read
+from . import metrics
+from .data import columns_of, expand, flat_weights, model_inputs, part_files
+from .splits import TEST, TRAIN
+
+#: the shower shapes of EgammaShowerShapes used by the likelihood baseline
+SHOWER_SHAPES = ("R_had", "R_eta", "R_phi", "w_eta2", "f1", "f3", "w_stot", "E_ratio")
+JET_TASKS = {"w": ("tau21", "d2"), "z": ("tau21", "d2"), "top": ("tau32", "d2")}
+
+
+def records(files, collection: str):
+    """One row per object of the dataset at ``files``."""
+    events = read(part_files(expand(files)), [collection])
+    return ak.flatten(events[collection], axis=1)
+
+
+def narrowest_window(values: np.ndarray, fraction: float) -> tuple[float, float]:
+    """The shortest interval holding ``fraction`` of ``values``."""
+    v = np.sort(values[np.isfinite(values)])
+    k = max(1, int(np.ceil(fraction * len(v))))
+    widths = v[k - 1:] - v[:len(v) - k + 1]
+    i = int(np.argmin(widths))
+    return float(v[i]), float(v[i + k - 1])
+
+
+def model_scores(path: str, cols: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Class names and class probabilities of the model artefact at ``path`` for the rows of ``cols``."""
+    from . import artefact, runtime
+
+    model = artefact.load(path)
+    inputs = model_inputs(cols, model.spec, model.preprocessing)
+    return model.classes, runtime.softmax(runtime.predict(model.module, inputs, 4096))
+
+
+def _rates(is_signal, score, weight) -> dict:
+    return {"auc": metrics.auc(is_signal, score, weight), "rejection_50": metrics.rejection(is_signal, score, 0.5, weight),
+            "rejection_30": metrics.rejection(is_signal, score, 0.3, weight)}
+
+
+def jets(data: list[str], models: list[str], output_dir: str, collection: str = "JetDataset",
+         labels=("qcd", "w", "z", "top"), test_data: list[str] = ()) -> dict:
+    """The jet-tagging table and plots (see the module docstring); returns the table.
+
+    ``test_data``: datasets of independent runs (another ``job.run``, so other
+    events than the training's): every object of them is a test object too.
+    """
+    rows = records(data, collection)
+    if test_data:
+        extra = records(test_data, collection)
+        extra = ak.with_field(extra, ak.full_like(extra["split"], TEST), "split")
+        rows = ak.concatenate([rows, extra])
+    model_fields = set()
+    from . import artefact
+
+    for path in models:
+        meta = artefact.check_file(path)
+        spec = artefact.InputSpec.from_dict(meta["inputs"])
+        model_fields.update(spec.needed())
+    cols = columns_of(rows, sorted({"label", "split", "pt", "sd_m", "tau21", "tau32", "d2", *model_fields}))
+    label, split = cols["label"].astype(int), cols["split"].astype(int)
+    train, test = split == TRAIN, split == TEST
+    tcols = {k: v[test] for k, v in cols.items()}
+    tlabel = label[test]
+    weight = flat_weights(tcols["pt"], tlabel, 20)
+    scores = {os.path.basename(p).split("@")[0]: model_scores(p, tcols) for p in models}
+    table: dict = {"objects": {name: int((tlabel == i).sum()) for i, name in enumerate(labels)}, "tasks": {}}
+    curves: dict = {}
+    for task, (shape, d2) in JET_TASKS.items():
+        c = labels.index(task)
+        sel = (tlabel == c) | (tlabel == 0)
+        sig = tlabel[sel] == c
+        w = weight[sel]
+        lo, hi = narrowest_window(cols["sd_m"][train & (label == c)], 0.7)
+        inside = (tcols["sd_m"][sel] >= lo) & (tcols["sd_m"][sel] <= hi)
+        methods = {
+            f"sd_m window + {shape}": np.where(inside, -tcols[shape][sel], -np.inf),
+            "sd_m window + D2": np.where(inside, -tcols[d2][sel], -np.inf),
+        }
+        for name, (classes, probs) in scores.items():
+            methods[name] = probs[sel, classes.index(task)]
+        table["tasks"][f"{task}_vs_qcd"] = {"window_GeV": [lo, hi], "signal": int(sig.sum()),
+                                            "background": int((~sig).sum()),
+                                            "methods": {m: _rates(sig, s, w) for m, s in methods.items()}}
+        curves[task] = {m: metrics.roc_curve(sig, s, w) for m, s in methods.items()}
+    os.makedirs(output_dir, exist_ok=True)
+    table["plots"] = [_plot_rocs(curves, output_dir), _plot_sculpting(scores, tcols, tlabel, weight, labels, output_dir)]
+    _write(table, output_dir)
+    return table
+
+
+def likelihood_baseline(train_cols: dict, train_y: np.ndarray, test_cols: dict, names) -> np.ndarray:
+    """Signal fraction L_s / (L_s + L_b) of a projective likelihood over ``names`` (class 1 is the signal)."""
+    log_ratio = np.zeros(len(next(iter(test_cols.values()))))
+    for name in names:
+        x, t = train_cols[name].astype(np.float64), test_cols[name].astype(np.float64)
+        edges = np.unique(np.quantile(x[np.isfinite(x)], np.linspace(0.0, 1.0, 41)))
+        if len(edges) < 3:
+            continue
+        idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
+        pdf = []
+        for cls in (0, 1):
+            xs = x[(train_y == cls) & np.isfinite(x)]
+            h = np.histogram(np.clip(xs, edges[0], edges[-1]), edges)[0].astype(np.float64) + 0.5
+            pdf.append(h / h.sum())
+        log_ratio += np.log(pdf[1][idx]) - np.log(pdf[0][idx])
+    return 1.0 / (1.0 + np.exp(-log_ratio))
+
+
+def egamma(data: list[str], models: list[str], output_dir: str, collection: str = "EgammaDataset",
+           shapes=SHOWER_SHAPES) -> dict:
+    """Accuracy and AUC of the cell networks against the shower-shape likelihood (see the module docstring)."""
+    from . import artefact
+
+    rows = records(data, collection)
+    needed = set()
+    for path in models:
+        needed.update(artefact.InputSpec.from_dict(artefact.check_file(path)["inputs"]).needed())
+    cols = columns_of(rows, sorted({"label", "split", *shapes, *needed}))
+    label, split = cols["label"].astype(int), cols["split"].astype(int)
+    train, test = split == TRAIN, split == TEST
+    tcols = {k: v[test] for k, v in cols.items()}
+    y = label[test]
+    methods = {"shower-shape likelihood": likelihood_baseline({k: cols[k][train] for k in shapes}, label[train],
+                                                              {k: tcols[k] for k in shapes}, shapes)}
+    for path in models:
+        classes, probs = model_scores(path, tcols)
+        methods[os.path.basename(path).split("@")[0]] = probs[:, 1]
+    table = {"objects": {"test": int(len(y)), "signal": int((y == 1).sum())}, "methods": {
+        m: {"accuracy": float(np.mean((s > 0.5) == (y == 1))), "auc": metrics.auc(y == 1, s)}
+        for m, s in methods.items()}}
+    os.makedirs(output_dir, exist_ok=True)
+    _write(table, output_dir)
+    return table
+
+
+def _write(table: dict, output_dir: str) -> None:
+    with open(os.path.join(output_dir, "performance.json"), "w") as f:
+        json.dump(table, f, indent=1, default=float)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_rocs(curves: dict, output_dir: str) -> str:
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 4.2), squeeze=False)
+    for ax, (task, methods) in zip(axes[0], curves.items()):
+        for name, (fpr, tpr, _) in methods.items():
+            ok = (fpr > 0) & (tpr > 0.05)
+            ax.plot(tpr[ok], 1.0 / fpr[ok], label=name, linestyle="--" if "window" in name else "-")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{task} efficiency")
+        ax.set_ylabel("QCD rejection 1/eps_B")
+        ax.set_title(f"{task} vs QCD", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(output_dir, "roc.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _plot_sculpting(scores, cols, label, weight, labels, output_dir) -> str:
+    plt = _plt()
+    w_class = labels.index("w")
+    fig, ax = plt.subplots(figsize=(6.0, 4.4))
+    bins = np.linspace(0.0, 250.0, 26)
+    qcd = label == 0
+    ax.hist(cols["sd_m"][qcd], bins, weights=weight[qcd], density=True, histtype="step", color="k", label="QCD, all")
+    for name, (classes, probs) in scores.items():
+        s = probs[:, classes.index("w")]
+        cut = np.quantile(s[label == w_class], 0.5)  # 50% W efficiency (unweighted quantile)
+        keep = qcd & (s > cut)
+        if keep.sum() > 1:
+            ax.hist(cols["sd_m"][keep], bins, weights=weight[keep], density=True, histtype="step",
+                    label=f"QCD, {name} at 50% W eff.")
+    ax.set_xlabel("soft-drop mass [GeV]")
+    ax.set_ylabel("normalised")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(output_dir, "mass_sculpting.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def markdown(table: dict) -> str:
+    """The table as Markdown (one row per method and task)."""
+    lines = []
+    if "tasks" in table:
+        lines += ["| task | method | AUC | 1/eps_B at 50% | 1/eps_B at 30% |", "|---|---|---|---|---|"]
+        for task, t in table["tasks"].items():
+            for m, r in t["methods"].items():
+                lines.append(f"| {task} | {m} | {r['auc']:.3f} | {r['rejection_50']:.1f} | {r['rejection_30']:.1f} |")
+    else:
+        lines += ["| method | accuracy | AUC |", "|---|---|---|"]
+        for m, r in table["methods"].items():
+            lines.append(f"| {m} | {100 * r['accuracy']:.1f}% | {100 * r['auc']:.1f}% |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hepreco.algorithms.ml.performance", description=__doc__.split("\n")[0])
+    p.add_argument("study", choices=["jets", "egamma"])
+    p.add_argument("--data", nargs="+", required=True, help="dataset stream folders or files")
+    p.add_argument("--model", nargs="*", default=[], help="model artefacts (.safetensors)")
+    p.add_argument("--test-data", nargs="*", default=[],
+                   help="jets: datasets of independent runs (another job.run), used whole as test objects")
+    p.add_argument("-o", "--output-dir", required=True)
+    args = p.parse_args(argv)
+    if args.study == "jets":
+        table = jets(args.data, args.model, args.output_dir, test_data=args.test_data)
+    else:
+        table = egamma(args.data, args.model, args.output_dir)
+    print(markdown(table))
+    print(f"wrote {args.output_dir}/performance.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
