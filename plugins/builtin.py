@@ -86,9 +86,9 @@ def hepreco_register_artefacts():
     import importlib.util
     import os
 
-    # the built-in calibration tables, found without importing their packages
+    # the built-in calibration tables and models, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("clusters", "jets")]
+                         "data") for package in ("clusters", "jets", "ml")]
 
 
 @hookimpl
