@@ -1,0 +1,404 @@
+"""Whole-network fixed-point inference, bit-exact with hls4ml's generated C++ (``io_parallel``, Latency).
+
+A :class:`Network` is the input type and a list of layers, each holding its
+quantised integer weights and its ``ap_fixed`` types exactly as the generated
+C++ declares them (see :mod:`.hls` for reading them from an hls4ml project and
+:mod:`.artefact` for the file).  :meth:`Network.run` takes a chunk of float
+inputs ``(n, n_in)`` and computes layer by layer on raw integers:
+
+- ``Dense`` (``nnet::dense_latency``): every product ``x_i * w_ij`` at full
+  precision is converted to ``accum_t``; the accumulator starts at
+  ``(accum_t) b_j`` and adds the products in input order, each sum converted
+  to ``accum_t``; the result is ``(res_t) acc``.
+- ``ReLU`` / ``Linear`` (``nnet::relu``, ``nnet::linear``): ``res = x > 0 ? x : 0``
+  (or ``x``) converted to the result type.
+- ``Softmax`` (``nnet::softmax_stable``): ``d_i = (inp_norm_t)(max - x_i)``,
+  ``exp_res_i = (accum_t) exp_table[top bits of d_i]``, a balanced adder tree
+  at ``accum_t`` (hls4ml's ``reduce``), ``(inv_inp_t)`` of the sum indexing the
+  inverse table by its top bits, and ``res_i = (res_t)(exp_res_i * inv)``.
+  The tables are computed as hls4ml's ``init_exp_table``/``init_invert_table``
+  do (single-precision ``expf`` and ``1/x``, then ``ap_fixed(double)``).
+
+The dense products are computed in float64 on integer values, which is exact
+because the network is checked, when built, to keep every product below
+2**52 and every sum below 2**53 (otherwise it is refused with
+:class:`UnsupportedNetwork`).  Anything else (other layers, activations,
+strategies, modes) is refused, never approximated.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._numba import jit
+from .fixed import FixedType, UnsupportedFixedPoint, convert1, product_type
+
+
+class UnsupportedNetwork(ValueError):
+    """A layer, activation or setting the emulator does not reproduce exactly."""
+
+
+# -- layers ----------------------------------------------------------------------------------
+@dataclass
+class Dense:
+    """A fully connected layer: raw ``weights[n_in, n_out]`` (``weight_type``), ``biases[n_out]``."""
+
+    weights: np.ndarray
+    biases: np.ndarray
+    weight_type: FixedType
+    bias_type: FixedType
+    accum_type: FixedType
+    result_type: FixedType
+    name: str = ""
+    kind: str = field(default="dense", init=False)
+
+    @property
+    def n_in(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.weights.shape[1]
+
+
+@dataclass
+class Activation:
+    """``relu`` or ``linear``, converting to ``result_type``."""
+
+    function: str
+    result_type: FixedType
+    name: str = ""
+    kind: str = field(default="activation", init=False)
+
+
+@dataclass
+class Softmax:
+    """hls4ml's ``stable`` softmax with its lookup tables (raw integers of the table types)."""
+
+    result_type: FixedType
+    accum_type: FixedType
+    inv_inp_type: FixedType
+    inp_norm_type: FixedType
+    exp_table_type: FixedType
+    inv_table_type: FixedType
+    exp_table: np.ndarray
+    inv_table: np.ndarray
+    exp_scale: float = 1.0
+    implementation: str = "stable"
+    name: str = ""
+    kind: str = field(default="softmax", init=False)
+
+
+# -- softmax tables, as hls4ml's init functions compute them -----------------------------------------
+def ceillog2(x: int) -> int:
+    """hls4ml's ``nnet::ceillog2`` (address bits of a table)."""
+    return 1 if x <= 2 else 1 + ceillog2((x + 1) // 2)
+
+
+def _floorlog2(x: int) -> int:
+    return 0 if x < 2 else 1 + _floorlog2(x // 2)
+
+
+def _table_values(t: FixedType, size: int) -> np.ndarray:
+    """``softmax_real_val_from_idx``: the value of ``t`` whose top ``ceillog2(size)`` bits are the index (float32)."""
+    n = ceillog2(size)
+    if t.width < n:
+        raise UnsupportedNetwork(f"softmax table of {size} entries needs at least {n} bits; {t} has {t.width}")
+    raw = np.arange(size, dtype=np.int64) << (t.width - n)
+    if t.signed:
+        raw = np.where(raw >= (1 << (t.width - 1)), raw - (1 << t.width), raw)
+    return t.to_float(raw).astype(np.float32)
+
+
+def _expf():
+    lib = ctypes.util.find_library("m")
+    if lib is None:
+        return None
+    f = ctypes.CDLL(lib).expf
+    f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float]
+    return f
+
+
+def exp_table(inp_norm_type: FixedType, table_type: FixedType, size: int, exp_scale: float = 1.0) -> np.ndarray:
+    """``init_exp_table<inp_norm_t>(table, negative=true)``: raw ``table_type`` values of exp(-x)."""
+    x = -(_table_values(inp_norm_type, size) * np.float32(exp_scale))
+    expf = _expf()
+    if expf is not None:   # the C library's expf, which the compiled C++ calls
+        e = np.array([expf(float(v)) for v in x], dtype=np.float32)
+    else:
+        e = np.exp(x.astype(np.float64)).astype(np.float32)
+    return table_type.from_float(e.astype(np.float64))
+
+
+def inv_table(inv_inp_type: FixedType, table_type: FixedType, size: int) -> np.ndarray:
+    """``init_invert_table<inv_inp_t>``: raw ``table_type`` values of 1/x (single precision, 1/0 = inf)."""
+    x = _table_values(inv_inp_type, size)
+    with np.errstate(divide="ignore"):
+        inv = np.float32(1.0) / x
+    return table_type.from_float(inv.astype(np.float64))
+
+
+def make_softmax(input_type: FixedType, result_type: FixedType, accum_type: FixedType, exp_table_type: FixedType,
+                 inv_table_type: FixedType, inv_inp_type: FixedType, table_size: int = 1024,
+                 inp_norm_type: FixedType | None = None, name: str = "") -> Softmax:
+    """A :class:`Softmax` with hls4ml's defaults for what is not given (``inp_norm_t`` from the input type)."""
+    exp_size = inv_size = table_size
+    if inp_norm_type is None:
+        width, iwidth = input_type.width - input_type.signed, input_type.integer - input_type.signed
+        if input_type.signed:
+            exp_size = min(table_size, 2 ** width)
+        inp_norm_type = FixedType(width, iwidth, False)
+    return Softmax(result_type, accum_type, inv_inp_type, inp_norm_type, exp_table_type, inv_table_type,
+                   exp_table(inp_norm_type, exp_table_type, exp_size), inv_table(inv_inp_type, inv_table_type, inv_size),
+                   name=name)
+
+
+def reduce_ops(n: int) -> np.ndarray:
+    """hls4ml's balanced ``reduce`` tree over ``n`` slots as rows ``(left, right, destination)``."""
+    ops = []
+    counter = [n]
+
+    def rec(start: int, count: int) -> int:
+        if count == 1:
+            return start
+        if count == 2:
+            left, right = start, start + 1
+        else:
+            left_n = 2 ** _floorlog2(count - 1)
+            left, right = rec(start, left_n), rec(start + left_n, count - left_n)
+        ops.append((left, right, counter[0]))
+        counter[0] += 1
+        return counter[0] - 1
+
+    rec(0, n)
+    return np.array(ops, dtype=np.int64).reshape(-1, 3)
+
+
+# -- kernels ----------------------------------------------------------------------------------------
+@jit
+def dense_kernel(x, w, bias_acc, qmode, sat, lo, hi, out):
+    """Accumulators of one dense layer for a chunk, in float64 holding exact integers.
+
+    ``qmode`` 0: products already at the accumulator's fractional bits (``w``
+    pre-scaled); 1: ``floor(x*w)`` (AP_TRN); 2: ``floor(x*w + 0.5)`` (AP_RND),
+    with ``w`` pre-scaled by 2**-shift.  ``sat``: clamp products and sums to
+    ``[lo, hi]`` after each step (AP_SAT).
+    """
+    n, n_in = x.shape
+    n_out = w.shape[1]
+    acc = np.empty(n_out)
+    for r in range(n):
+        for j in range(n_out):
+            acc[j] = bias_acc[j]
+        for i in range(n_in):
+            if x[r, i] == 0:
+                continue
+            xf = np.float64(x[r, i])
+            wi = w[i]
+            if qmode == 0:
+                if sat:
+                    for j in range(n_out):
+                        acc[j] = min(max(acc[j] + min(max(xf * wi[j], lo), hi), lo), hi)
+                else:
+                    for j in range(n_out):
+                        acc[j] += xf * wi[j]
+            elif qmode == 1:
+                if sat:
+                    for j in range(n_out):
+                        acc[j] = min(max(acc[j] + min(max(np.floor(xf * wi[j]), lo), hi), lo), hi)
+                else:
+                    for j in range(n_out):
+                        acc[j] += np.floor(xf * wi[j])
+            else:
+                if sat:
+                    for j in range(n_out):
+                        acc[j] = min(max(acc[j] + min(max(np.floor(xf * wi[j] + 0.5), lo), hi), lo), hi)
+                else:
+                    for j in range(n_out):
+                        acc[j] += np.floor(xf * wi[j] + 0.5)
+        for j in range(n_out):
+            out[r, j] = np.int64(acc[j])
+
+
+@jit
+def two_step_kernel(raw, src_frac, mid, dst, relu):
+    """In place: ``raw`` (``src_frac``) -> type ``mid`` -> type ``dst``; ``relu`` zeroes non-positive values first.
+
+    ``mid`` and ``dst`` are ``(frac, width, signed, rounding, overflow)`` int64 arrays.
+    """
+    for k in range(raw.size):
+        v = convert1(raw[k], src_frac, mid[0], mid[1], mid[2], mid[3], mid[4])
+        if relu and v <= 0:
+            v = 0
+        raw[k] = convert1(v, mid[0], dst[0], dst[1], dst[2], dst[3], dst[4])
+
+
+@jit
+def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc, ops, inv_inp, inv_shift,
+                   inv_mask, inv_tab, inv_frac, res, out):
+    n, k = x.shape
+    buf = np.empty(k + ops.shape[0], dtype=np.int64)
+    norm_mask = (1 << norm[1]) - 1
+    inv_wmask = (1 << inv_inp[1]) - 1
+    for r in range(n):
+        xmax = x[r, 0]
+        for i in range(1, k):
+            if x[r, i] >= xmax:
+                xmax = x[r, i]
+        for i in range(k):
+            d = convert1(xmax - x[r, i], in_frac, norm[0], norm[1], norm[2], norm[3], norm[4])
+            idx = ((d & norm_mask) >> exp_shift) & exp_mask
+            buf[i] = convert1(exp_tab[idx], exp_frac, acc[0], acc[1], acc[2], acc[3], acc[4])
+        for m in range(ops.shape[0]):
+            buf[ops[m, 2]] = convert1(buf[ops[m, 0]] + buf[ops[m, 1]], acc[0], acc[0], acc[1], acc[2], acc[3], acc[4])
+        s = buf[k + ops.shape[0] - 1]
+        si = convert1(s, acc[0], inv_inp[0], inv_inp[1], inv_inp[2], inv_inp[3], inv_inp[4])
+        inv = inv_tab[((si & inv_wmask) >> inv_shift) & inv_mask]
+        for i in range(k):
+            out[r, i] = convert1(buf[i] * inv, acc[0] + inv_frac, res[0], res[1], res[2], res[3], res[4])
+
+
+def _p(t: FixedType) -> np.ndarray:
+    return np.array(t.params, dtype=np.int64)
+
+
+# -- the network -------------------------------------------------------------------------------------
+class Network:
+    """A fixed-point network: ``input_type`` and ``layers``; checked for exact emulation when built."""
+
+    def __init__(self, input_type: FixedType, layers: list, n_inputs: int):
+        self.input_type = FixedType.parse(input_type)
+        self.layers = list(layers)
+        self.n_inputs = int(n_inputs)
+        self._plan = self._prepare()
+
+    @property
+    def n_outputs(self) -> int:
+        return self._n_out
+
+    @property
+    def output_type(self) -> FixedType:
+        return self._out_type
+
+    def _prepare(self) -> list:
+        plan = []
+        t, width = self.input_type, self.n_inputs
+        for k, layer in enumerate(self.layers):
+            where = f"layer {k} ({layer.name or layer.kind})"
+            if isinstance(layer, Dense):
+                if layer.n_in != width:
+                    raise UnsupportedNetwork(f"{where}: expects {layer.n_in} inputs, the previous layer gives {width}")
+                plan.append(("dense", self._prepare_dense(layer, t, where)))
+                t, width = layer.result_type, layer.n_out
+            elif isinstance(layer, Activation):
+                if layer.function not in ("relu", "linear"):
+                    raise UnsupportedNetwork(f"{where}: activation {layer.function!r} is not supported "
+                                             "(supported: relu, linear)")
+                plan.append(("activation", (t.frac, _p(t), _p(layer.result_type), layer.function == "relu")))
+                t = layer.result_type
+            elif isinstance(layer, Softmax):
+                plan.append(("softmax", self._prepare_softmax(layer, t, width, where)))
+                t = layer.result_type
+            else:
+                raise UnsupportedNetwork(f"{where}: layer type {type(layer).__name__} is not supported "
+                                         "(supported: Dense, Activation relu/linear, Softmax stable)")
+        self._n_out, self._out_type = width, t
+        return plan
+
+    @staticmethod
+    def _prepare_dense(layer: Dense, t: FixedType, where: str) -> tuple:
+        acc = layer.accum_type
+        w = np.asarray(layer.weights, dtype=np.int64)
+        prod = product_type(t, layer.weight_type)
+        xmax = max(abs(t.lo), abs(t.hi))
+        pmax = xmax * int(np.abs(w).max(initial=0))
+        if pmax >= 2 ** 52:
+            raise UnsupportedNetwork(f"{where}: products of {t} and {layer.weight_type} can reach {pmax} "
+                                     "(raw), beyond the 2**52 the emulator computes exactly")
+        shift = prod.frac - acc.frac
+        if shift <= 0:
+            qmode, scale = 0, 2.0 ** -shift
+        else:
+            qmode, scale = 1 + (acc.rounding == "RND"), 2.0 ** -shift
+        qmax = pmax * scale + 1
+        sat = acc.overflow == "SAT"
+        bias_acc = acc.convert(np.asarray(layer.biases, dtype=np.int64), layer.bias_type)
+        if not sat and float(np.abs(bias_acc).max(initial=0)) + layer.n_in * qmax >= 2 ** 53:
+            raise UnsupportedNetwork(f"{where}: sums at {acc} (AP_WRAP) can reach 2**53 in the raw integers; "
+                                     "the emulator does not reproduce them exactly")
+        if sat and acc.width > 52:
+            raise UnsupportedNetwork(f"{where}: accumulator {acc} is wider than the 52 bits the emulator "
+                                     "saturates exactly")
+        # a saturating accumulator that no product or partial sum can leave needs no clamping
+        reach = float(np.abs(bias_acc).max(initial=0)) + layer.n_in * qmax
+        if sat and reach <= min(-acc.lo, acc.hi):
+            sat = False
+        ws = np.ascontiguousarray(w.astype(np.float64) * scale)
+        return (ws, bias_acc.astype(np.float64), qmode, sat, float(acc.lo), float(acc.hi),
+                acc.frac, _p(acc), _p(layer.result_type))
+
+    @staticmethod
+    def _prepare_softmax(layer: Softmax, t: FixedType, width: int, where: str) -> tuple:
+        if layer.implementation != "stable":
+            raise UnsupportedNetwork(f"{where}: softmax implementation {layer.implementation!r} is not supported "
+                                     "(supported: stable)")
+        if layer.exp_scale != 1.0:
+            raise UnsupportedNetwork(f"{where}: softmax exp_scale {layer.exp_scale} is not supported (only 1.0)")
+        acc, inv_t = layer.accum_type, layer.inv_table_type
+        if acc.width + inv_t.width > 62:
+            raise UnsupportedNetwork(f"{where}: {acc} x {inv_t} is wider than 62 bits")
+        if t.width + 1 > 62:
+            raise UnsupportedNetwork(f"{where}: input {t} is too wide")
+        exp_n, inv_n = ceillog2(len(layer.exp_table)), ceillog2(len(layer.inv_table))
+        norm, inv_inp = layer.inp_norm_type, layer.inv_inp_type
+        for ty, n, what in ((norm, exp_n, "inp_norm_t"), (inv_inp, inv_n, "inv_inp_t")):
+            if ty.width < n:
+                raise UnsupportedNetwork(f"{where}: {what} {ty} has fewer bits than the table address ({n})")
+        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, np.asarray(layer.exp_table, np.int64),
+                layer.exp_table_type.frac, _p(acc), reduce_ops(width), _p(inv_inp), inv_inp.width - inv_n,
+                (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
+
+    def quantise(self, x) -> np.ndarray:
+        """Float inputs ``(n, n_inputs)`` to raw integers of the input type (as the C++ bridge converts them)."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"the network takes inputs of shape (n, {self.n_inputs}), got {x.shape}")
+        return self.input_type.from_float(x)
+
+    def run_raw(self, raw: np.ndarray, trace: bool = False):
+        """Raw input integers -> raw outputs (``output_type``); ``trace``: also every layer's raw output."""
+        x = np.ascontiguousarray(raw, dtype=np.int64)
+        outputs = []
+        for kind, p in self._plan:
+            if kind == "dense":
+                ws, bias_acc, qmode, sat, lo, hi, acc_frac, acc_p, res_p = p
+                out = np.empty((x.shape[0], ws.shape[1]), dtype=np.int64)
+                dense_kernel(x, ws, bias_acc, qmode, sat, lo, hi, out)
+                two_step_kernel(out.reshape(-1), acc_frac, acc_p, res_p, False)
+            elif kind == "activation":
+                src_frac, src_p, res_p, relu = p
+                out = x.copy()
+                two_step_kernel(out.reshape(-1), src_frac, src_p, res_p, relu)
+            else:
+                out = np.empty_like(x)
+                softmax_kernel(x, *p, out)
+            x = out
+            if trace:
+                outputs.append(x)
+        return (x, outputs) if trace else x
+
+    def run(self, x) -> np.ndarray:
+        """Float inputs ``(n, n_inputs)`` -> float outputs (exact values of the output type)."""
+        return self.output_type.to_float(self.run_raw(self.quantise(x)))
+
+    def trace(self, x) -> list[np.ndarray]:
+        """Every layer's output as floats (exact values of each layer's result type), like hls4ml's ``trace()``."""
+        _, outs = self.run_raw(self.quantise(x), trace=True)
+        types = [layer.result_type for layer in self.layers]
+        return [t.to_float(o) for t, o in zip(types, outs)]
+
+
+__all__ = ["Network", "Dense", "Activation", "Softmax", "make_softmax", "UnsupportedNetwork", "UnsupportedFixedPoint"]
