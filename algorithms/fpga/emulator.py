@@ -178,62 +178,82 @@ def reduce_ops(n: int) -> np.ndarray:
 
 
 # -- kernels ----------------------------------------------------------------------------------------
-@jit
-def dense_kernel(x, w, bias_acc, qmode, sat, lo, hi, out):
-    """Accumulators of one dense layer for a chunk, in float64 holding exact integers.
+@jit(inline="always")
+def fit(v, c):
+    """``v`` converted by the step ``c = (shift, half, sat, lo, hi, mask)`` (branch-free where it can be).
 
-    ``qmode`` 0: products already at the accumulator's fractional bits (``w``
-    pre-scaled); 1: ``floor(x*w)`` (AP_TRN); 2: ``floor(x*w + 0.5)`` (AP_RND),
-    with ``w`` pre-scaled by 2**-shift.  ``sat``: clamp products and sums to
-    ``[lo, hi]`` after each step (AP_SAT).
+    ``shift`` > 0 drops bits (``half`` is 0 for AP_TRN, ``1 << (shift-1)`` for
+    AP_RND); < 0 appends zero bits; then AP_SAT clamps to ``[lo, hi]`` or
+    AP_WRAP keeps the low bits.  Valid while the operands fit in int64, which
+    :class:`Network` checks when built.
+    """
+    if c[0] > 0:
+        v = (v + c[1]) >> c[0]
+    elif c[0] < 0:
+        v = v << (-c[0])
+    if c[2]:
+        return min(max(v, c[3]), c[4])
+    return ((v - c[3]) & c[5]) + c[3]
+
+
+@jit
+def dense_kernel(x, w, bias_acc, qmode, shift, half, sat, lo, hi, c_res, act, c_act, out):
+    """One dense layer (and, with ``act`` 1 or 2, the linear/ReLU activation after it) over a chunk.
+
+    Products ``x_i * w_ij`` are exact in int64; ``qmode`` 0: already at the
+    accumulator's fractional bits (``w`` pre-shifted); 1: shifted right by
+    ``shift`` with ``half`` added first (AP_TRN: 0, AP_RND: half an LSB).
+    ``sat``: products and partial sums clamp to ``[lo, hi]`` (AP_SAT); with
+    AP_WRAP the low bits of the int64 sum are those of the wrapped sums, so the
+    wrap is applied once at the end (``c_res`` starts with it).
     """
     n, n_in = x.shape
     n_out = w.shape[1]
-    acc = np.empty(n_out)
+    acc = np.empty(n_out, dtype=np.int64)
+    nz = np.empty(n_in, dtype=np.int64)
     for r in range(n):
         for j in range(n_out):
             acc[j] = bias_acc[j]
+        # inputs that are zero (half of them after a ReLU) add nothing: skip them without a branch per input
+        count = 0
         for i in range(n_in):
-            if x[r, i] == 0:
-                continue
-            xf = np.float64(x[r, i])
+            nz[count] = i
+            count += x[r, i] != 0
+        for k in range(count):
+            i = nz[k]
+            xi = x[r, i]
             wi = w[i]
             if qmode == 0:
                 if sat:
                     for j in range(n_out):
-                        acc[j] = min(max(acc[j] + min(max(xf * wi[j], lo), hi), lo), hi)
+                        acc[j] = min(max(acc[j] + min(max(xi * wi[j], lo), hi), lo), hi)
                 else:
                     for j in range(n_out):
-                        acc[j] += xf * wi[j]
-            elif qmode == 1:
-                if sat:
-                    for j in range(n_out):
-                        acc[j] = min(max(acc[j] + min(max(np.floor(xf * wi[j]), lo), hi), lo), hi)
-                else:
-                    for j in range(n_out):
-                        acc[j] += np.floor(xf * wi[j])
+                        acc[j] += xi * wi[j]
             else:
                 if sat:
                     for j in range(n_out):
-                        acc[j] = min(max(acc[j] + min(max(np.floor(xf * wi[j] + 0.5), lo), hi), lo), hi)
+                        acc[j] = min(max(acc[j] + min(max((xi * wi[j] + half) >> shift, lo), hi), lo), hi)
                 else:
                     for j in range(n_out):
-                        acc[j] += np.floor(xf * wi[j] + 0.5)
+                        acc[j] += (xi * wi[j] + half) >> shift
         for j in range(n_out):
-            out[r, j] = np.int64(acc[j])
+            v = fit(fit(acc[j], c_res[0]), c_res[1])
+            if act == 2 and v < 0:
+                v = 0
+            if act:
+                v = fit(v, c_act)
+            out[r, j] = v
 
 
 @jit
-def two_step_kernel(raw, src_frac, mid, dst, relu):
-    """In place: ``raw`` (``src_frac``) -> type ``mid`` -> type ``dst``; ``relu`` zeroes non-positive values first.
-
-    ``mid`` and ``dst`` are ``(frac, width, signed, rounding, overflow)`` int64 arrays.
-    """
-    for k in range(raw.size):
-        v = convert1(raw[k], src_frac, mid[0], mid[1], mid[2], mid[3], mid[4])
-        if relu and v <= 0:
+def activation_kernel(x, relu, c_act, out):
+    """``out = (res_t)(relu ? max(x, 0) : x)``."""
+    for k in range(x.size):
+        v = x.flat[k]
+        if relu and v < 0:
             v = 0
-        raw[k] = convert1(v, mid[0], dst[0], dst[1], dst[2], dst[3], dst[4])
+        out.flat[k] = fit(v, c_act)
 
 
 @jit
@@ -263,6 +283,19 @@ def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc
 
 def _p(t: FixedType) -> np.ndarray:
     return np.array(t.params, dtype=np.int64)
+
+
+def step(src: FixedType, dst: FixedType, where: str = "") -> np.ndarray:
+    """The :func:`fit` parameters converting values of ``src`` to ``dst``, checked to be exact in int64."""
+    shift = src.frac - dst.frac
+    if shift > 62 or (shift < 0 and src.width - shift > 62):
+        raise UnsupportedNetwork(f"{where}: converting {src} to {dst} needs more than the 62 bits of the "
+                                 "int64 emulation")
+    half = (1 << (shift - 1)) if shift > 0 and dst.rounding == "RND" else 0
+    return np.array([shift, half, dst.overflow == "SAT", dst.lo, dst.hi, (1 << dst.width) - 1], dtype=np.int64)
+
+
+_NO_STEP = np.zeros(6, dtype=np.int64)
 
 
 # -- the network -------------------------------------------------------------------------------------
@@ -297,7 +330,8 @@ class Network:
                 if layer.function not in ("relu", "linear"):
                     raise UnsupportedNetwork(f"{where}: activation {layer.function!r} is not supported "
                                              "(supported: relu, linear)")
-                plan.append(("activation", (t.frac, _p(t), _p(layer.result_type), layer.function == "relu")))
+                code = 2 if layer.function == "relu" else 1
+                plan.append(("activation", (code, step(t, layer.result_type, where))))
                 t = layer.result_type
             elif isinstance(layer, Softmax):
                 plan.append(("softmax", self._prepare_softmax(layer, t, width, where)))
@@ -313,32 +347,18 @@ class Network:
         acc = layer.accum_type
         w = np.asarray(layer.weights, dtype=np.int64)
         prod = product_type(t, layer.weight_type)
-        xmax = max(abs(t.lo), abs(t.hi))
-        pmax = xmax * int(np.abs(w).max(initial=0))
-        if pmax >= 2 ** 52:
-            raise UnsupportedNetwork(f"{where}: products of {t} and {layer.weight_type} can reach {pmax} "
-                                     "(raw), beyond the 2**52 the emulator computes exactly")
+        pmax = max(abs(t.lo), abs(t.hi)) * int(np.abs(w).max(initial=0))
         shift = prod.frac - acc.frac
-        if shift <= 0:
-            qmode, scale = 0, 2.0 ** -shift
-        else:
-            qmode, scale = 1 + (acc.rounding == "RND"), 2.0 ** -shift
-        qmax = pmax * scale + 1
-        sat = acc.overflow == "SAT"
+        if shift < 0:
+            w, pmax, shift = w << -shift, pmax << -shift, 0
+        if pmax >= 2 ** 62 or shift > 62:
+            raise UnsupportedNetwork(f"{where}: products of {t} and {layer.weight_type} at {acc} can reach "
+                                     f"{pmax} (raw), beyond the int64 range the emulator computes exactly")
+        half = (1 << (shift - 1)) if shift > 0 and acc.rounding == "RND" else 0
         bias_acc = acc.convert(np.asarray(layer.biases, dtype=np.int64), layer.bias_type)
-        if not sat and float(np.abs(bias_acc).max(initial=0)) + layer.n_in * qmax >= 2 ** 53:
-            raise UnsupportedNetwork(f"{where}: sums at {acc} (AP_WRAP) can reach 2**53 in the raw integers; "
-                                     "the emulator does not reproduce them exactly")
-        if sat and acc.width > 52:
-            raise UnsupportedNetwork(f"{where}: accumulator {acc} is wider than the 52 bits the emulator "
-                                     "saturates exactly")
-        # a saturating accumulator that no product or partial sum can leave needs no clamping
-        reach = float(np.abs(bias_acc).max(initial=0)) + layer.n_in * qmax
-        if sat and reach <= min(-acc.lo, acc.hi):
-            sat = False
-        ws = np.ascontiguousarray(w.astype(np.float64) * scale)
-        return (ws, bias_acc.astype(np.float64), qmode, sat, float(acc.lo), float(acc.hi),
-                acc.frac, _p(acc), _p(layer.result_type))
+        c_res = np.stack([step(acc, acc, where), step(acc, layer.result_type, where)])
+        return (np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, acc.overflow == "SAT",
+                acc.lo, acc.hi, c_res)
 
     @staticmethod
     def _prepare_softmax(layer: Softmax, t: FixedType, width: int, where: str) -> tuple:
@@ -372,20 +392,24 @@ class Network:
         """Raw input integers -> raw outputs (``output_type``); ``trace``: also every layer's raw output."""
         x = np.ascontiguousarray(raw, dtype=np.int64)
         outputs = []
-        for kind, p in self._plan:
+        plan = self._plan
+        k = 0
+        while k < len(plan):
+            kind, p = plan[k]
             if kind == "dense":
-                ws, bias_acc, qmode, sat, lo, hi, acc_frac, acc_p, res_p = p
-                out = np.empty((x.shape[0], ws.shape[1]), dtype=np.int64)
-                dense_kernel(x, ws, bias_acc, qmode, sat, lo, hi, out)
-                two_step_kernel(out.reshape(-1), acc_frac, acc_p, res_p, False)
+                fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
+                act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
+                out = np.empty((x.shape[0], p[0].shape[1]), dtype=np.int64)
+                dense_kernel(x, *p, act, c_act, out)
+                k += fused
             elif kind == "activation":
-                src_frac, src_p, res_p, relu = p
-                out = x.copy()
-                two_step_kernel(out.reshape(-1), src_frac, src_p, res_p, relu)
+                out = np.empty_like(x)
+                activation_kernel(x, p[0] == 2, p[1], out)
             else:
                 out = np.empty_like(x)
                 softmax_kernel(x, *p, out)
             x = out
+            k += 1
             if trace:
                 outputs.append(x)
         return (x, outputs) if trace else x
