@@ -47,6 +47,14 @@ module                           contents
 ``jets.calibration``             jet energy scale: ``JetCalibration``, ``JetCalibrationDeriver``
 ``jets.jet_histograms``          plugins ``JetHistograms`` and ``JetResponse``
 ``ml.splits``                    ``split_of``: train/validation/test split of events from (run, event)
+``fpga.fixed``                   ``FixedType``: ap_fixed<W,I,Q,O> conversions on int64 raw values (numba)
+``fpga.emulator``                ``Network``: bit-exact fixed-point inference of hls4ml dense networks
+``fpga.hls``                     hls4ml bridge: explicit types, cached compile, reading the generated C++
+``fpga.artefact``                the ``l1nn`` artefact (JSON): integer weights, types, tables, hls4ml record
+``fpga.l1nn``                    plugin ``L1NeuralNetwork``: the emulated network's scores per chunk
+``fpga.derive``                  command: train a small network, convert, validate, write the artefact
+``fpga.compare``                 command: float model, hls4ml C++ model and emulator on the same inputs
+``fpga.study``                   command: pruning, quantisation and reuse-factor estimates (PNG, table)
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

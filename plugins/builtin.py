@@ -19,6 +19,7 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
+    "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hepreco.framework.errors import ConfigurationError
+
 from .._numba import jit
 from .fixed import FixedType, UnsupportedFixedPoint, convert1, product_type
 
 
-class UnsupportedNetwork(ValueError):
+class UnsupportedNetwork(ConfigurationError):
     """A layer, activation or setting the emulator does not reproduce exactly."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hepreco.framework.errors import ConfigurationError
+
 from .._numba import jit
 
 #: quantisation modes: name -> code used by the kernels
@@ -35,7 +37,7 @@ MAX_WIDTH = 62
 _TYPE = re.compile(r"^\s*(ap_)?(u?)(fixed|int)\s*<\s*([^>]*)>\s*$")
 
 
-class UnsupportedFixedPoint(ValueError):
+class UnsupportedFixedPoint(ConfigurationError):
     """A type or mode this emulation does not reproduce (refused, never approximated)."""
 
 
