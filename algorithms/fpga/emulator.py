@@ -36,7 +36,7 @@ import numpy as np
 from hepreco.framework.errors import ConfigurationError
 
 from .._numba import jit
-from .fixed import FixedType, UnsupportedFixedPoint, convert1, product_type
+from .fixed import FixedType, UnsupportedFixedPoint, convert1
 
 
 class UnsupportedNetwork(ConfigurationError):
@@ -322,7 +322,7 @@ class Network:
         plan = []
         t, width = self.input_type, self.n_inputs
         for k, layer in enumerate(self.layers):
-            where = f"layer {k} ({layer.name or layer.kind})"
+            where = f"layer {k} ({getattr(layer, 'name', '') or getattr(layer, 'kind', type(layer).__name__)})"
             if isinstance(layer, Dense):
                 if layer.n_in != width:
                     raise UnsupportedNetwork(f"{where}: expects {layer.n_in} inputs, the previous layer gives {width}")
@@ -348,9 +348,8 @@ class Network:
     def _prepare_dense(layer: Dense, t: FixedType, where: str) -> tuple:
         acc = layer.accum_type
         w = np.asarray(layer.weights, dtype=np.int64)
-        prod = product_type(t, layer.weight_type)
         pmax = max(abs(t.lo), abs(t.hi)) * int(np.abs(w).max(initial=0))
-        shift = prod.frac - acc.frac
+        shift = t.frac + layer.weight_type.frac - acc.frac   # the exact product's fractional bits, less acc's
         if shift < 0:
             w, pmax, shift = w << -shift, pmax << -shift, 0
         if pmax >= 2 ** 62 or shift > 62:
