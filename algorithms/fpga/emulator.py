@@ -19,10 +19,13 @@ inputs ``(n, n_in)`` and computes layer by layer on raw integers:
   The tables are computed as hls4ml's ``init_exp_table``/``init_invert_table``
   do (single-precision ``expf`` and ``1/x``, then ``ap_fixed(double)``).
 
-The dense products are computed in float64 on integer values, which is exact
-because the network is checked, when built, to keep every product below
-2**52 and every sum below 2**53 (otherwise it is refused with
-:class:`UnsupportedNetwork`).  Anything else (other layers, activations,
+Dense layers run on int64 raw values: every product must stay below 2**62
+(checked when the network is built; otherwise it is refused with
+:class:`UnsupportedNetwork`); AP_WRAP sums wrap once at the end (the low bits
+of an int64 sum are those of the wrapped sums), AP_SAT sums clamp after each
+addition unless no input can reach the limits.  (A float64 matrix product,
+exact when sums stay below 2**53, was measured slower for these layer sizes
+than this int64 loop.)  Anything else (other layers, activations,
 strategies, modes) is refused, never approximated.
 """
 from __future__ import annotations
@@ -358,7 +361,14 @@ class Network:
         half = (1 << (shift - 1)) if shift > 0 and acc.rounding == "RND" else 0
         bias_acc = acc.convert(np.asarray(layer.biases, dtype=np.int64), layer.bias_type)
         c_res = np.stack([step(acc, acc, where), step(acc, layer.result_type, where)])
-        return (np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, acc.overflow == "SAT",
+        sat = acc.overflow == "SAT"
+        # the largest partial sum any input can give (products already at the accumulator's bits)
+        xmax = max(abs(t.lo), abs(t.hi))
+        qmax = np.floor((np.abs(w).astype(np.float64) * xmax + half) / 2.0 ** shift)
+        reach = (float(np.abs(bias_acc).max(initial=0)) + float(qmax.sum(axis=0).max(initial=0))) * (1 + 1e-9) + 1
+        if sat and reach <= min(-acc.lo, acc.hi):
+            sat = False   # no product or partial sum can leave the accumulator's range: clamping is a no-op
+        return ("int", np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, sat,
                 acc.lo, acc.hi, c_res)
 
     @staticmethod
@@ -400,8 +410,8 @@ class Network:
             if kind == "dense":
                 fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
                 act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
-                out = np.empty((x.shape[0], p[0].shape[1]), dtype=np.int64)
-                dense_kernel(x, *p, act, c_act, out)
+                out = np.empty((x.shape[0], p[1].shape[1]), dtype=np.int64)
+                dense_kernel(x, *p[1:], act, c_act, out)
                 k += fused
             elif kind == "activation":
                 out = np.empty_like(x)

@@ -20,7 +20,9 @@ PRECISIONS = {
         input="ap_fixed<16,6,AP_RND,AP_SAT>", weight="ap_fixed<16,6,AP_RND,AP_SAT>",
         bias="ap_fixed<16,6,AP_RND,AP_SAT>", accum="ap_fixed<16,6,AP_TRN,AP_WRAP>",
         result="ap_fixed<16,6,AP_RND,AP_SAT>", activation="ap_fixed<12,5,AP_RND,AP_SAT>",
-        softmax_result="ap_fixed<16,6,AP_RND,AP_SAT>"),
+        softmax_result="ap_fixed<16,6,AP_RND,AP_SAT>",
+        # accumulators holding the exact products: a wrapping one and a saturating one (clamped at each sum)
+        layers={"_4": {"accum": "ap_fixed<32,12,AP_TRN,AP_WRAP>"}, "_6": {"accum": "ap_fixed<26,6,AP_RND,AP_SAT>"}}),
     "8b": hls.Precision(
         input="ap_fixed<8,3,AP_TRN,AP_WRAP>", weight="ap_fixed<8,2,AP_RND,AP_SAT>",
         bias="ap_fixed<8,3,AP_TRN,AP_WRAP>", accum="ap_fixed<8,3,AP_RND,AP_SAT>",

@@ -55,11 +55,16 @@ def test_the_generated_cpp_types_are_the_configured_ones():
     assert record["input"] == "ap_fixed<16,6,AP_RND,AP_SAT,0>"
     dense = [entry for entry in record["layers"] if entry["function"] == "dense"]
     assert len(dense) == 4
+    accum = {"_0": "ap_fixed<16,6,AP_TRN,AP_WRAP,0>", "_2": "ap_fixed<16,6,AP_TRN,AP_WRAP,0>",
+             "_4": "ap_fixed<32,12,AP_TRN,AP_WRAP,0>", "_6": "ap_fixed<26,6,AP_RND,AP_SAT,0>"}
     for entry in dense:
-        assert entry["types"] == {"accum_t": "ap_fixed<16,6,AP_TRN,AP_WRAP,0>",
+        assert entry["types"] == {"accum_t": accum[entry["name"]],
                                   "bias_t": "ap_fixed<16,6,AP_RND,AP_SAT,0>",
                                   "weight_t": "ap_fixed<16,6,AP_RND,AP_SAT,0>"}
         assert entry["result"] == "ap_fixed<16,6,AP_RND,AP_SAT,0>"
+    # the emulator's dense paths are all exercised: (quantised products?, clamped sums?)
+    kinds = [(p[3] > 0, p[6]) for kind, p in net._plan if kind == "dense"]
+    assert kinds == [(True, False), (True, False), (False, False), (False, True)]
     softmax = record["layers"][-1]
     assert softmax["function"] == "softmax" and softmax["types"]["inp_norm_t"] == "ap_ufixed<15,5,AP_TRN,AP_WRAP,0>"
 
