@@ -23,9 +23,11 @@ Dense layers run on int64 raw values: every product must stay below 2**62
 (checked when the network is built; otherwise it is refused with
 :class:`UnsupportedNetwork`); AP_WRAP sums wrap once at the end (the low bits
 of an int64 sum are those of the wrapped sums), AP_SAT sums clamp after each
-addition unless no input can reach the limits.  (A float64 matrix product,
-exact when sums stay below 2**53, was measured slower for these layer sizes
-than this int64 loop.)  Anything else (other layers, activations,
+addition unless no input can reach the limits.  Where every product stays
+below 2**52 and every sum below 2**53 (16-bit types and most others) the same
+loop runs in float64 on the integer values, exactly and faster (float
+multiplies are cheaper than int64 ones); a float64 matrix product (BLAS) was
+measured slower for these layer sizes.  Anything else (other layers, activations,
 strategies, modes) is refused, never approximated.
 """
 from __future__ import annotations
@@ -252,6 +254,42 @@ def dense_kernel(x, w, bias_acc, qmode, shift, half, sat, lo, hi, c_res, act, c_
 
 
 @jit
+def dense_float_kernel(x, w, bias_acc, half, sat, lo, hi, c_res, act, c_act, out):
+    """:func:`dense_kernel` in float64 on integer values: ``floor(x * w + half)`` with ``w`` scaled by
+    2**-shift and ``half`` 0.5 (AP_RND) or 0 (AP_TRN); exact while products stay below 2**52 and sums
+    below 2**53, which :class:`Network` checks before choosing it (float multiplies are cheaper than
+    int64 ones)."""
+    n, n_in = x.shape
+    n_out = w.shape[1]
+    acc = np.empty(n_out)
+    nz = np.empty(n_in, dtype=np.int64)
+    for r in range(n):
+        for j in range(n_out):
+            acc[j] = bias_acc[j]
+        count = 0
+        for i in range(n_in):
+            nz[count] = i
+            count += x[r, i] != 0
+        for k in range(count):
+            i = nz[k]
+            xi = np.float64(x[r, i])
+            wi = w[i]
+            if sat:
+                for j in range(n_out):
+                    acc[j] = min(max(acc[j] + min(max(np.floor(xi * wi[j] + half), lo), hi), lo), hi)
+            else:
+                for j in range(n_out):
+                    acc[j] += np.floor(xi * wi[j] + half)
+        for j in range(n_out):
+            v = fit(fit(np.int64(acc[j]), c_res[0]), c_res[1])
+            if act == 2 and v < 0:
+                v = 0
+            if act:
+                v = fit(v, c_act)
+            out[r, j] = v
+
+
+@jit
 def activation_kernel(x, relu, c_act, out):
     """``out = (res_t)(relu ? max(x, 0) : x)``."""
     for k in range(x.size):
@@ -307,10 +345,11 @@ _NO_STEP = np.zeros(6, dtype=np.int64)
 class Network:
     """A fixed-point network: ``input_type`` and ``layers``; checked for exact emulation when built."""
 
-    def __init__(self, input_type: FixedType, layers: list, n_inputs: int):
+    def __init__(self, input_type: FixedType, layers: list, n_inputs: int, float_path: bool = True):
         self.input_type = FixedType.parse(input_type)
         self.layers = list(layers)
         self.n_inputs = int(n_inputs)
+        self.float_path = float_path   # False: every dense layer on the int64 loop (same results, slower)
         self._plan = self._prepare()
 
     @property
@@ -329,7 +368,7 @@ class Network:
             if isinstance(layer, Dense):
                 if layer.n_in != width:
                     raise UnsupportedNetwork(f"{where}: expects {layer.n_in} inputs, the previous layer gives {width}")
-                plan.append(("dense", self._prepare_dense(layer, t, where)))
+                plan.append(("dense", self._prepare_dense(layer, t, where, self.float_path)))
                 t, width = layer.result_type, layer.n_out
             elif isinstance(layer, Activation):
                 if layer.function not in ("relu", "linear"):
@@ -348,7 +387,7 @@ class Network:
         return plan
 
     @staticmethod
-    def _prepare_dense(layer: Dense, t: FixedType, where: str) -> tuple:
+    def _prepare_dense(layer: Dense, t: FixedType, where: str, float_path: bool = True) -> tuple:
         acc = layer.accum_type
         w = np.asarray(layer.weights, dtype=np.int64)
         pmax = max(abs(t.lo), abs(t.hi)) * int(np.abs(w).max(initial=0))
@@ -368,6 +407,9 @@ class Network:
         reach = (float(np.abs(bias_acc).max(initial=0)) + float(qmax.sum(axis=0).max(initial=0))) * (1 + 1e-9) + 1
         if sat and reach <= min(-acc.lo, acc.hi):
             sat = False   # no product or partial sum can leave the accumulator's range: clamping is a no-op
+        if float_path and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
+            return ("float", np.ascontiguousarray(w.astype(np.float64) / 2.0 ** shift),
+                    bias_acc.astype(np.float64), 0.5 if half else 0.0, sat, float(acc.lo), float(acc.hi), c_res)
         return ("int", np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, sat,
                 acc.lo, acc.hi, c_res)
 
@@ -411,7 +453,7 @@ class Network:
                 fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
                 act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
                 out = np.empty((x.shape[0], p[1].shape[1]), dtype=np.int64)
-                dense_kernel(x, *p[1:], act, c_act, out)
+                (dense_float_kernel if p[0] == "float" else dense_kernel)(x, *p[1:], act, c_act, out)
                 k += fused
             elif kind == "activation":
                 out = np.empty_like(x)

@@ -59,7 +59,10 @@ def test_random_dense_networks_match_the_exact_reference_at_every_layer():
         net = random_network(rng)
         x = rng.normal(size=(60, 6)) * 2.0 ** rng.integers(-3, 8, size=(60, 1))
         raw = net.quantise(x)
-        assert net.run_raw(raw).tolist() == reference_network(net, raw), trial
+        expected = reference_network(net, raw)
+        assert net.run_raw(raw).tolist() == expected, trial
+        as_ints = Network(net.input_type, net.layers, net.n_inputs, float_path=False)
+        assert as_ints.run_raw(raw).tolist() == expected, trial
         final, layers = net.run_raw(raw, trace=True)
         assert np.array_equal(final, layers[-1])
 
