@@ -306,6 +306,12 @@ def read_project(folder: str) -> tuple[Network, dict]:
             raise UnsupportedNetwork(f"{where}: this layer is not supported by the emulator "
                                      "(supported: dense, relu, linear, softmax)")
         record["layers"].append(entry)
+    h = hashlib.sha256()
+    for name in ("defines.h", "parameters.h", f"{PROJECT}.cpp"):
+        h.update(_read(folder, "firmware", name).encode())
+    for path in sorted(glob.glob(os.path.join(folder, "firmware", "weights", "*.txt"))):
+        h.update(_read(os.path.dirname(path), os.path.basename(path)).encode())
+    record["cpp_sha256"] = h.hexdigest()   # of the generated C++ and weight files the network was read from
     return Network(input_type, layers, n_inputs), record
 
 

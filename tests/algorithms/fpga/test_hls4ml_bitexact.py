@@ -56,6 +56,7 @@ def test_the_inputs_drive_layers_into_saturation_and_wrap():
 def test_the_generated_cpp_types_are_the_configured_ones():
     _, net, record = compiled("16b")
     assert record["input"] == "ap_fixed<16,6,AP_RND,AP_SAT,0>"
+    assert len(record["cpp_sha256"]) == 64
     dense = [entry for entry in record["layers"] if entry["function"] == "dense"]
     assert len(dense) == 4
     accum = {"_0": "ap_fixed<16,6,AP_TRN,AP_WRAP,0>", "_2": "ap_fixed<16,6,AP_TRN,AP_WRAP,0>",
