@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from hepreco.framework import extras
+
 
 def load_inputs(spec: str, n: int, n_inputs: int, seed: int = 3) -> np.ndarray:
     if not spec:
@@ -43,7 +45,7 @@ def load_inputs(spec: str, n: int, n_inputs: int, seed: int = 3) -> np.ndarray:
 
 
 def compare(artefact_path: str, x: np.ndarray) -> dict:
-    import torch
+    torch = extras.torch("the L1 network comparison")
 
     from . import hls
     from .artefact import read

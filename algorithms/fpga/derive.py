@@ -18,12 +18,14 @@ import sys
 
 import numpy as np
 
+from hepreco.framework import extras
+
 CLASSES = ["g", "q", "w", "z", "t"]
 
 
 def make_network(n_inputs: int = 16, hidden=(64, 32, 32), n_outputs: int = 5):
     """The torch ``Sequential``: Linear/ReLU layers and a final softmax."""
-    import torch
+    torch = extras.torch("the L1 network derivation")
 
     layers, width = [], n_inputs
     for h in hidden:
@@ -46,7 +48,7 @@ def synthetic_dataset(n: int, seed: int, n_inputs: int = 16, n_classes: int = 5)
 
 def train(model, x, y, seed: int, epochs: int = 5, batch: int = 256, lr: float = 3e-3, hooks=()):
     """A few epochs of Adam on cross-entropy (reproducible from ``seed`` on the CPU)."""
-    import torch
+    torch = extras.torch("the L1 network derivation")
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -73,7 +75,7 @@ def float_model_record(model) -> dict:
 
 
 def model_from_record(record: dict):
-    import torch
+    torch = extras.torch("the L1 network derivation")
 
     sizes = record["sizes"]
     model = make_network(sizes[0], tuple(sizes[1:-1]), sizes[-1])
@@ -101,8 +103,8 @@ def validate(model, precision, network, n: int, seed: int, n_trace: int = 1000) 
 def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epochs: int = 5,
            n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "") -> dict:
     """Train, convert, validate and write the artefact; returns its validation record."""
-    import hls4ml
-    import torch
+    hls4ml = extras.hls4ml("the L1 network derivation")
+    torch = extras.torch("the L1 network derivation")
 
     from . import hls
     from .artefact import write

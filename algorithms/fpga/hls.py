@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from hepreco.framework import extras
 from hepreco.framework.artefacts import cache_dir
 
 from .emulator import Activation, Dense, Network, Softmax, UnsupportedNetwork, exp_table, inv_table
@@ -42,12 +43,7 @@ BACKEND = "Vitis"
 
 
 def _hls4ml():
-    try:
-        import hls4ml
-    except ImportError:
-        raise ImportError("hls4ml is needed to convert and validate networks: pip install 'hepreco[fpga]' "
-                          "(hls4ml 1.3.0 with torch)") from None
-    return hls4ml
+    return extras.hls4ml("converting and validating an L1 network (hepreco.algorithms.fpga.hls)")
 
 
 @dataclass

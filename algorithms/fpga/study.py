@@ -31,25 +31,27 @@ import warnings
 
 import numpy as np
 
+from hepreco.framework import extras
+
 from .derive import make_network, synthetic_dataset, train
 
 
 def accuracy_float(model, x, y) -> float:
-    import torch
+    torch = extras.torch("the L1 network study")
 
     with torch.no_grad():
         return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 
 
 def linears(model):
-    import torch
+    torch = extras.torch("the L1 network study")
 
     return [m for m in model if isinstance(m, torch.nn.Linear)]
 
 
 def prune_masks(model, sparsity: float) -> list:
     """Per-layer masks keeping the largest |w|: a fraction ``sparsity`` of each layer's weights is zero."""
-    import torch
+    torch = extras.torch("the L1 network study")
 
     masks = []
     for m in linears(model):
@@ -63,7 +65,7 @@ def prune_masks(model, sparsity: float) -> list:
 
 
 def apply_masks(model, masks) -> None:
-    import torch
+    torch = extras.torch("the L1 network study")
 
     with torch.no_grad():
         for m, mask in zip(linears(model), masks):
@@ -77,7 +79,7 @@ def sparsity_of(model) -> float:
 
 def fake_quantise(t, width: int, integer: int):
     """Round to the ``ap_fixed<width, integer, AP_RND, AP_SAT>`` grid with a straight-through gradient."""
-    import torch
+    torch = extras.torch("the L1 network study")
 
     step = 2.0 ** (integer - width)
     lo, hi = -(2.0 ** (integer - 1)), 2.0 ** (integer - 1) - step
@@ -89,11 +91,11 @@ class QuantisationAware:
     """Fake-quantises every Linear's weight, bias and input during training (removed by :meth:`remove`)."""
 
     def __init__(self, model, width: int, integer: int):
-        import torch.nn.utils.parametrize as P
+        P = extras.torch("the L1 network study").nn.utils.parametrize
 
         self.model, self.handles = model, []
 
-        class FQ(__import__("torch").nn.Module):
+        class FQ(extras.torch("the L1 network study").nn.Module):
             def forward(self, t):
                 return fake_quantise(t, width, integer)
 
@@ -103,7 +105,7 @@ class QuantisationAware:
             self.handles.append(m.register_forward_pre_hook(lambda mod, inp: (fake_quantise(inp[0], width, integer),)))
 
     def remove(self) -> None:
-        import torch.nn.utils.parametrize as P
+        P = extras.torch("the L1 network study").nn.utils.parametrize
 
         for h in self.handles:
             h.remove()
@@ -145,7 +147,7 @@ def study(output: str, seed: int = 1, data: str = "", epochs: int = 5, integer: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import torch
+    torch = extras.torch("the L1 network study")
 
     torch.set_num_threads(1)
     os.makedirs(output, exist_ok=True)
