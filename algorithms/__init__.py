@@ -79,6 +79,14 @@ module                           contents
 ``trigger.menu``                 the menu file: L1 items, isolation, prescale sets, streams; prescale decisions
 ``trigger.decision``             plugins ``L1TriggerMenu`` (the ``TriggerDecision``), ``TriggerDecisionFilter``
 ``trigger.summary``              the trigger summary of the report (per item counts, rate, time)
+``fpga.fixed``                   ``FixedType``: ap_fixed<W,I,Q,O> conversions on int64 raw values (numba)
+``fpga.emulator``                ``Network``: bit-exact fixed-point inference of hls4ml dense networks
+``fpga.hls``                     hls4ml bridge: explicit types, cached compile, reading the generated C++
+``fpga.artefact``                the ``l1nn`` artefact (JSON): integer weights, types, tables, hls4ml record
+``fpga.l1nn``                    plugin ``L1NeuralNetwork``: the emulated network's scores per chunk
+``fpga.derive``                  command: train a small network, convert, validate, write the artefact
+``fpga.compare``                 command: float model, hls4ml C++ model and emulator on the same inputs
+``fpga.study``                   command: pruning, quantisation and reuse-factor estimates (PNG, table)
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

@@ -28,6 +28,7 @@ ALGORITHMS = {
     "hepreco.algorithms.ml.inference": ["JetTagger", "EgammaIdentifier", "CaloEnergyRegression"],
     "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
     "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
+    "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],

@@ -128,7 +128,7 @@ def test_an_artefact_is_loaded_once_per_process(write_job, tmp_path, user):
 def test_missing_artefact_names_it_the_places_searched_and_the_command_that_derives_it(job, user):
     with pytest.raises(MissingArtefact, match=r"job.yaml:\d+: ScaleVector.scale: no artefact toy-scale-down: not found "
                                               r"in user .*user-artefacts; plugin tests.framework.artefact_plugin "
-                                              r".*artefact_data; builtin .*clusters/data; builtin .*jets/data; did you "
+                                              r".*artefact_data; builtin .*clusters/data; builtin .*jets/data; builtin .*ml/data; did you "
                                               r"mean 'toy-scale-up'\?; derive it with "
                                               r"'hepreco run derive_scale.yaml --set job.flavour=down' and install "
                                               r"it with 'hepreco artefacts install FILE'"):

@@ -1,0 +1,159 @@
+"""Derive an ``l1nn`` artefact: train a small network, convert it with hls4ml, validate it, write it.
+
+``python -m hepreco.algorithms.fpga.derive --output l1nn-tagger.json [--seed 1] [--precision 'ap_fixed<16,6>']``
+
+The network is the standard hls4ml jet-tagging shape (16-64-32-32-5, ReLU,
+softmax), trained for a few epochs on a synthetic 16-feature, 5-class
+sample drawn from ``--seed`` (the real jet features replace it later: pass a
+``.npz`` with ``x`` and ``y`` through ``--data``).  The same seed gives the
+same weights and the same artefact.  ``--validate N`` compiles the hls4ml
+model (once; cached in ``$HEPRECO_CACHE/hls4ml``) and compares N inputs with
+``predict()`` and 1,000 with ``trace()``; the counts go into the artefact.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+
+import numpy as np
+
+from hepreco.framework import extras
+
+CLASSES = ["g", "q", "w", "z", "t"]
+
+
+def make_network(n_inputs: int = 16, hidden=(64, 32, 32), n_outputs: int = 5):
+    """The torch ``Sequential``: Linear/ReLU layers and a final softmax."""
+    torch = extras.torch("the L1 network derivation")
+
+    layers, width = [], n_inputs
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    layers += [torch.nn.Linear(width, n_outputs), torch.nn.Softmax(dim=1)]
+    return torch.nn.Sequential(*layers)
+
+
+def synthetic_dataset(n: int, seed: int, n_inputs: int = 16, n_classes: int = 5):
+    """``(x float32 (n, n_inputs), y int64 (n,))``: overlapping Gaussian classes with correlated features."""
+    rng = np.random.default_rng([seed, 7001])
+    centres = rng.normal(0, 1.0, size=(n_classes, n_inputs))
+    mixing = rng.normal(0, 0.5, size=(n_classes, n_inputs, n_inputs)) + np.eye(n_inputs)
+    y = rng.integers(0, n_classes, size=n)
+    z = rng.normal(size=(n, n_inputs))
+    x = centres[y] + np.einsum("nij,nj->ni", mixing[y], z) * 0.8
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def train(model, x, y, seed: int, epochs: int = 5, batch: int = 256, lr: float = 3e-3, hooks=()):
+    """A few epochs of Adam on cross-entropy (reproducible from ``seed`` on the CPU)."""
+    torch = extras.torch("the L1 network derivation")
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    body = model[:-1]   # logits: the softmax is applied by the loss
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt), generator=g)
+        for k in range(0, len(xt), batch):
+            idx = perm[k:k + batch]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(body(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            for hook in hooks:
+                hook(model)
+    return model
+
+
+def float_model_record(model) -> dict:
+    """The float weights (for the float-vs-fixed comparison), as plain lists."""
+    return {"sizes": [m.in_features for m in model if hasattr(m, "in_features")] + [model[-2].out_features],
+            "state": {k: v.detach().cpu().numpy().tolist() for k, v in model.state_dict().items()}}
+
+
+def model_from_record(record: dict):
+    torch = extras.torch("the L1 network derivation")
+
+    sizes = record["sizes"]
+    model = make_network(sizes[0], tuple(sizes[1:-1]), sizes[-1])
+    model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in record["state"].items()})
+    return model.eval()
+
+
+def validate(model, precision, network, n: int, seed: int, n_trace: int = 1000) -> dict:
+    """Compile (cached) and compare ``network`` with hls4ml's predict() on n inputs and trace() on n_trace."""
+    from . import hls
+
+    hm, folder = hls.compiled(model, precision, network.n_inputs)
+    x, _ = synthetic_dataset(n, seed + 1, network.n_inputs)
+    x *= np.random.default_rng(seed).choice([0.25, 1.0, 4.0, 32.0], size=(n, 1)).astype(np.float32)
+    ours = network.run(x)
+    theirs = hls.predict(hm, x)
+    exact = int(np.all(ours == theirs, axis=1).sum())
+    xt = x[:n_trace]
+    ref = hls.trace(hm, xt)
+    mine = network.trace(xt)
+    per_layer = {name: int(np.all(ref[name] == m, axis=1).sum()) for name, m in zip(ref, mine)}
+    return {"inputs": n, "bit_exact": exact, "trace_inputs": len(xt), "trace_bit_exact": per_layer}
+
+
+def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epochs: int = 5,
+           n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "") -> dict:
+    """Train, convert, validate and write the artefact; returns its validation record."""
+    hls4ml = extras.hls4ml("the L1 network derivation")
+    torch = extras.torch("the L1 network derivation")
+
+    from . import hls
+    from .artefact import write
+
+    torch.set_num_threads(1)
+    precision = precision or hls.Precision()
+    if data:
+        with np.load(data) as f:
+            x, y = f["x"].astype(np.float32), f["y"].astype(np.int64)
+    else:
+        x, y = synthetic_dataset(n_train, seed)
+    torch.manual_seed(seed)
+    n_classes = int(y.max()) + 1
+    model = train(make_network(x.shape[1], n_outputs=n_classes), x, y, seed, epochs).eval()
+    hm, folder = hls.write_project(model, precision, x.shape[1])
+    network, cpp = hls.read_project(folder)
+    validation = validate(model, precision, network, n_validate, seed) if n_validate else {}
+    cfg = hls.hls_config(model, precision, x.shape[1])
+    record = {"config": cfg, "version": hls4ml.__version__, "project_hash": folder.rsplit("/", 1)[-1],
+              "precision": precision.to_dict(), "cpp": cpp, "float_model": float_model_record(model)}
+    classes = CLASSES if n_classes == len(CLASSES) else [f"class{k}" for k in range(n_classes)]
+    write(output, network, name=name, version=version, inputs=[f"x{i}" for i in range(x.shape[1])],
+          outputs=classes, hls4ml=record, validation=validation,
+          derived={"command": " ".join(sys.argv), "seed": seed, "data": data or "synthetic",
+                   "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    return validation
+
+
+def main(argv=None) -> int:
+    from .hls import Precision
+
+    p = argparse.ArgumentParser(prog="python -m hepreco.algorithms.fpga.derive", description=__doc__.split("\n")[0])
+    p.add_argument("--output", required=True, help="artefact file to write (.json; metadata in FILE.json)")
+    p.add_argument("--name", default="l1nn-tagger")
+    p.add_argument("--version", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--precision", default="ap_fixed<16,6>",
+                   help="one type for inputs, weights, biases, accumulators and results")
+    p.add_argument("--table", default="ap_fixed<18,8,AP_RND,AP_SAT>", help="softmax table and internal type")
+    p.add_argument("--data", default="", help=".npz with x (n, features) and y (n,) instead of synthetic data")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--validate", type=int, default=10000, help="inputs compared with hls4ml (0: no compilation)")
+    a = p.parse_args(argv)
+    v = derive(a.output, a.seed, Precision.uniform(a.precision, a.table), epochs=a.epochs, n_validate=a.validate,
+               name=a.name, version=a.version, data=a.data)
+    print(f"wrote {a.output}" + (f": {v['bit_exact']}/{v['inputs']} outputs bit-exact with hls4ml predict(), "
+                                 f"per-layer trace {v['trace_bit_exact']} of {v['trace_inputs']}" if v else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
