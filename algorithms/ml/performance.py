@@ -16,7 +16,8 @@ on tau21 (W, Z) or tau32 (top), and the window plus a cut on D2.  The window is
 the narrowest ``sd_m`` interval holding 70% of the signal jets of the training
 split; outside it a jet is rejected, so a baseline reaches at most 70% signal
 efficiency.  Objects are weighted so that every class is flat in jet pT (as
-the taggers are trained).  The QCD soft-drop mass before and after a cut at 50%
+the taggers are trained).  A multi-class model's score for class c against
+QCD is p_c / (p_c + p_QCD).  The QCD soft-drop mass before and after a cut at 50%
 W efficiency on each tagger shows the mass sculpting.
 
 e/gamma: accuracy and AUC of the cell network against a shower-shape
@@ -69,6 +70,12 @@ def model_scores(path: str, cols: dict[str, np.ndarray]) -> tuple[list[str], np.
     return model.classes, runtime.softmax(runtime.predict(model.module, inputs, 4096))
 
 
+def _versus(probs: np.ndarray, signal: int, background: int) -> np.ndarray:
+    """The score of ``signal`` against ``background`` of a multi-class model: p_s / (p_s + p_b), their
+    likelihood ratio (the other classes, e.g. Z when tagging W, do not dilute it)."""
+    return probs[:, signal] / np.maximum(probs[:, signal] + probs[:, background], 1e-30)
+
+
 def _rates(is_signal, score, weight) -> dict:
     return {"auc": metrics.auc(is_signal, score, weight), "rejection_50": metrics.rejection(is_signal, score, 0.5, weight),
             "rejection_30": metrics.rejection(is_signal, score, 0.3, weight)}
@@ -114,7 +121,7 @@ def jets(data: list[str], models: list[str], output_dir: str, collection: str = 
             "sd_m window + D2": np.where(inside, -tcols[d2][sel], -np.inf),
         }
         for name, (classes, probs) in scores.items():
-            methods[name] = probs[sel, classes.index(task)]
+            methods[name] = _versus(probs[sel], classes.index(task), classes.index(labels[0]))
         table["tasks"][f"{task}_vs_qcd"] = {"window_GeV": [lo, hi], "signal": int(sig.sum()),
                                             "background": int((~sig).sum()),
                                             "methods": {m: _rates(sig, s, w) for m, s in methods.items()}}
@@ -211,7 +218,7 @@ def _plot_sculpting(scores, cols, label, weight, labels, output_dir) -> str:
     qcd = label == 0
     ax.hist(cols["sd_m"][qcd], bins, weights=weight[qcd], density=True, histtype="step", color="k", label="QCD, all")
     for name, (classes, probs) in scores.items():
-        s = probs[:, classes.index("w")]
+        s = _versus(probs, classes.index("w"), classes.index(labels[0]))
         cut = np.quantile(s[label == w_class], 0.5)  # 50% W efficiency (unweighted quantile)
         keep = qcd & (s > cut)
         if keep.sum() > 1:
