@@ -19,6 +19,7 @@ ALGORITHMS = {
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
+    "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],
@@ -26,7 +27,8 @@ SOURCES = {
     "hepreco.framework.io.root": ["RootSource"],
     "hepreco.framework.io.hdf5": ["Hdf5Source"],
 }
-OUTPUTS = {"hepreco.framework.io.root": ["RootOutput"], "hepreco.framework.io.hdf5": ["Hdf5Output"]}
+OUTPUTS = {"hepreco.framework.io.root": ["RootOutput"], "hepreco.framework.io.hdf5": ["Hdf5Output"],
+           "hepreco.algorithms.calo.outputs": ["CaloGanOutput"]}
 SERVICES = {
     "hepreco.framework.services.messages": ["MessageSvc"],
     "hepreco.framework.services.histograms": ["HistogramSvc"],
@@ -79,4 +81,4 @@ def hepreco_register_artefacts():
 
     # the built-in calibration tables, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("clusters", "jets")]
+                         "data") for package in ("clusters", "jets", "calogan")]
