@@ -88,16 +88,15 @@ def wasserstein_normalised(generated: np.ndarray, reference: np.ndarray) -> floa
     """Wasserstein-1 distance of two samples divided by the reference's standard deviation.
 
     0 for identical distributions; about the shift in units of the
-    reference spread for a shifted one.  A reference without spread (a
-    constant) is normalised by its absolute value instead (or 1 when it is 0).
+    reference spread for a shifted one.  The spread is floored at 1% of the
+    reference's mean magnitude (or 1 when that is 0), so that a variable the
+    reference holds (nearly) constant is compared in relative terms.
     """
     from scipy.stats import wasserstein_distance
 
     generated = np.asarray(generated, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
-    spread = reference.std()
-    if not spread > 0:
-        spread = abs(reference.mean()) or 1.0
+    spread = max(reference.std(), 0.01 * abs(reference.mean())) or 1.0
     return float(wasserstein_distance(generated, reference) / spread)
 
 

@@ -7,7 +7,7 @@ The configuration (YAML, checked before anything is read)::
       - {pdg_id: 22,  files: [output/calogan_reference/gamma]}
       - {pdg_id: 211, files: [output/calogan_reference/piplus]}
     model: {latent: 16, hidden: 128, min_fraction: 1.0e-5}
-    training: {epochs: 60, batch_size: 256, lr: 2.0e-4, seed: 1, threads: 1, mmd_weight: 1.0}
+    training: {epochs: 30, batch_size: 256, lr: 2.0e-4, seed: 1, threads: 1, mmd_weight: 1.0}
     artefact: {name: calogan-gan, version: 1, output: output/calogan_train/calogan-gan.safetensors}
 
 Objective: the non-saturating GAN loss of a conditional critic (CaloGAN's
@@ -41,7 +41,7 @@ from .model import LAYER_CELLS, ModelConfig, condition, critic, critic_features,
 
 KIND = "calogan"
 SCHEMA = "hepreco-calogan/1"
-TRAINING_DEFAULTS = {"epochs": 60, "batch_size": 256, "lr": 2e-4, "seed": 1, "threads": 1, "mmd_weight": 1.0,
+TRAINING_DEFAULTS = {"epochs": 30, "batch_size": 256, "lr": 2e-4, "seed": 1, "threads": 1, "mmd_weight": 1.0,
                      "critic_hidden": 128}
 _SECTIONS = {"data", "model", "training", "artefact"}
 
@@ -163,6 +163,31 @@ def _summary_features(torch, cells, cond, energy):
     return feats[:, -(len(LAYER_CELLS) + cond.shape[1]):]  # log10 layer fractions and the condition
 
 
+def initialise(torch, gen, cells: np.ndarray, energy: np.ndarray, types: np.ndarray) -> None:
+    """Start the generator at the reference's average: per particle type, the mean normalised image of each
+    layer (the image heads' weights on the type) and the mean log layer fraction (the energy head's), with the
+    trunk's say scaled down; the adversarial training then learns the fluctuations and the energy dependence."""
+    hidden = gen.config.hidden
+    bounds = np.cumsum((0,) + LAYER_CELLS)
+    with torch.no_grad():
+        heads = [*gen.images, gen.energies]
+        for head in heads:
+            head.weight[:, :hidden] *= 0.05
+            head.weight[:, hidden:] = 0.0
+            head.bias.zero_()
+        for t in range(len(gen.config.particles)):
+            rows = types == t
+            fractions = []
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                layer = cells[rows, a:b].astype(np.float64)
+                total = layer.sum(1)
+                shape = (layer[total > 0] / total[total > 0, None]).mean(0) if (total > 0).any() else \
+                    np.full(b - a, 1.0 / (b - a))
+                gen.images[i].weight[:, hidden + 1 + t] = torch.from_numpy(np.log(np.maximum(shape, 1e-12)))
+                fractions.append(max(float((total / energy[rows]).mean()), 1e-4))
+            gen.energies.weight[:, hidden + 1 + t] = torch.log(torch.tensor(fractions, dtype=torch.float32))
+
+
 def train(config: dict, log=print) -> str:
     """Train on ``config`` (checked by :func:`check_config`); write the artefact, return its path."""
     torch = extras.torch(needed_by="CaloGAN training")
@@ -183,9 +208,7 @@ def train(config: dict, log=print) -> str:
     energy_t = torch.from_numpy(energy.astype(np.float32))
 
     gen, crit = generator(model_cfg), critic(model_cfg, opts["critic_hidden"])
-    bounds = np.cumsum((0,) + LAYER_CELLS)
-    layer_means = [max(float((cells[:, a:b].sum(1) / energy).mean()), 1e-4) for a, b in zip(bounds[:-1], bounds[1:])]
-    gen.energy_bias.copy_(torch.log(torch.tensor(layer_means)))
+    initialise(torch, gen, cells, energy, types)
     opt_g = torch.optim.Adam(gen.parameters(), lr=opts["lr"], betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(crit.parameters(), lr=opts["lr"], betas=(0.5, 0.9))
     softplus = torch.nn.functional.softplus
@@ -258,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"hepreco: error: {exc}", file=sys.stderr)
         return 1
-    meta = json.load(open(path + ".json"))
+    with open(path + ".json") as f:
+        meta = json.load(f)
     print(f"wrote {path} ({os.path.getsize(path) / 1e3:.0f} kB), artefact {meta['name']}@{meta['version']}; "
           f"install it with: hepreco artefacts install {path}")
     return 0
