@@ -81,4 +81,4 @@ def hepreco_register_artefacts():
 
     # the built-in calibration tables, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("clusters", "jets", "calogan")]
+                         "data") for package in ("calogan", "clusters", "jets")]

@@ -5,12 +5,15 @@ the particle's energy and type)::
 
     condition c = (log10(E / GeV) / 2, one-hot particle type)
     h = MLP([z, c])                                  shared trunk
-    for each layer i: image_i = softmax(Linear_i(h, c))   normalised image (sums to 1)
+    for each layer i: image_i = softmax(Linear_i(g_type h, c))   normalised image (sums to 1)
                       E_i     = E * exp(Linear_E(h, c)_i)  layer energy [GeV]
     cells = concat_i(E_i * image_i)  with cells below ``min_fraction`` of E_i set to 0 (sparsity)
 
 so every shower has positive layer energies, images that sum to them, and
 the lateral shape and the longitudinal sharing are generated separately.
+``g_type`` (a learnt gate per particle type, 0 at the start) says how much
+the noise moves the lateral shapes: FastCaloSim's electromagnetic showers
+have one lateral shape, pion showers a fluctuating one.
 The critic sees the shower normalised by the particle's energy (cells / E),
 the log layer fractions and the condition.
 
@@ -77,15 +80,20 @@ def _classes():
             self.images = nn.ModuleList(nn.Linear(h + n_cond, n) for n in LAYER_CELLS)
             self.energies = nn.Linear(h + n_cond, len(LAYER_CELLS))
             self.register_buffer("energy_bias", torch.zeros(len(LAYER_CELLS)))
+            # how much the latent noise moves the lateral shapes, per particle type (0 at the start: the average
+            # shape; training opens it where the reference's shapes fluctuate, as for pions)
+            self.shape_gate = nn.Parameter(torch.zeros(len(config.particles)))
 
         def forward(self, z, cond, energy):
             """Cells [GeV] (N, 504) for latent ``z`` (N, latent), condition (N, 1 + types), energy [GeV] (N,)."""
-            h = torch.cat([self.trunk(torch.cat([z, cond], 1)), cond], 1)
+            trunk = self.trunk(torch.cat([z, cond], 1))
+            h = torch.cat([trunk, cond], 1)
             log_frac = (self.energies(h) + self.energy_bias).clamp(-12.0, 1.0)
             layer_e = energy[:, None] * torch.exp(log_frac)
+            gated = torch.cat([trunk * (cond[:, 1:] @ self.shape_gate)[:, None], cond], 1)
             parts = []
             for i, head in enumerate(self.images):
-                image = torch.softmax(head(h), 1)
+                image = torch.softmax(head(gated), 1)
                 image = image * (image >= self.config.min_fraction)
                 parts.append(image * layer_e[:, i:i + 1])
             return torch.cat(parts, 1)

@@ -33,7 +33,7 @@ class CaloGanSimulation(Algorithm):
     hits = Output("CaloHits", doc="visible energy per cell, dense float32 (event, 504 cells) [GeV]")
     weights = ArtefactProperty(KIND, "calogan-gan", doc="trained generator (safetensors + JSON metadata)",
                                schema=SCHEMA, derive="python -m hepreco.algorithms.calogan.train "
-                               "jobs/calogan_train.yaml")
+                               "jobs/ml/calogan.yaml")
     batch_size = Property(1024, doc="showers per generator call", gt=0)
     geometry_svc = ServiceProperty("GeometrySvc", doc="name of the geometry service")
 

@@ -49,7 +49,7 @@ def find_weights(name_or_path: str) -> str:
     found = [a for a in ArtefactSvc().available() if a.name == name_or_path]
     if not found:
         raise ConfigurationError(f"no CaloGAN weights {name_or_path!r}: not a file, and no artefact of that name; "
-                                 "derive them with 'python -m hepreco.algorithms.calogan.train jobs/calogan_train.yaml'")
+                                 "derive them with 'python -m hepreco.algorithms.calogan.train jobs/ml/calogan.yaml'")
     return max(found, key=lambda a: a.version).path
 
 
