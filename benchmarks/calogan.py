@@ -60,6 +60,9 @@ def main() -> None:
     args = parser.parse_args()
     torch = extras.torch(needed_by="benchmarks/calogan.py")
     torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(1)
     gen = load(find_weights(args.weights))
     geometry = load_geometry("calogan")
     params = SimulationParameters(b_field=0.0)
@@ -84,7 +87,8 @@ def main() -> None:
         generate()
         ms_gen = 1e3 * best(generate, args.repeat, calls) / batch
         ms_fast = 1e3 * best(fast, args.repeat, calls) / batch
-        print(f"{batch:>6} {ms_gen:>10.4f} {ms_fast:>12.4f} {PAPER_CPU.get(batch, float("nan")):>18.2f} {GEANT4_MS:>15.0f}")
+        paper = f"{PAPER_CPU[batch]:.2f}" if batch in PAPER_CPU else "-"
+        print(f"{batch:>6} {ms_gen:>10.4f} {ms_fast:>12.4f} {paper:>18} {GEANT4_MS:>15.0f}")
 
 
 if __name__ == "__main__":

