@@ -4,15 +4,13 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty, extras
+from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty, extras, threads
 from hepreco.framework.artefacts import ArtefactProperty
 
 from .noise import latent_normals
 from .train import KIND, SCHEMA
 
 
-def _torch_threads(n: int) -> None:
-    extras.torch(needed_by="CaloGanSimulation").set_num_threads(n)
 
 
 class CaloGanSimulation(Algorithm):
@@ -44,18 +42,20 @@ class CaloGanSimulation(Algorithm):
         return {"geometry": self.services.declare(self.geometry_svc).geometry_name}
 
     def initialize(self) -> None:
-        from hepreco.framework import threads
-
         from .generator import load
 
         geometry = self.services.get(self.geometry_svc).geom
         if geometry.n_cells != 504:
             raise ConfigurationError(f"{self.name}: the generator makes showers of the calogan geometry "
                                      f"(504 cells), the job's geometry has {geometry.n_cells}")
-        threads.register("torch", _torch_threads)
         self.generator = self.services.artefacts.load(self.artefact("weights"), load)
 
     def execute(self, store) -> None:
+        # the job's thread policy (job.threads), set in this process by the framework
+        policy = threads.state().get("threads")
+        torch = extras.torch(needed_by=self.name)
+        if policy and torch.get_num_threads() != policy:
+            torch.set_num_threads(policy)
         particles = store[self.particles]
         n = len(particles)
         counts = ak.to_numpy(ak.num(particles))
