@@ -31,6 +31,7 @@ module                           contents
 ``calo.resolution``              cone sums and the sigma/E = a/sqrt(E) (+) b/E (+) c fit
 ``calo.services``                plugins ``GeometrySvc``, ``ConditionsSvc`` (HDF5 conditions, run IOVs)
 ``calo.sources``                 plugins ``ParticleGunSource``, ``CaloGanSource``
+``calo.outputs``                 plugin ``CaloGanOutput``: CaloGAN-format HDF5 files; cells <-> CaloGAN images
 ``calo.cell_chain``              plugins ``FastCaloSim``, ``CaloDigitiser``, ``CaloCellBuilder``
 ``calo.response``                plugin ``CaloResponse``: single-particle response and resolution
 ``calo.cell_histograms``         plugins ``CaloCellHistograms``, ``CaloEventDisplay``
@@ -87,6 +88,14 @@ module                           contents
 ``fpga.derive``                  command: train a small network, convert, validate, write the artefact
 ``fpga.compare``                 command: float model, hls4ml C++ model and emulator on the same inputs
 ``fpga.study``                   command: pruning, quantisation and reuse-factor estimates (PNG, table)
+``calogan.model``                 conditional shower generator (per-layer image heads) and critic (torch, lazy)
+``calogan.train``                 ``python -m hepreco.algorithms.calogan.train CONFIG``: adversarial training
+``calogan.generator``             loads the generator artefact; batched generation under inference_mode
+``calogan.simulation``            plugin ``CaloGanSimulation``: generated showers as ``CaloHits``
+``calogan.noise``                 latent normals from per-event seeds (counter-based, vectorised)
+``calogan.shapes``                CaloGAN shower-shape variables, Wasserstein-1, response (numpy)
+``calogan.validate``              ``python -m hepreco.algorithms.calogan.validate``: figures, AUC, table
+``calogan.safetensors_io``        safetensors files read and written with numpy
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

@@ -29,6 +29,7 @@ ALGORITHMS = {
     "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
     "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
+    "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }
 SOURCES = {
     "hepreco.algorithms.generation.pythia_source": ["PythiaSource"],
@@ -36,7 +37,8 @@ SOURCES = {
     "hepreco.framework.io.root": ["RootSource"],
     "hepreco.framework.io.hdf5": ["Hdf5Source"],
 }
-OUTPUTS = {"hepreco.framework.io.root": ["RootOutput"], "hepreco.framework.io.hdf5": ["Hdf5Output"]}
+OUTPUTS = {"hepreco.framework.io.root": ["RootOutput"], "hepreco.framework.io.hdf5": ["Hdf5Output"],
+           "hepreco.algorithms.calo.outputs": ["CaloGanOutput"]}
 SERVICES = {
     "hepreco.framework.services.messages": ["MessageSvc"],
     "hepreco.framework.services.histograms": ["HistogramSvc"],
@@ -89,7 +91,7 @@ def hepreco_register_artefacts():
 
     # the built-in calibration tables and models, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("clusters", "jets", "ml")]
+                         "data") for package in ("calogan", "clusters", "jets", "ml")]
 
 
 @hookimpl
