@@ -25,7 +25,7 @@ import yaml
 
 from hepreco.framework.artefacts import _NAME
 from hepreco.framework.component import Component, Property
-from hepreco.framework.config import _Loader
+from hepreco.framework.config import read_yaml
 from hepreco.framework.errors import ConfigurationError, Location, PropertyError, UnknownNameError
 
 from .data import CELLS_SUM, INPUT_KINDS
@@ -243,20 +243,7 @@ def _mapping(doc: Any, file: str, section: str, line: int) -> dict:
 
 def load(path: str, overrides: list[str] = ()) -> TrainConfig:
     """Read and validate a training configuration; ``overrides`` are ``section.key=value`` texts (YAML values)."""
-    try:
-        with open(path) as f:
-            loader = _Loader(f)
-            loader.name = path
-            try:
-                doc = loader.get_single_data()
-            finally:
-                loader.dispose()
-    except FileNotFoundError:
-        raise ConfigurationError(f"training configuration {path!r} does not exist") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise ConfigurationError(f"YAML syntax error: {exc.problem}", Location(path, mark.line + 1 if mark else None)) \
-            from None
+    doc = read_yaml(path, "training configuration")
     return from_dict(doc, path, overrides)
 
 
