@@ -22,7 +22,6 @@ mask folded into the gains).
 from __future__ import annotations
 
 import argparse
-import time
 
 import awkward as ak
 import numba
@@ -34,19 +33,11 @@ from hepreco.algorithms.calo.geometry import load_geometry
 from hepreco.algorithms.calo.simulation import simulate
 from hepreco.algorithms.generation.pythia_source import generate
 from hepreco.framework.services.random import RandomSvc
+from _timing import best  # noqa: E402
 
 
 def dijets(n: int):
     return generate(n, ["HardQCD:all = on", "PhaseSpace:pTHatMin = 100."], seed=1)
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

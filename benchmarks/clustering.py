@@ -43,6 +43,7 @@ from hepreco.algorithms.clusters import kernels  # noqa: E402
 from hepreco.algorithms.generation.pythia_source import generate  # noqa: E402
 from hepreco.framework.services.random import RandomSvc  # noqa: E402
 from tests.algorithms.clusters.test_topo import reference_topo_cluster  # noqa: E402
+from _timing import best  # noqa: E402
 
 
 def dijet_cells(n, geometry, cond):
@@ -56,15 +57,6 @@ def dijet_cells(n, geometry, cond):
     adc = digitise(hits, cond["pedestal"], cond["gain"], cond["noise_sigma"],
                    RandomSvc(seed=1).seeds(ids, "CaloDigitiser"), adc_max=cond["adc_max"])
     return build_cells(adc, cond["pedestal"], cond["gain"], cond["dead_mask"]), counts
-
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def as_sets(row, n):

@@ -47,17 +47,9 @@ from hepreco.framework.event_store import EventStore, make_event_ids
 from hepreco.framework.sequence import ChunkRunner
 from hepreco.framework.testing import INPUT_PRODUCER
 from hepreco.framework.services.random import RandomSvc
+from _timing import best  # noqa: E402
 
 LSB, NOISE_CUT, MAX_COUNT = 0.5, 2, 255
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def dijet_cells(n: int, geometry) -> np.ndarray:

@@ -37,6 +37,7 @@ from hepreco.framework import threads as thread_policy
 from hepreco.framework.event_store import EventStore, make_event_ids
 from hepreco.framework.io import read
 from hepreco.framework.io.hdf5 import write_hdf5
+from _timing import best  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(20)]
 LAYERS = {"cells_PreSampler": (5, 5), "cells_EMB1": (3, 17), "cells_EMB2": (7, 7), "cells_EMB3": (7, 5)}
@@ -84,15 +85,6 @@ def write_dataset(folder: str, n_objects: int, seed: int = 1) -> str:
     write_hdf5(os.path.join(folder, "part-00000.h5"), make_event_ids(1, np.arange(n_events)),
                {"Records": ak.unflatten(flat, counts)})
     return folder
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
