@@ -184,13 +184,23 @@ def reference_energy(columns: dict[str, np.ndarray], relative_to: str, spec: Inp
     return columns[relative_to].astype(np.float64)
 
 
+#: smallest reference energy a ratio target is taken against [GeV]: a window with (almost) no energy would
+#: otherwise give ratios of thousands, whose few outliers dominate a squared loss
+REFERENCE_FLOOR = 0.1
+
+
 def encode_target(target: np.ndarray, reference: np.ndarray | None, prep: dict | None = None):
-    """The standardised regression target (``target / reference`` when a reference is given) and its scaling."""
+    """The standardised regression target and its scaling.
+
+    With a reference the target is ``log(target / max(reference, REFERENCE_FLOOR))`` (``transform``
+    ``log_ratio``): a correction factor learnt on a log scale, robust against windows holding little energy.
+    """
     y = target.astype(np.float64)
+    transform = "log_ratio" if reference is not None else "none"
     if reference is not None:
-        y = y / np.where(reference > 0, reference, 1.0)
+        y = np.log(np.maximum(y, 1e-6) / np.maximum(reference, REFERENCE_FLOOR))
     if prep is None:
-        prep = {"mean": float(np.mean(y)) if y.size else 0.0, "std": _std(y)}
+        prep = {"mean": float(np.mean(y)) if y.size else 0.0, "std": _std(y), "transform": transform}
     return ((y - prep["mean"]) / prep["std"]).astype(np.float32), prep
 
 
@@ -198,7 +208,9 @@ def decode_target(output: np.ndarray, reference: np.ndarray | None, prep: dict) 
     """The regressed value from the model's output (inverse of :func:`encode_target`)."""
     y = output.astype(np.float64) * prep["std"] + prep["mean"]
     if reference is not None:
-        y = y * np.where(reference > 0, reference, 1.0)
+        if prep.get("transform") == "log_ratio":
+            return np.exp(y) * np.maximum(reference, REFERENCE_FLOOR)
+        y = y * np.where(reference > 0, reference, 1.0)  # artefacts written before the log-ratio target
     return y
 
 

@@ -69,8 +69,11 @@ def test_regression_target_relative_to_the_summed_cells_round_trips():
     ref = data.reference_energy(cols, data.CELLS_SUM, spec)
     assert ref.tolist() == [3.0, 8.0]
     y, prep = data.encode_target(cols["true_e"], ref)
-    assert prep["mean"] == pytest.approx(1.25)  # mean of 6/3 and 4/8
+    assert prep["transform"] == "log_ratio" and prep["mean"] == pytest.approx((np.log(2.0) + np.log(0.5)) / 2)
     np.testing.assert_allclose(data.decode_target(y, ref, prep), [6.0, 4.0], rtol=1e-6)
+    # a window with almost no energy: the ratio is taken against the floor, not a near-zero sum
+    y, prep = data.encode_target(np.array([6.0, 4.0, 5.0]), np.array([3.0, 8.0, 1e-4]))
+    assert np.all(np.isfinite(y)) and data.decode_target(y, np.array([3.0, 8.0, 1e-4]), prep)[2] == pytest.approx(5.0)
 
 
 def test_the_data_hash_covers_the_content_of_the_files_read(tmp_path):
