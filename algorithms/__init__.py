@@ -69,7 +69,7 @@ module                           contents
 ``ml.artefact``                  model artefacts: safetensors weights + JSON metadata, checked on load
 ``ml.runtime``                   torch under the job's thread policy; batched forward passes
 ``ml.inference``                 plugins ``JetTagger``, ``EgammaIdentifier``, ``CaloEnergyRegression``
-``ml.performance``               models against cut-based and shower-shape baselines on the test split
+``ml.performance``               models against cut-based, shower-shape and linear baselines on the test split
 ``trigger.kernels``              the Level-1 calorimeter kernels in one namespace
 ``trigger.towers``               ``tower_map`` (cells to 0.1 x 0.1 towers, cached), ``tower_counts`` (quantised E_T)
 ``trigger.windows``              2 x 2 core sums, the local-maximum rule with its tie-breaking, window sums

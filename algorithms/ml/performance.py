@@ -177,6 +177,60 @@ def egamma(data: list[str], models: list[str], output_dir: str, collection: str 
     return table
 
 
+#: particle types of the regression study: name -> pdg ids of the gun particle
+PARTICLES = {"electron": (11, -11), "photon": (22,), "pi0": (111,), "charged pion": (211, -211)}
+
+
+def regression(data: list[str], models: list[str], output_dir: str, collection: str = "RegressionDataset",
+               edges=(1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)) -> dict:
+    """Response and resolution against true energy, per particle type, of the linear calibration (the
+    summed window energy times one constant, the median of true/sum over the training split) and of each
+    regression model, with sigma/E = a/sqrt(E) (+) b/E (+) c fitted to each; on the test split."""
+    from ..calo.resolution import fit_resolution
+    from . import artefact
+    from .data import CELLS_SUM, reference_energy
+
+    rows = records(data, collection)
+    specs = [artefact.InputSpec.from_dict(artefact.check_file(p)["inputs"]) for p in models]
+    needed = {f for spec in specs for f in spec.needed()}
+    cell_fields = sorted(f for f in ak.fields(rows) if f.startswith("cells_"))
+    cols = columns_of(rows, sorted({"split", "true_e", "true_pdg", *needed, *cell_fields}))
+    split = cols["split"].astype(int)
+    total = reference_energy(cols, CELLS_SUM, artefact.InputSpec("cells", cell_fields))
+    train, test = split == TRAIN, split == TEST
+    k = float(np.median(cols["true_e"][train] / np.maximum(total[train], 1e-3)))
+    tcols = {n: v[test] for n, v in cols.items()}
+    true, pdg = tcols["true_e"].astype(np.float64), tcols["true_pdg"].astype(int)
+    methods = {f"linear (sum x {k:.3f})": k * total[test]}
+    from . import runtime
+    from .data import TARGET, decode_target
+
+    for path in models:
+        model = artefact.load(path)
+        raw = runtime.predict(model.module, model_inputs(tcols, model.spec, model.preprocessing), 4096)
+        relative = model.regression.get("relative_to", "")
+        ref = reference_energy(tcols, relative, model.spec) if relative else None
+        methods[os.path.basename(path).split("@")[0]] = decode_target(raw[:, 0], ref, model.preprocessing[TARGET])
+    table: dict = {"edges_GeV": list(edges), "particles": {}}
+    for name, ids in PARTICLES.items():
+        sel = np.isin(pdg, ids)
+        if sel.sum() < 20:
+            continue
+        row = {}
+        for m, pred in methods.items():
+            rr = metrics.response_resolution(true[sel], pred[sel], np.asarray(edges))
+            ok = np.isfinite(rr["resolution"]) & (np.asarray(rr["count"]) >= 10)
+            fit = fit_resolution(np.asarray(rr["centre"])[ok], np.asarray(rr["resolution"])[ok]) if ok.sum() >= 3 \
+                else {}
+            mid = [i for i, c in enumerate(rr["centre"]) if 10.0 <= c <= 100.0 and ok[i]]
+            row[m] = {**rr, "fit": fit, "resolution_10_100": float(np.mean([rr["resolution"][i] for i in mid]))
+                      if mid else float("nan")}
+        table["particles"][name] = row
+    os.makedirs(output_dir, exist_ok=True)
+    _write(table, output_dir)
+    return table
+
+
 def _write(table: dict, output_dir: str) -> None:
     with open(os.path.join(output_dir, "performance.json"), "w") as f:
         json.dump(table, f, indent=1, default=float)
@@ -237,6 +291,16 @@ def _plot_sculpting(scores, cols, label, weight, labels, output_dir) -> str:
 def markdown(table: dict) -> str:
     """The table as Markdown (one row per method and task)."""
     lines = []
+    if "particles" in table:
+        lines += ["| particle | method | response 10-100 GeV | resolution 10-100 GeV | a [sqrt(GeV)] | b [GeV] | c |",
+                  "|---|---|---|---|---|---|---|"]
+        for particle, row in table["particles"].items():
+            for m, r in row.items():
+                mid = [x for c, x in zip(r["centre"], r["response"]) if 10.0 <= c <= 100.0]
+                fit = r["fit"] or {"a": float("nan"), "b": float("nan"), "c": float("nan")}
+                lines.append(f"| {particle} | {m} | {np.nanmean(mid):.3f} | {r['resolution_10_100']:.3f} | "
+                             f"{fit['a']:.3f} | {fit['b']:.3f} | {fit['c']:.3f} |")
+        return "\n".join(lines)
     if "tasks" in table:
         lines += ["| task | method | AUC | 1/eps_B at 50% | 1/eps_B at 30% |", "|---|---|---|---|---|"]
         for task, t in table["tasks"].items():
@@ -251,7 +315,7 @@ def markdown(table: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m hepreco.algorithms.ml.performance", description=__doc__.split("\n")[0])
-    p.add_argument("study", choices=["jets", "egamma"])
+    p.add_argument("study", choices=["jets", "egamma", "regression"])
     p.add_argument("--data", nargs="+", required=True, help="dataset stream folders or files")
     p.add_argument("--model", nargs="*", default=[], help="model artefacts (.safetensors)")
     p.add_argument("--test-data", nargs="*", default=[],
@@ -260,8 +324,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.study == "jets":
         table = jets(args.data, args.model, args.output_dir, test_data=args.test_data)
-    else:
+    elif args.study == "egamma":
         table = egamma(args.data, args.model, args.output_dir)
+    else:
+        table = regression(args.data, args.model, args.output_dir)
     print(markdown(table))
     print(f"wrote {args.output_dir}/performance.json", file=sys.stderr)
     return 0

@@ -36,3 +36,27 @@ def test_markdown_tables_list_every_method():
     text = markdown(table)
     assert "| w_vs_qcd | cuts | 0.700 | 10.0 | 30.0 |" in text and "| w_vs_qcd | mlp | 0.900 |" in text
     assert "| net | 87.5% | 93.0% |" in markdown({"methods": {"net": {"accuracy": 0.875, "auc": 0.93}}})
+
+
+def test_regression_study_calibrates_the_summed_cells_and_fits_the_resolution(tmp_path):
+    import os
+
+    import awkward as ak
+
+    from hepreco.algorithms.ml.performance import regression
+    from hepreco.framework.io.hdf5 import write_hdf5
+
+    from . import synthetic
+
+    ids, recs = synthetic.records(n_events=3000, seed=4)  # the cells hold 0.95 of true_e
+    recs = ak.with_field(recs, ak.where(recs.label == 1, 211, 11), "true_pdg")
+    os.makedirs(tmp_path / "data")
+    write_hdf5(str(tmp_path / "data" / "part-00000.h5"), ids, {"RegressionDataset": recs})
+    table = regression([str(tmp_path / "data")], [], str(tmp_path / "out"))
+    assert set(table["particles"]) == {"electron", "charged pion"}
+    (name, linear), = table["particles"]["electron"].items()
+    assert name.startswith("linear (sum x 1.05")  # 1 / 0.95
+    filled = [r for r, n in zip(linear["response"], linear["count"]) if n >= 10]
+    assert filled and all(abs(r - 1.0) < 0.03 for r in filled)
+    assert 0.025 < linear["resolution_10_100"] < 0.045  # two layers with an independent 5% spread each: 3.5%
+    assert "| electron | linear" in markdown(table)
