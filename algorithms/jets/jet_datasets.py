@@ -19,6 +19,7 @@ import numpy as np
 from hepreco.framework import Algorithm, Input, Output, Property
 
 from ..arrays import flatten_jagged, flatten_values
+from ..ml.data import flat_weights
 from ..ml.splits import split_of
 from .constituent_sets import constituent_sets
 from .images import jet_images
@@ -40,7 +41,9 @@ def pt_flat_weights(pt, label, bins) -> np.ndarray:
     Each object gets ``N_c / (n_b * N_cb)``: ``N_cb`` objects of its class ``c``
     in its pT bin, ``N_c`` of the class in all bins, ``n_b`` the bins where the
     class has objects; so every class's weighted pT histogram is flat and its
-    weights average 1.  Objects outside the bins get weight 0.
+    weights average 1.  Objects outside the bins, and those with a negative
+    label, get weight 0.  The training's ``data.flatten`` option
+    (:func:`hepreco.algorithms.ml.data.flat_weights`) computes the same.
 
     Parameters
     ----------
@@ -57,28 +60,7 @@ def pt_flat_weights(pt, label, bins) -> np.ndarray:
     numpy.ndarray
         float32 weights, one per object.
     """
-    pt = np.asarray(pt, dtype=np.float64)
-    label = np.asarray(label)
-    if pt.shape != label.shape or pt.ndim != 1:
-        raise ValueError(f"pt and label must be 1-d arrays of one length, got shapes {pt.shape} and {label.shape}")
-    if np.ndim(bins) == 0:
-        if pt.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        edges = np.linspace(pt.min(), pt.max(), int(bins) + 1)
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-            raise ValueError(f"bins must be increasing pT edges (GeV), got {bins!r}")
-    index = np.searchsorted(edges, pt, side="right") - 1
-    index[pt == edges[-1]] = edges.size - 2  # the last edge belongs to the last bin, as in numpy.histogram
-    inside = (index >= 0) & (index < edges.size - 1)
-    weights = np.zeros(pt.shape, dtype=np.float64)
-    for c in np.unique(label[inside]):
-        mine = inside & (label == c)
-        counts = np.bincount(index[mine], minlength=edges.size - 1)
-        filled = np.count_nonzero(counts)
-        weights[mine] = mine.sum() / (filled * counts[index[mine]])
-    return weights.astype(np.float32)
+    return flat_weights(pt, label, bins, edges_name="pT edges (GeV)")
 
 
 def _is_classes(value) -> None:

@@ -286,29 +286,42 @@ def class_map(labels: list[str], classes: list | dict) -> tuple[list[str], np.nd
     return list(groups), table
 
 
-def flat_weights(x, label, bins: int) -> np.ndarray:
-    """Per-object weights making every class's spectrum of ``x`` flat in ``bins`` equal bins over its range.
+def flat_weights(x, label, bins, edges_name: str = "edges") -> np.ndarray:
+    """Per-object weights that make every class's spectrum of ``x`` flat over ``bins``.
 
-    Each object of class ``c`` in bin ``b`` gets ``N_c / (n_c * N_cb)`` (``N_cb``
-    objects of the class in the bin, ``N_c`` in all, ``n_c`` bins the class
-    fills), so each class's weighted histogram is flat and its weights average
-    1.  Objects with a negative label get weight 0.
+    Each object of class ``c`` in bin ``b`` gets ``N_c / (n_c * N_cb)``: ``N_cb``
+    objects of the class in the bin, ``N_c`` of the class in all bins, ``n_c``
+    the bins the class fills; so every class's weighted histogram is flat and
+    its weights average 1.  ``bins``: increasing edges, or a number of equal
+    bins between the smallest and largest ``x`` of the labelled objects.
+    Objects outside the edges, and objects with a negative label (no class),
+    get weight 0; the last edge belongs to the last bin, as in
+    ``numpy.histogram``.  float32 weights, one per object; ``edges_name`` names
+    the edges in the error for bad ``bins``.
     """
-    x = np.asarray(x, np.float64)
+    x = np.asarray(x, dtype=np.float64)
     label = np.asarray(label)
-    out = np.zeros(len(x), np.float32)
-    ok = label >= 0
-    if not ok.any():
-        return out
-    lo, hi = float(x[ok].min()), float(x[ok].max())
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, int(bins) + 1)
-    b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, int(bins) - 1)
-    for c in np.unique(label[ok]):
-        sel = label == c
-        counts = np.bincount(b[sel], minlength=int(bins)).astype(np.float64)
-        filled = np.count_nonzero(counts)
-        out[sel] = sel.sum() / (filled * counts[b[sel]])
-    return out
+    if x.shape != label.shape or x.ndim != 1:
+        raise ValueError(f"values and labels must be 1-d arrays of one length, got shapes {x.shape} and "
+                         f"{label.shape}")
+    labelled = label >= 0
+    if np.ndim(bins) == 0:
+        if not labelled.any():
+            return np.zeros(x.shape, dtype=np.float32)
+        edges = np.linspace(x[labelled].min(), x[labelled].max(), int(bins) + 1)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"bins must be increasing {edges_name}, got {bins!r}")
+    index = np.searchsorted(edges, x, side="right") - 1
+    index[x == edges[-1]] = edges.size - 2
+    inside = labelled & (index >= 0) & (index < edges.size - 1)
+    weights = np.zeros(x.shape, dtype=np.float64)
+    for c in np.unique(label[inside]):
+        mine = inside & (label == c)
+        counts = np.bincount(index[mine], minlength=edges.size - 1)
+        weights[mine] = mine.sum() / (np.count_nonzero(counts) * counts[index[mine]])
+    return weights.astype(np.float32)
 
 
 def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels: list[str] | None = None,
