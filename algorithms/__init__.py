@@ -95,7 +95,7 @@ module                           contents
 ``calogan.noise``                 latent normals from per-event seeds (counter-based, vectorised)
 ``calogan.shapes``                CaloGAN shower-shape variables, Wasserstein-1, response (numpy)
 ``calogan.validate``              ``python -m hepreco.algorithms.calogan.validate``: figures, AUC, table
-``calogan.safetensors_io``        safetensors files read and written with numpy
+``calogan.safetensors_io``        the generator's safetensors weights files, through the safetensors package
 ===============================  ===============================================================
 
 Data files (geometries, calibration tables) are in each sub-package's

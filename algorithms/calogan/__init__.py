@@ -4,5 +4,5 @@
 ``generator`` (loading an artefact, batched inference), ``simulation`` (the
 ``CaloGanSimulation`` plugin), ``shapes`` (shower-shape variables in numpy),
 ``validate`` (the validation command), ``noise`` (latent noise from the
-per-event random streams), ``safetensors_io`` (weights files in numpy).
+per-event random streams), ``safetensors_io`` (weights files through safetensors).
 """
