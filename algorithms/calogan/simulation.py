@@ -4,7 +4,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty, extras, threads
+from hepreco.framework import Algorithm, ConfigurationError, Input, Output, Property, ServiceProperty, extras
 from hepreco.framework.artefacts import ArtefactProperty
 
 from .noise import latent_normals
@@ -42,6 +42,7 @@ class CaloGanSimulation(Algorithm):
         return {"geometry": self.services.declare(self.geometry_svc).geometry_name}
 
     def initialize(self) -> None:
+        from ..ml import runtime  # noqa: F401  (registers torch with the job's thread policy, job.threads)
         from .generator import load
 
         geometry = self.services.get(self.geometry_svc).geom
@@ -51,11 +52,6 @@ class CaloGanSimulation(Algorithm):
         self.generator = self.services.artefacts.load(self.artefact("weights"), load)
 
     def execute(self, store) -> None:
-        # the job's thread policy (job.threads), set in this process by the framework
-        policy = threads.state().get("threads")
-        torch = extras.torch(needed_by=self.name)
-        if policy and torch.get_num_threads() != policy:
-            torch.set_num_threads(policy)
         particles = store[self.particles]
         n = len(particles)
         counts = ak.to_numpy(ak.num(particles))
