@@ -61,11 +61,17 @@ def narrowest_window(values: np.ndarray, fraction: float) -> tuple[float, float]
     return float(v[i]), float(v[i + k - 1])
 
 
-def model_scores(path: str, cols: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
-    """Class names and class probabilities of the model artefact at ``path`` for the rows of ``cols``."""
-    from . import artefact, runtime
+def load_models(paths: list[str]) -> dict:
+    """Name (``jet-tagger-mlp``) -> loaded model, for the model artefacts at ``paths``, each read once."""
+    from . import artefact
 
-    model = artefact.load(path)
+    return {os.path.basename(p).split("@")[0]: artefact.load(p) for p in paths}
+
+
+def model_scores(model, cols: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Class names and class probabilities of a loaded classification model for the rows of ``cols``."""
+    from . import runtime
+
     inputs = model_inputs(cols, model.spec, model.preprocessing)
     return model.classes, runtime.softmax(runtime.predict(model.module, inputs, 4096))
 
@@ -93,20 +99,15 @@ def jets(data: list[str], models: list[str], output_dir: str, collection: str = 
         extra = records(test_data, collection)
         extra = ak.with_field(extra, ak.full_like(extra["split"], TEST), "split")
         rows = ak.concatenate([rows, extra])
-    model_fields = set()
-    from . import artefact
-
-    for path in models:
-        meta = artefact.check_file(path)
-        spec = artefact.InputSpec.from_dict(meta["inputs"])
-        model_fields.update(spec.needed())
+    loaded = load_models(models)
+    model_fields = {f for model in loaded.values() for f in model.spec.needed()}
     cols = columns_of(rows, sorted({"label", "split", "pt", "sd_m", "tau21", "tau32", "d2", *model_fields}))
     label, split = cols["label"].astype(int), cols["split"].astype(int)
     train, test = split == TRAIN, split == TEST
     tcols = {k: v[test] for k, v in cols.items()}
     tlabel = label[test]
     weight = flat_weights(tcols["pt"], tlabel, 20)
-    scores = {os.path.basename(p).split("@")[0]: model_scores(p, tcols) for p in models}
+    scores = {name: model_scores(model, tcols) for name, model in loaded.items()}
     table: dict = {"objects": {name: int((tlabel == i).sum()) for i, name in enumerate(labels)}, "tasks": {}}
     curves: dict = {}
     for task, (shape, d2) in JET_TASKS.items():
@@ -153,12 +154,9 @@ def likelihood_baseline(train_cols: dict, train_y: np.ndarray, test_cols: dict, 
 def egamma(data: list[str], models: list[str], output_dir: str, collection: str = "EgammaDataset",
            shapes=SHOWER_SHAPES) -> dict:
     """Accuracy and AUC of the cell networks against the shower-shape likelihood (see the module docstring)."""
-    from . import artefact
-
     rows = records(data, collection)
-    needed = set()
-    for path in models:
-        needed.update(artefact.InputSpec.from_dict(artefact.check_file(path)["inputs"]).needed())
+    loaded = load_models(models)
+    needed = {f for model in loaded.values() for f in model.spec.needed()}
     cols = columns_of(rows, sorted({"label", "split", *shapes, *needed}))
     label, split = cols["label"].astype(int), cols["split"].astype(int)
     train, test = split == TRAIN, split == TEST
@@ -166,9 +164,8 @@ def egamma(data: list[str], models: list[str], output_dir: str, collection: str 
     y = label[test]
     methods = {"shower-shape likelihood": likelihood_baseline({k: cols[k][train] for k in shapes}, label[train],
                                                               {k: tcols[k] for k in shapes}, shapes)}
-    for path in models:
-        classes, probs = model_scores(path, tcols)
-        methods[os.path.basename(path).split("@")[0]] = probs[:, 1]
+    for name, model in loaded.items():
+        methods[name] = model_scores(model, tcols)[1][:, 1]
     table = {"objects": {"test": int(len(y)), "signal": int((y == 1).sum())}, "methods": {
         m: {"accuracy": float(np.mean((s > 0.5) == (y == 1))), "auc": metrics.auc(y == 1, s)}
         for m, s in methods.items()}}
@@ -191,8 +188,8 @@ def regression(data: list[str], models: list[str], output_dir: str, collection: 
     from .data import CELLS_SUM, reference_energy
 
     rows = records(data, collection)
-    specs = [artefact.InputSpec.from_dict(artefact.check_file(p)["inputs"]) for p in models]
-    needed = {f for spec in specs for f in spec.needed()}
+    loaded = load_models(models)
+    needed = {f for model in loaded.values() for f in model.spec.needed()}
     cell_fields = sorted(f for f in ak.fields(rows) if f.startswith("cells_"))
     cols = columns_of(rows, sorted({"split", "true_e", "true_pdg", *needed, *cell_fields}))
     split = cols["split"].astype(int)
@@ -205,12 +202,11 @@ def regression(data: list[str], models: list[str], output_dir: str, collection: 
     from . import runtime
     from .data import TARGET, decode_target
 
-    for path in models:
-        model = artefact.load(path)
+    for name, model in loaded.items():
         raw = runtime.predict(model.module, model_inputs(tcols, model.spec, model.preprocessing), 4096)
         relative = model.regression.get("relative_to", "")
         ref = reference_energy(tcols, relative, model.spec) if relative else None
-        methods[os.path.basename(path).split("@")[0]] = decode_target(raw[:, 0], ref, model.preprocessing[TARGET])
+        methods[name] = decode_target(raw[:, 0], ref, model.preprocessing[TARGET])
     table: dict = {"edges_GeV": list(edges), "particles": {}}
     for name, ids in PARTICLES.items():
         sel = np.isin(pdg, ids)
