@@ -87,4 +87,16 @@ def _apply_threads(threads: int) -> int:
     return numba.get_num_threads()
 
 
-_thread_policy.register("numba", _apply_threads)
+_thread_policy.register("numba", _apply_threads, starts_pool=True)  # numba.set_num_threads starts the layer
+
+
+def _fork_hazard() -> str | None:
+    """Fork check: numba's threading layer, once started, is not fork-safe (its OpenMP layer aborts the child)."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # not started in this process
+        return None
+    return f"numba's {layer} threading layer is running in this process"
+
+
+_thread_policy.register_fork_check("numba", _fork_hazard)

@@ -15,7 +15,12 @@ Prints events/s for ``sequential`` with one thread (``--threads 1``) and for
 ``processes`` and ``dask`` with ``--workers`` workers of one thread each,
 their ratio to sequential, and the CPU seconds the run's processes used (a
 ratio far from the wall-clock one means the machine was busy with other
-work).  With ``--repeat N`` the best (shortest) of N runs is shown.  The load
+work).  ``loop s`` and ``loop ratio`` are the same for the event loop alone
+(``report.json`` ``wall.event_loop``: from handing out the first item, which
+includes starting and preparing the workers, to the last result), without
+the start-up before it and the end of job after it, which every executor
+pays once; ``start`` is how the workers started (``fork`` from the prepared
+client, or ``spawn``).  With ``--repeat N`` the best (shortest) of N runs is shown.  The load
 average before each measurement is printed: figures taken on a busy machine
 understate the scaling.
 """
@@ -77,8 +82,9 @@ def main() -> None:
         print(f"{os.path.relpath(args.job, ROOT)}, {args.events} events per run, whole `hepreco run` process timed "
               f"(start-up, workers, Pythia init, kernel cache loading, outputs included), best of {args.repeat}")
         print(f"{'executor':>11} {'workers':>7} {'threads':>7} {'chunk':>6} {'wall s':>8} {'events/s':>9} "
-              f"{'ratio':>6} {'CPU s':>7}  load average (1, 5, 15 min) before")
-        reference = None
+              f"{'ratio':>6} {'loop s':>7} {'loop ratio':>10} {'start':>6} {'CPU s':>7}  "
+              "load average (1, 5, 15 min) before")
+        reference = loop_reference = None
         for executor in executors:
             workers = 1 if executor == "sequential" else args.workers
             runs = []
@@ -90,12 +96,15 @@ def main() -> None:
                 runs.append((wall, cpu, load, report))
             wall, cpu, load, report = min(runs, key=lambda r: r[0])
             rate = args.events / wall
+            loop = report["wall"]["event_loop"]
             if reference is None:
-                reference = rate
+                reference, loop_reference = rate, args.events / loop
             chunk = report["config"]["job"]["chunk_size"]
             threads = report["threads"]["per_worker"]
+            start = report["executor"].get("start", "-")
             print(f"{executor:>11} {workers:>7} {threads:>7} {chunk:>6} {wall:8.1f} {rate:9.2f} "
-                  f"{rate / reference:6.2f} {cpu:7.1f}  {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
+                  f"{rate / reference:6.2f} {loop:7.1f} {args.events / loop / loop_reference:10.2f} {start:>6} "
+                  f"{cpu:7.1f}  {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
         if reference is not None and len(executors) > 1:
             print(f"goal: {args.workers} workers >= {0.9 * args.workers:.1f}x one sequential thread")
 

@@ -19,11 +19,12 @@ from . import threads as thread_policy
 from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
-from .job import Job, process_item
+from .job import Job, prepare, process_item
 from .manifest import Manifest, atomic_write_json, writing
 from .report import summary, versions
 from .io.merge import Combiner
 from .results import ResultMerger, item_order
+from .services.histograms import draw_task
 from .services.accumulators import AccumulatorSvc
 
 
@@ -79,35 +80,48 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
     pins = {who: art.sha256 for who, art in job.artefacts().items()}
     workers = s.workers if s.executor != "sequential" else 1
     threads = thread_policy.resolve(s.threads, workers)
-    fn = partial(process_item, resolved, out, f"{job.config_hash(physics_only=False)}:{out}", artefacts=pins,
-                 threads=threads)
+    job_key = f"{job.config_hash(physics_only=False)}:{out}"
+    fn = partial(process_item, resolved, out, job_key, artefacts=pins, threads=threads)
+    # what fn builds on its first call, built in this process by an executor that forks its workers from it:
+    # one thread, and no thread pool started, which a fork would break
+    warm = partial(prepare, resolved, out, job_key, artefacts=pins, threads=1, start_pools=False)
     bar = _progress(sum(it.n_events for it in items if it.key not in done), s.progress and not quiet)
     todo = (it for it in items if it.key not in done)  # lazily: no second list of the items
+    executor = results = None
+    loop_start = time.time()
     try:
-        with make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads) as executor:
-            retries = executor.retries
-            for res in executor.run(fn, todo):
-                if isinstance(res, ItemFailure):
-                    failures.append(res)
-                    merged.skip(res.index)
-                    continue
-                key = f"{res.index:05d}"
-                manifest.record(key, res)
-                bar.update(res.n_read)
-                merged.add(res)
-                with writing(out):
-                    for combiner in combiners:
-                        combiner.add(key, res.parts)
+        executor = make_executor(s.executor, s.workers, s.max_retries, s.scheduler, threads)
+        retries = executor.retries
+        results = executor.run(fn, todo, prepare=warm)
+        for res in results:
+            if isinstance(res, ItemFailure):
+                failures.append(res)
+                merged.skip(res.index)
+                continue
+            key = f"{res.index:05d}"
+            manifest.record(key, res)
+            bar.update(res.n_read)
+            merged.add(res)
+            with writing(out):
+                for combiner in combiners:
+                    combiner.add(key, res.parts)
     except AlgorithmError as exc:
         abort = exc
     except KeyboardInterrupt as exc:
         interrupted = exc  # what completed is kept: --resume continues from there
     except BaseException:
+        if results is not None:
+            results.close()
+        if executor is not None:
+            executor.close()
         manifest.close(complete=False, raising=False)  # keep what completed: --resume continues from there
         raise
     finally:
         bar.close()
+        if results is not None:
+            results.close()  # stopped early: the executor lets the items in flight finish (and write their parts)
         manifest.discard_unrecorded()  # parts of items that were not recorded (abort, error) go
+    loop_end = time.time()
     if interrupted is not None and abort is None and not failures and merged.items + merged.waiting == len(items):
         interrupted = None  # the stop came while the executor was shutting down: every item is complete
 
@@ -123,7 +137,11 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         with writing(out):
             for combiner in combiners if complete and interrupted is None else []:
                 combiner.flush()
-            hist_files = job.services.histograms.write(histograms, out)
+            # the executor's workers draw the histograms while this process writes the rest
+            hist_svc = job.services.histograms
+            tasks = hist_svc.drawing_tasks(histograms, out)
+            drawing = executor.map_async(draw_task, tasks) if executor else (lambda: [draw_task(t) for t in tasks])
+            hist_files = hist_svc.write_root(histograms, out)
             summaries = []
             for alg in job.algorithms() if interrupted is None else []:
                 prefix = alg.name + "/"
@@ -131,9 +149,15 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
                 owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
                 if owned or owned_acc:
                     summaries += call_end_of_job(alg, owned, owned_acc, out)
+            hist_files += hist_svc.drawn(tasks, drawing())
     except BaseException:
         manifest.close(complete=False, raising=False)
         raise
+    finally:
+        if executor is not None:
+            executor.close()
+    method, why = getattr(executor, "started", ("", ""))
+    executor_start = {"start": method, **({"not_forked": why} if why else {})} if method else {}
     manifest.close(complete=complete)
     finished = time.time()
     report = {
@@ -142,6 +166,8 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "finished": datetime.datetime.fromtimestamp(finished).isoformat(timespec="seconds"),
         "wall_seconds": finished - started,
+        # building the client's job comes before ``started``; the event loop includes starting the workers
+        "wall": {"setup": loop_start - started, "event_loop": loop_end - loop_start, "end_of_job": finished - loop_end},
         "job_options": job.file,
         "output_dir": out,
         "config": resolved,
@@ -149,7 +175,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "physics_hash": config_hash,
         "versions": versions(),
         "plugins": [vars(p) for p in job.registry.plugins],
-        "executor": {"name": s.executor, "workers": workers},
+        "executor": {"name": s.executor, "workers": workers, **executor_start},
         "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
                     "applied": merged.threads},
         "items": {"total": len(items), "completed": merged.items, "resumed": n_resumed,

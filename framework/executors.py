@@ -16,6 +16,19 @@ retried (``job.max_retries`` times) and then reported as an
 Every item run more than once is listed in ``Executor.retries`` (for the
 report).  Workers of the ``processes`` pool exit by themselves when the
 main process dies (even by SIGKILL).
+
+Where the system can fork (Linux), the ``processes`` pool is forked from the
+client after the client has built and initialised the job once
+(``prepare``): the workers start with every module imported, every kernel
+loaded, the geometry built, Pythia initialised and the models read, instead
+of each doing all of that again.  The client forks only while no library
+reports a thread pool that a fork would break
+(:func:`~hepreco.framework.threads.fork_hazard`); otherwise, and on other
+systems, the workers are started fresh ('spawn').
+
+After the event loop, :meth:`Executor.map_async` spreads end-of-job work
+(drawing the histograms) over the same workers while the client does its own
+(the algorithms' summaries).
 """
 from __future__ import annotations
 
@@ -23,6 +36,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -31,6 +45,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from . import extras
+from . import threads as policy
 from .io.source import WorkItem
 
 
@@ -66,8 +81,23 @@ class Executor:
         entry["attempts"] += 1
         entry["reasons"].append(reason)
 
-    def run(self, fn: Callable, items: Iterable[WorkItem]) -> Iterator:
+    def run(self, fn: Callable, items: Iterable[WorkItem], prepare: Callable[[], object] | None = None) -> Iterator:
+        """``fn(item)`` for every item, as they complete.
+
+        ``prepare()`` builds in this process what ``fn`` builds on its first
+        call; an executor whose workers are forked from this process calls it
+        first (the others need not).
+        """
         raise NotImplementedError
+
+    def map_async(self, fn: Callable, args: Iterable) -> Callable[[], list]:
+        """Start ``[fn(a) for a in args]`` on the workers while they are up (end-of-job work); return a waiter.
+
+        Calling the waiter returns the list; this process is free for other
+        work until then.  Without workers the waiter computes the list here.
+        """
+        args = list(args)
+        return lambda: [fn(a) for a in args]
 
     def close(self) -> None:
         """Release workers (and finalise the algorithms they hold)."""
@@ -84,7 +114,7 @@ class SequentialExecutor(Executor):
 
     name = "sequential"
 
-    def run(self, fn, items):
+    def run(self, fn, items, prepare=None):
         for item in items:
             yield fn(item)
 
@@ -106,36 +136,63 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _worker_init(parent: int, threads: int) -> None:
-    from . import threads as policy
     from .job import finalize_processors
 
-    policy.set_environment(threads)  # before any algorithm imports numba or torch
+    from . import job
+
+    job.freeze_after_build = True  # a worker exists to run the job
+    policy.set_environment(threads)  # before any algorithm imports numba or torch (spawned workers)
     policy.apply(threads)
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
     # Ctrl-C reaches the whole process group: the main process alone decides how to stop (it lets the
     # items in flight finish), so workers do not die half-way with a KeyboardInterrupt traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the client's SIGTERM handler
     # a killed main process cannot stop its pool: a watchdog ends the worker instead of leaving it
     # running (and writing parts) or idle; polling the parent's id works on every POSIX system
     threading.Thread(target=_exit_with_parent, args=(parent,), name="hepreco-parent-watchdog", daemon=True).start()
 
 
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 class ProcessExecutor(Executor):
-    """A local pool of ``workers`` processes (started with 'spawn': safe with threads and numba)."""
+    """A local pool of ``workers`` processes, forked from the prepared client where safe (else 'spawn')."""
 
     name = "processes"
+    #: "fork" (from the prepared client, where the system and the libraries allow it) or "spawn"
+    start_method = "fork" if _can_fork() else "spawn"
+
+    def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
+        super().__init__(workers, max_retries, scheduler, threads)
+        self._prepare: Callable[[], object] | None = None
+        self._live: ProcessPoolExecutor | None = None  # the pool kept after a complete run, for map()
+        #: how the last pool was started, and why not forked when it could have been
+        self.started: tuple[str, str] = ("", "")
 
     def _pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+        method, why = "spawn", ""
+        if self.start_method == "fork" and self._prepare is not None:
+            why = policy.fork_hazard() or ""
+            if not why:
+                self._prepare()  # once: the built job stays in this process for the next pool too
+                why = policy.fork_hazard() or ""
+            method = "spawn" if why else "fork"
+        self.started = (method, why)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_worker_init, initargs=(os.getpid(), self.threads))
 
-    def run(self, fn, items):
+    def run(self, fn, items, prepare=None):
+        self._prepare = prepare
+        self._close_live()
         fresh = iter(items)  # taken one at a time: the client holds only the items in flight
         queue: list = []  # items to run again (their worker died), before the fresh ones
         attempts: dict[int, int] = {}  # worker deaths per item, for the items that had one
         suspects: set[int] = set()  # items in flight when a worker died, rerun one at a time
         pool = self._pool()
         running: dict = {}
+        complete = False
 
         def next_item():
             if not queue:
@@ -195,10 +252,44 @@ class ProcessExecutor(Executor):
                 else:
                     self._retried(item, "its worker process died")
                     queue.insert(0, item)
+            complete = True
         finally:
-            for fut in running:
-                fut.cancel()
+            if complete:
+                self._live = pool  # for map_async(); close() shuts it down
+            else:  # stopped early: the items in flight finish (and write their parts) before the client goes on
+                for fut in running:
+                    fut.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def map_async(self, fn, args):
+        args = list(args)
+        if self._live is None:
+            return super().map_async(fn, args)
+        try:
+            futures = [self._live.submit(fn, a) for a in args]
+        except BrokenProcessPool:
+            self._close_live()
+            return super().map_async(fn, args)
+
+        def wait_all() -> list:
+            try:
+                return [f.result() for f in futures]
+            except BrokenProcessPool:  # a worker died: do it here
+                self._close_live()
+                return [fn(a) for a in args]
+
+        return wait_all
+
+    def _close_live(self) -> None:
+        if self._live is not None:
+            pool, self._live = self._live, None
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        self._close_live()
+        from .job import finalize_processors
+
+        finalize_processors()  # the job the client prepared for forking
 
 
 class DaskExecutor(Executor):
@@ -207,27 +298,47 @@ class DaskExecutor(Executor):
     name = "dask"
     requires = ("dask", "distributed")
 
+    #: how the LocalCluster's workers start: "fork" (from the prepared client, where safe) or "spawn"
+    start_method = "fork" if _can_fork() else "spawn"
+
     def __init__(self, workers: int = 1, max_retries: int = 2, scheduler: str = "", threads: int = 1):
         super().__init__(workers, max_retries, scheduler, threads)
         dask = extras.dask(needed_by="the dask executor")
-        distributed = extras.distributed(needed_by="the dask executor")
+        extras.distributed(needed_by="the dask executor")
         dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
                          "distributed.worker.daemon": False})
         self.cluster = None
-        if scheduler:
-            self.client = distributed.Client(scheduler)
-        else:
-            from . import threads as policy
+        self.client = None
+        self.started: tuple[str, str] = ("", "")
 
-            # ":0": a free port; None means 8787, and when another cluster holds it distributed retries and
-            # leaks the socket it tried (a ResourceWarning)
-            self.cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                    dashboard_address=":0", silence_logs=40,
-                                                    env=policy.environment(threads))
-            self.client = distributed.Client(self.cluster)
-
-    def run(self, fn, items):
+    def _connect(self, prepare=None) -> None:
+        """Connect to the scheduler, or start the LocalCluster (its workers forked from here where safe)."""
+        if self.client is not None:
+            return
+        dask = extras.dask(needed_by="the dask executor")
         distributed = extras.distributed(needed_by="the dask executor")
+        if self.scheduler:
+            self.client = distributed.Client(self.scheduler)
+            return
+        method, why = "spawn", ""
+        if self.start_method == "fork" and prepare is not None:
+            why = policy.fork_hazard() or ""
+            if not why:
+                prepare()
+                why = policy.fork_hazard() or ""
+            method = "spawn" if why else "fork"
+        self.started = (method, why)
+        # ":0": a free port; None means 8787, and when another cluster holds it distributed retries and
+        # leaks the socket it tried (a ResourceWarning)
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                    dashboard_address=":0", silence_logs=40,
+                                                    env=policy.environment(self.threads))
+        self.client = distributed.Client(self.cluster)
+
+    def run(self, fn, items, prepare=None):
+        distributed = extras.distributed(needed_by="the dask executor")
+        self._connect(prepare)
 
         # a bounded window of items in flight, refilled as each completes: the client and the scheduler
         # hold a few futures, not one per item of the job
@@ -259,9 +370,21 @@ class DaskExecutor(Executor):
             for fut in futures:
                 fut.cancel()
 
+    def map_async(self, fn, args):
+        args = list(args)
+        if self.client is None:
+            return super().map_async(fn, args)
+        self._maps = getattr(self, "_maps", 0) + 1
+        keys = [f"hepreco-map-{self._maps}-{i}-{id(self)}" for i in range(len(args))]
+        futures = self.client.map(fn, args, pure=False, key=keys)
+        return lambda: self.client.gather(futures)
+
     def close(self) -> None:
         from .job import finalize_processors
 
+        finalize_processors()  # the job the client prepared for forking, if it did
+        if self.client is None:
+            return
         try:
             self.client.run(finalize_processors)
         except Exception:  # workers may be gone already

@@ -12,6 +12,7 @@ message counters and errors harvested).
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -384,6 +385,9 @@ class Processor:
 
 _PROCESSORS: dict[str, Processor] = {}
 
+#: Set in processes that exist to run jobs (the command line, worker processes); see :func:`prepare`.
+freeze_after_build = False
+
 
 def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem,
                  artefacts: dict[str, str] | None = None, threads: int = 0) -> ItemResult:
@@ -394,12 +398,29 @@ def process_item(resolved: dict, output_dir: str, key: str, item: WorkItem,
     job's threads per process, applied in the calling thread before anything
     is built (:mod:`~hepreco.framework.threads`).
     """
+    return prepare(resolved, output_dir, key, artefacts, threads).process(item)
+
+
+def prepare(resolved: dict, output_dir: str, key: str, artefacts: dict[str, str] | None = None,
+            threads: int = 0, start_pools: bool = True) -> Processor:
+    """This process's :class:`Processor` for ``key``: built and initialised the first time.
+
+    In a process that exists to run jobs (:data:`freeze_after_build`), the
+    objects alive after the build (modules, geometry, models: ~600,000) are
+    then frozen (``gc.freeze``): the collector's full passes during the event
+    loop look at the objects of the events only.  The ``processes`` executor
+    calls this in the client before it forks its workers, which then start
+    with the job built; it passes ``start_pools=False`` (see
+    :func:`hepreco.framework.threads.apply`).
+    """
     if threads > 0:
-        thread_policy.apply(threads)
+        thread_policy.apply(threads, start_pools)
     proc = _PROCESSORS.get(key)
     if proc is None:
         proc = _PROCESSORS[key] = Processor(resolved, output_dir, artefacts)
-    return proc.process(item)
+        if freeze_after_build:
+            gc.freeze()
+    return proc
 
 
 def finalize_processors() -> None:

@@ -67,35 +67,74 @@ def set_environment(threads: int) -> None:
     os.environ.update(environment(threads))
 
 
-def register(name: str, applier: Callable[[int], object]) -> None:
+_starts_pool: set[str] = set()
+_start_pools = True
+
+
+def register(name: str, applier: Callable[[int], object], starts_pool: bool = False) -> None:
     """Register ``applier(threads)``, which makes library ``name`` use ``threads`` threads.
 
     It returns what the library then reports (e.g. its thread count), which the
     job report records.  If the policy is set already, it is applied now.
+    ``starts_pool``: the applier starts the library's thread pool (numba's
+    does), so it waits in a process that must stay fit to fork
+    (:func:`apply` with ``start_pools=False``).
     """
     with _lock:
-        before = (_threads, tuple(_appliers))
+        before = (_threads, tuple(_appliers), _start_pools)
         _appliers[name] = applier
+        if starts_pool:
+            _starts_pool.add(name)
         threads = _threads
-        after = (_threads, tuple(_appliers))
-    if threads is not None:
+        after = (_threads, tuple(_appliers), _start_pools)
+        wait = starts_pool and not _start_pools
+    if threads is not None and not wait:
         _state[name] = applier(threads)
         if getattr(_applied, "key", None) == before:
             _applied.key = after  # this thread now has the full set applied
 
 
-def apply(threads: int) -> None:
-    """Make every registered library in this process (and this thread) use ``threads`` threads."""
-    global _threads
-    key = (int(threads), tuple(_appliers))
+def apply(threads: int, start_pools: bool = True) -> None:
+    """Make every registered library in this process (and this thread) use ``threads`` threads.
+
+    ``start_pools=False`` leaves out the libraries whose applier would start a
+    thread pool (see :func:`register`): a process that prepares a job for
+    workers forked from it must not start one.
+    """
+    global _threads, _start_pools
+    key = (int(threads), tuple(_appliers), bool(start_pools))
     if getattr(_applied, "key", None) == key:
         return
     with _lock:
         _threads = int(threads)
+        _start_pools = bool(start_pools)
         appliers = dict(_appliers)
     for name, applier in appliers.items():
-        _state[name] = applier(_threads)
+        if start_pools or name not in _starts_pool:
+            _state[name] = applier(_threads)
     _applied.key = key
+
+
+_fork_checks: dict[str, Callable[[], str | None]] = {}
+
+
+def register_fork_check(name: str, check: Callable[[], str | None]) -> None:
+    """Register ``check()``: why library ``name`` makes forking this process unsafe now, or None.
+
+    A process whose OpenMP pool is running must not fork: a child that uses it
+    hangs or aborts (numba's OpenMP layer aborts it).  The ``processes``
+    executor asks before it forks its workers and starts them fresh instead.
+    """
+    _fork_checks[name] = check
+
+
+def fork_hazard() -> str | None:
+    """The first reason a registered library gives against forking this process (None: none)."""
+    for check in list(_fork_checks.values()):
+        reason = check()
+        if reason:
+            return reason
+    return None
 
 
 def state() -> dict[str, object]:

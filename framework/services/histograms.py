@@ -86,25 +86,43 @@ class HistogramSvc(Service):
         return total
 
     def write(self, hists: dict[str, hist.Hist], output_dir: str) -> list[str]:
-        """Write the ROOT file and PNGs; return the paths written."""
-        written = []
-        if self.file and hists:
-            import uproot
+        """Write the ROOT file and draw the PNGs here; return the paths written."""
+        tasks = self.drawing_tasks(hists, output_dir)
+        return self.write_root(hists, output_dir) + self.drawn(tasks, [draw_task(t) for t in tasks])
 
-            path = os.path.join(output_dir, self.file)
-            tmp = path + ".tmp"
-            with uproot.recreate(tmp) as f:
-                for k, h in sorted(hists.items()):
-                    f[k] = h
-            os.replace(tmp, path)
-            written.append(path)
-        if self.png and hists:
-            from .plotting import draw
+    def write_root(self, hists: dict[str, hist.Hist], output_dir: str) -> list[str]:
+        """Write the ROOT file (none when ``file`` is empty or nothing was booked); return its path."""
+        if not (self.file and hists):
+            return []
+        import uproot
 
-            folder = os.path.join(output_dir, self.png_dir)
-            os.makedirs(folder, exist_ok=True)
+        path = os.path.join(output_dir, self.file)
+        tmp = path + ".tmp"
+        with uproot.recreate(tmp) as f:
             for k, h in sorted(hists.items()):
-                path = os.path.join(folder, k.replace("/", "_") + ".png")
-                if draw(h, path):
-                    written.append(path)
-        return written
+                f[k] = h
+        os.replace(tmp, path)
+        return [path]
+
+    def drawing_tasks(self, hists: dict[str, hist.Hist], output_dir: str) -> list[tuple[hist.Hist, str]]:
+        """``(histogram, PNG path)`` for :func:`draw_task`, one per histogram (none when ``png`` is off).
+
+        The tasks are picklable: the event loop has the executor's workers draw them.
+        """
+        if not (self.png and hists):
+            return []
+        folder = os.path.join(output_dir, self.png_dir)
+        os.makedirs(folder, exist_ok=True)
+        return [(h, os.path.join(folder, k.replace("/", "_") + ".png")) for k, h in sorted(hists.items())]
+
+    @staticmethod
+    def drawn(tasks: list[tuple[hist.Hist, str]], results: list[bool]) -> list[str]:
+        """The PNG paths of ``tasks`` that :func:`draw_task` drew (``results``: what it returned)."""
+        return [path for (_, path), ok in zip(tasks, results) if ok]
+
+
+def draw_task(task: tuple[hist.Hist, str]) -> bool:
+    """Draw one ``(histogram, path)`` task to PNG; False when the histogram cannot be drawn (3D and more)."""
+    from .plotting import draw
+
+    return draw(*task)

@@ -38,3 +38,28 @@ def test_a_later_process_loads_the_cached_kernels_without_the_notice(tmp_path):
     assert runs[0].stderr == _numba.COMPILING + "\n"
     assert runs[1].stderr == ""
     assert any(name.endswith(".nbi") for _, _, files in os.walk(tmp_path) for name in files)
+
+
+FORK_PROBE = """
+import numba, numpy as np
+from hepreco.framework import threads
+import hepreco.algorithms._numba
+threads.apply(1, start_pools=False)  # a process kept fit to fork: numba's thread count waits
+print(threads.fork_hazard())
+@numba.njit(parallel=True, cache=False)
+def total(a):
+    s = 0.0
+    for i in numba.prange(a.size):
+        s += a[i]
+    return s
+total(np.ones(8))
+print(threads.fork_hazard())
+"""
+
+
+def test_numba_threading_layer_once_started_is_a_fork_hazard():
+    proc = subprocess.run([sys.executable, "-c", FORK_PROBE], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.splitlines()
+    assert before == "None"
+    assert after.startswith("numba's ") and after.endswith("threading layer is running in this process")

@@ -245,10 +245,26 @@ class ThreadProbe(Algorithm):
         store.put(self.pool_size, np.full(n, numba.config.NUMBA_NUM_THREADS, dtype=np.int64))
 
 
+class InitProbe(Algorithm):
+    """Records, per event, the process that initialised this algorithm and the process that ran the event."""
+
+    sumpt = Input("SumPt")
+    init_pid = Output("InitPid", doc="os.getpid() in initialize")
+    event_pid = Output("EventPid", doc="os.getpid() in execute")
+
+    def initialize(self):
+        self.pid = os.getpid()
+
+    def execute(self, store):
+        n = len(store[self.sumpt])
+        store.put(self.init_pid, np.full(n, self.pid, dtype=np.int64))
+        store.put(self.event_pid, np.full(n, os.getpid(), dtype=np.int64))
+
+
 @hookimpl
 def hepreco_register_algorithms():
     return [SumPt, SumPtFilter, HardParticles, Smear, Exploder, Crasher, Counter, Touch, Sleep, Tally, Scaled,
-            Preflighted, ThreadProbe]
+            Preflighted, ThreadProbe, InitProbe]
 
 
 class ToyConditionsSvc(Service):
