@@ -41,7 +41,8 @@ def test_job_threads_is_the_numba_thread_count_where_items_run(toy_job, tmp_path
     seen = hdf5_stream(out, "H5")
     assert seen["NumbaThreads"] == [1] * 40
     if executor != "sequential":
-        # worker processes get the policy in their environment before numba is imported: a pool of one
+        # keep_numba_threads started numba's pool in this process, so the workers were spawned, not forked
+        # (test_worker_start): they get the policy in their environment before numba is imported, a pool of one
         assert seen["NumbaPoolSize"] == [1] * 40
     assert report["threads"]["setting"] == 1 and report["threads"]["per_worker"] == 1
     applied = report["threads"]["applied"]  # every library registered in this process (numba; torch once imported)
