@@ -8,7 +8,7 @@ of per-event records, ``--objects`` jets with 20 features, a 25 x 25 image,
 ``jobs/ml/train_*.yaml`` (at the sizes of those configurations):
 
 - objects/s of the inference plugin inside the framework (``execute`` on the
-  event store of each chunk of 500 events, as the event loop calls it: reading
+  event store of each chunk of ``--chunk`` events (500), as the event loop calls it: reading
   the records from the store, preprocessing, batched forward passes, the
   per-event output; the plugin initialised once, as in a job), against a bare
   torch loop over the same preprocessed tensors in the same batches, in the same
@@ -93,6 +93,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
     p.add_argument("--repeat", type=int, default=3, help="repeats (best is reported)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated model types")
+    p.add_argument("--chunk", type=int, default=500, help="events per chunk (the per-chunk work of the plugin is "
+                   "fixed: small models need large chunks)")
     args = p.parse_args()
 
     from hepreco.algorithms.ml import artefact, runtime
@@ -104,7 +106,8 @@ def main() -> None:
     folder = write_dataset(os.path.join(tmp, "Records"), args.objects)
     records = read(folder)["Records"]
     n_obj = int(ak.sum(ak.num(records, axis=1)))
-    print(f"{n_obj} objects, {len(records)} events, torch {torch.__version__} on {args.threads} thread(s)")
+    print(f"{n_obj} objects, {len(records)} events in chunks of {args.chunk}, torch {torch.__version__} on "
+          f"{args.threads} thread(s)")
     print(f"{'model':12} {'params':>8} {'framework obj/s':>16} {'bare obj/s':>12} {'ratio':>6}   "
           f"{'train pipeline/s':>16} {'in memory/s':>12} {'ratio':>6}")
     for kind_type in args.models.split(","):
@@ -131,9 +134,9 @@ def main() -> None:
         events = np.arange(len(records))
 
         def framework():
-            for first in range(0, len(records), 500):
-                store = EventStore(make_event_ids(1, events[first:first + 500]))
-                store.put("Records", records[first:first + 500], "source")
+            for first in range(0, len(records), args.chunk):
+                store = EventStore(make_event_ids(1, events[first:first + args.chunk]))
+                store.put("Records", records[first:first + args.chunk], "source")
                 alg.execute(store.view(None, alg))
 
         t_fw = best(framework, args.repeat)
@@ -141,7 +144,7 @@ def main() -> None:
         cols = data.columns_of(flat, model.spec.needed())
         arrays = [torch.from_numpy(a) for a in data.model_inputs(cols, model.spec, model.preprocessing)]
         counts = ak.to_numpy(ak.num(records, axis=1))
-        chunks = np.r_[0, np.cumsum([counts[i:i + 500].sum() for i in range(0, len(counts), 500)])]
+        chunks = np.r_[0, np.cumsum([counts[i:i + args.chunk].sum() for i in range(0, len(counts), args.chunk)])]
 
         def bare():
             with torch.inference_mode():

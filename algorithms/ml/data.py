@@ -161,9 +161,17 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
     if spec.kind == "features":
         if not spec.fields:
             return [np.zeros((len(columns.get(spec.count, [])), 0), np.float32)]
+        # the same float32 arithmetic as scaled(), on the whole matrix at once: a chunk's objects are few and
+        # per-column calls would cost more than the model
         x = np.empty((len(columns[spec.fields[0]]), len(spec.fields)), np.float32)
         for i, f in enumerate(spec.fields):
-            x[:, i] = scaled(f, columns[f])
+            x[:, i] = columns[f]
+        params = [prep.get(f, {"mean": 0.0, "std": 1.0}) for f in spec.fields]
+        x -= np.array([p["mean"] for p in params], np.float32)
+        x *= np.array([1.0 / p["std"] for p in params], np.float32)
+        bad = ~np.isfinite(x)
+        if bad.any():  # an undefined feature (NaN, inf) sits at the mean
+            x[bad] = 0.0
         return [x]
     if spec.kind == "set":
         size = columns[spec.fields[0]].shape[1]

@@ -147,7 +147,8 @@ class ModelInference(Algorithm):
     def execute(self, store) -> None:
         records = store[self.objects]
         values = self.compute(records)
-        counts = ak.to_numpy(ak.num(records, axis=1)) if not _packed(records) else np.diff(_offsets(records))
+        layout = _packed(records)
+        counts = ak.to_numpy(ak.num(records, axis=1)) if layout is None else np.diff(layout.offsets.data)
         offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
         content = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in values.values()], list(values),
@@ -158,33 +159,38 @@ class ModelInference(Algorithm):
         return next(iter(self.output_keys().values()))
 
 
-def _packed(records) -> bool:
-    """Whether the records are a list-offset array of records (as read from a file or made by an algorithm)."""
+def _packed(records):
+    """The layout of the records when it is a list-offset array of records (as read from a file or made by an
+    algorithm), else None."""
     layout = ak.to_layout(records)
-    return isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray)
-
-
-def _offsets(records) -> np.ndarray:
-    return np.asarray(ak.to_layout(records).offsets.data, dtype=np.int64)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray):
+        return layout
+    return None
 
 
 def flat_columns(records, names: list[str]) -> dict[str, np.ndarray]:
     """numpy columns (one row per object) of the fields ``names`` of per-event records.
 
-    Takes the fields' buffers directly (a view for each field) when the records are a
-    list-offset array of records, which they are when read from a file or made by an
-    algorithm; otherwise flattens the selected fields with awkward.
+    Takes the fields' buffers directly (a numpy view for each field) when the records
+    are a list-offset array of records, which they are when read from a file or made
+    by an algorithm; otherwise flattens the selected fields with awkward.  (awkward's
+    own per-field slicing cost more per chunk than a small model's forward pass.)
     """
     from . import data
 
-    if not _packed(records):
+    layout = _packed(records)
+    if layout is None:
         return data.columns_of(ak.flatten(records[names], axis=1), names)
-    layout = ak.to_layout(records)
-    offsets = _offsets(records)
+    offsets = layout.offsets.data
     start, stop = int(offsets[0]), int(offsets[-1])
+    rec = layout.content
     out = {}
     for name in dict.fromkeys(names):
-        out[name] = np.asarray(layout.content.content(name)[start:stop].to_backend_array())
+        field = rec.contents[rec.field_to_index(name)]
+        if isinstance(field, ak.contents.NumpyArray):
+            out[name] = np.asarray(field.data)[start:stop]
+        else:
+            out[name] = np.asarray(field[start:stop].to_backend_array())
     return out
 
 
