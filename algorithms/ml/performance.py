@@ -17,8 +17,11 @@ the narrowest ``sd_m`` interval holding 70% of the signal jets of the training
 split; outside it a jet is rejected, so a baseline reaches at most 70% signal
 efficiency.  Objects are weighted so that every class is flat in jet pT (as
 the taggers are trained).  A multi-class model's score for class c against
-QCD is p_c / (p_c + p_QCD).  The QCD soft-drop mass before and after a cut at 50%
-W efficiency on each tagger shows the mass sculpting.
+QCD is p_c / (p_c + p_QCD); a class standing for several labels (``classes:
+{boson: [w, z]}`` in the training configuration) is the score of each of them.
+The QCD soft-drop mass before and after a cut at 50% W efficiency on each
+tagger shows the mass sculpting, measured by the Jensen-Shannon divergence of
+the two spectra (``sculpting``; 0: no sculpting).
 
 e/gamma: accuracy and AUC of the cell network against a shower-shape
 baseline, a projective likelihood (per-variable histograms of the training
@@ -68,12 +71,39 @@ def load_models(paths: list[str]) -> dict:
     return {os.path.basename(p).split("@")[0]: artefact.load(p) for p in paths}
 
 
-def model_scores(model, cols: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
-    """Class names and class probabilities of a loaded classification model for the rows of ``cols``."""
+def class_labels(model) -> list[set[str]]:
+    """The dataset labels each output class of a model stands for, from its training configuration
+    (``classes: {boson: [w, z]}``); a class without such a map stands for the label of its name."""
+    mapping = model.meta.get("training", {}).get("config", {}).get("data", {}).get("classes")
+    if isinstance(mapping, dict):
+        return [set(mapping.get(c) or [c]) for c in model.classes]
+    return [{c} for c in model.classes]
+
+
+def _index(members: list[set[str]], label: str) -> int | None:
+    return next((i for i, m in enumerate(members) if label in m), None)
+
+
+def model_scores(model, cols: dict[str, np.ndarray]) -> tuple[list[set[str]], np.ndarray]:
+    """The labels of each class (:func:`class_labels`) and the class probabilities of a loaded classification
+    model for the rows of ``cols``."""
     from . import runtime
 
     inputs = model_inputs(cols, model.spec, model.preprocessing)
-    return model.classes, runtime.softmax(runtime.predict(model.module, inputs, 4096))
+    return class_labels(model), runtime.softmax(runtime.predict(model.module, inputs, 4096))
+
+
+def jsd(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (bits) of two histograms (normalised here): 0 for equal shapes, 1 at most."""
+    p = np.asarray(p, float) / max(float(np.sum(p)), 1e-300)
+    q = np.asarray(q, float) / max(float(np.sum(q)), 1e-300)
+    m = 0.5 * (p + q)
+
+    def kl(a):
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
 
 
 def _versus(probs: np.ndarray, signal: int, background: int) -> np.ndarray:
@@ -121,16 +151,57 @@ def jets(data: list[str], models: list[str], output_dir: str, collection: str = 
             f"sd_m window + {shape}": np.where(inside, -tcols[shape][sel], -np.inf),
             "sd_m window + D2": np.where(inside, -tcols[d2][sel], -np.inf),
         }
-        for name, (classes, probs) in scores.items():
-            methods[name] = _versus(probs[sel], classes.index(task), classes.index(labels[0]))
+        for name, (members, probs) in scores.items():
+            i, b = _index(members, task), _index(members, labels[0])
+            if i is not None and b is not None and i != b:
+                methods[name] = _versus(probs[sel], i, b)
         table["tasks"][f"{task}_vs_qcd"] = {"window_GeV": [lo, hi], "signal": int(sig.sum()),
                                             "background": int((~sig).sum()),
                                             "methods": {m: _rates(sig, s, w) for m, s in methods.items()}}
         curves[task] = {m: metrics.roc_curve(sig, s, w) for m, s in methods.items()}
     os.makedirs(output_dir, exist_ok=True)
-    table["plots"] = [_plot_rocs(curves, output_dir), _plot_sculpting(scores, tcols, tlabel, weight, labels, output_dir)]
+    table["sculpting"] = sculpting(scores, tcols, tlabel, weight, labels)
+    table["plots"] = [_plot_rocs(curves, output_dir), _plot_sculpting(table["sculpting"], output_dir)]
     _write(table, output_dir)
     return table
+
+
+#: soft-drop mass bins of the sculpting study [GeV]
+SCULPT_BINS = np.linspace(0.0, 250.0, 26)
+
+
+def sculpting(scores, cols, label, weight, labels) -> dict:
+    """Per model, the QCD soft-drop mass spectrum after a cut at 50% W efficiency against the one before.
+
+    ``jsd`` is their Jensen-Shannon divergence (0: the cut keeps the shape;
+    a tagger that learnt the mass keeps mostly QCD jets at the W mass),
+    ``qcd_kept`` the weighted fraction of QCD jets passing the cut, and
+    ``jsd_random`` the mean divergence of 20 random selections of as many
+    QCD jets (seeded): what a cut that does not sculpt at all would give
+    with these few jets.
+    """
+    qcd = label == 0
+    before = np.histogram(cols["sd_m"][qcd], SCULPT_BINS, weights=weight[qcd])[0]
+    out = {"bins_GeV": SCULPT_BINS.tolist(), "qcd": before.tolist(), "models": {}}
+    w_label = labels.index("w")
+    for name, (members, probs) in scores.items():
+        i, b = _index(members, "w"), _index(members, labels[0])
+        if i is None or b is None or i == b:
+            continue
+        s = _versus(probs, i, b)
+        cut = float(np.quantile(s[label == w_label], 0.5))  # 50% W efficiency (unweighted quantile)
+        keep = qcd & (s > cut)
+        after = np.histogram(cols["sd_m"][keep], SCULPT_BINS, weights=weight[keep])[0]
+        rng = np.random.default_rng(1)
+        qcd_rows = np.flatnonzero(qcd)
+        random = []
+        for _ in range(20):
+            pick = rng.choice(qcd_rows, int(keep.sum()), replace=False)
+            random.append(jsd(before, np.histogram(cols["sd_m"][pick], SCULPT_BINS, weights=weight[pick])[0]))
+        out["models"][name] = {"jsd": jsd(before, after), "jsd_random": float(np.mean(random)),
+                               "qcd_jets_kept": int(keep.sum()),
+                               "qcd_kept": float(weight[keep].sum() / weight[qcd].sum()), "qcd_after": after.tolist()}
+    return out
 
 
 def likelihood_baseline(train_cols: dict, train_y: np.ndarray, test_cols: dict, names) -> np.ndarray:
@@ -260,22 +331,17 @@ def _plot_rocs(curves: dict, output_dir: str) -> str:
     return path
 
 
-def _plot_sculpting(scores, cols, label, weight, labels, output_dir) -> str:
+def _plot_sculpting(sculpt: dict, output_dir: str) -> str:
     plt = _plt()
-    w_class = labels.index("w")
     fig, ax = plt.subplots(figsize=(6.0, 4.4))
-    bins = np.linspace(0.0, 250.0, 26)
-    qcd = label == 0
-    ax.hist(cols["sd_m"][qcd], bins, weights=weight[qcd], density=True, histtype="step", color="k", label="QCD, all")
-    for name, (classes, probs) in scores.items():
-        s = _versus(probs, classes.index("w"), classes.index(labels[0]))
-        cut = np.quantile(s[label == w_class], 0.5)  # 50% W efficiency (unweighted quantile)
-        keep = qcd & (s > cut)
-        if keep.sum() > 1:
-            ax.hist(cols["sd_m"][keep], bins, weights=weight[keep], density=True, histtype="step",
-                    label=f"QCD, {name} at 50% W eff.")
+    bins = np.asarray(sculpt["bins_GeV"])
+    ax.stairs(np.asarray(sculpt["qcd"]) / max(np.sum(sculpt["qcd"]), 1e-300), bins, color="k", label="QCD, all")
+    for name, r in sculpt["models"].items():
+        after = np.asarray(r["qcd_after"])
+        if after.sum() > 0:
+            ax.stairs(after / after.sum(), bins, label=f"QCD, {name} at 50% W eff. (JSD {r['jsd']:.3f})")
     ax.set_xlabel("soft-drop mass [GeV]")
-    ax.set_ylabel("normalised")
+    ax.set_ylabel("fraction of jets")
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = os.path.join(output_dir, "mass_sculpting.png")
@@ -302,6 +368,12 @@ def markdown(table: dict) -> str:
         for task, t in table["tasks"].items():
             for m, r in t["methods"].items():
                 lines.append(f"| {task} | {m} | {r['auc']:.3f} | {r['rejection_50']:.1f} | {r['rejection_30']:.1f} |")
+        if table.get("sculpting", {}).get("models"):
+            lines += ["", "| model | QCD mass JSD after a cut at 50% W efficiency | same, random selection of as many "
+                      "QCD jets | QCD jets kept (weighted fraction) |", "|---|---|---|---|"]
+            for m, r in table["sculpting"]["models"].items():
+                lines.append(f"| {m} | {r['jsd']:.3f} | {r['jsd_random']:.3f} | {r['qcd_jets_kept']} "
+                             f"({100 * r['qcd_kept']:.2f}%) |")
     else:
         lines += ["| method | accuracy | AUC |", "|---|---|---|"]
         for m, r in table["methods"].items():

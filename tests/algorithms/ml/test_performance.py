@@ -60,3 +60,44 @@ def test_regression_study_calibrates_the_summed_cells_and_fits_the_resolution(tm
     assert filled and all(abs(r - 1.0) < 0.03 for r in filled)
     assert 0.025 < linear["resolution_10_100"] < 0.045  # two layers with an independent 5% spread each: 3.5%
     assert "| electron | linear" in markdown(table)
+
+
+def test_jensen_shannon_divergence_is_zero_for_one_shape_and_one_bit_for_disjoint_ones():
+    from hepreco.algorithms.ml.performance import jsd
+
+    assert jsd([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]) == pytest.approx(0.0, abs=1e-12)  # normalised first
+    assert jsd([1.0, 0.0], [0.0, 5.0]) == pytest.approx(1.0)
+    p, q = [0.2, 0.5, 0.3], [0.6, 0.1, 0.3]
+    assert jsd(p, q) == pytest.approx(jsd(q, p)) and 0.0 < jsd(p, q) < 1.0
+
+
+def test_a_class_of_several_labels_scores_each_of_them():
+    from types import SimpleNamespace
+
+    from hepreco.algorithms.ml.performance import class_labels
+
+    merged = SimpleNamespace(classes=["qcd", "boson"],
+                             meta={"training": {"config": {"data": {"classes": {"qcd": ["qcd"], "boson": ["w", "z"]}}}}})
+    assert class_labels(merged) == [{"qcd"}, {"w", "z"}]
+    plain = SimpleNamespace(classes=["qcd", "w", "z", "top"], meta={"training": {"config": {"data": {"classes": [
+        "qcd", "w", "z", "top"]}}}})
+    assert class_labels(plain) == [{"qcd"}, {"w"}, {"z"}, {"top"}]
+
+
+def test_sculpting_separates_a_tagger_that_learnt_the_mass_from_one_that_did_not():
+    from hepreco.algorithms.ml.performance import sculpting
+
+    rng = np.random.default_rng(3)
+    n_qcd, n_w = 20000, 5000
+    mass = np.r_[rng.exponential(40.0, n_qcd), rng.normal(80.0, 8.0, n_w)]
+    label = np.r_[np.zeros(n_qcd, int), np.ones(n_w, int)]
+    weight = np.ones(len(mass))
+    near_w = np.exp(-0.5 * ((mass - 80.0) / 10.0) ** 2)  # a score that is the mass, in effect
+    blind = np.where(label == 1, rng.uniform(0.3, 1.0, len(mass)), rng.uniform(0.0, 1.0, len(mass)))
+    scores = {"mass-like": ([{"qcd"}, {"w", "z"}], np.c_[1 - near_w, near_w]),
+              "blind": ([{"qcd"}, {"w"}], np.c_[1 - blind, blind])}
+    out = sculpting(scores, {"sd_m": mass}, label, weight, ["qcd", "w", "z", "top"])
+    masslike, flat = out["models"]["mass-like"], out["models"]["blind"]
+    assert masslike["jsd"] > 0.3 and masslike["jsd"] > 10 * masslike["jsd_random"]
+    assert flat["jsd"] < 3 * flat["jsd_random"] + 0.005  # a mass-blind cut sculpts no more than chance
+    assert flat["qcd_jets_kept"] == int((blind[:n_qcd] > np.quantile(blind[n_qcd:], 0.5)).sum())
