@@ -28,13 +28,21 @@ def _known(value: list) -> None:
         raise ValueError(f"unknown particles {unknown}; known |PDG ids|: {sorted(_MASS)}")
 
 
+def draw_energies(u: np.ndarray, lo: float, hi: float, power: float) -> np.ndarray:
+    """Energies in [lo, hi] from uniform numbers ``u``, distributed as dN/dE ~ E^-power (inverse CDF)."""
+    if abs(power - 1.0) < 1e-12:
+        return lo * (hi / lo) ** u
+    a = 1.0 - power
+    return (lo ** a + u * (hi ** a - lo ** a)) ** (1.0 / a)
+
+
 class ParticleGunSource(EventSource):
     """One particle per event: chosen type, fixed or ranged energy, random direction.
 
     Event *n* takes particle ``pdg_ids[n % len(pdg_ids)]`` and, with a list
     of ``energies``, energy ``energies[(n // len(pdg_ids)) % len(energies)]``;
-    otherwise an energy drawn in ``energy_range`` (uniform, or uniform in
-    log E).  Directions are uniform in eta and phi.  Draws come from the
+    otherwise an energy drawn in ``energy_range`` (uniform, uniform in log E,
+    or falling as E^-``energy_power``).  Directions are uniform in eta and phi.  Draws come from the
     event's own random stream (seed, run, event), as for every source.
 
     A neutral pion (111) decays at the vertex into two photons
@@ -50,6 +58,8 @@ class ParticleGunSource(EventSource):
     energy_range = Property([10.0, 100.0], doc="energy range when 'energies' is empty", unit="GeV",
                             items=float, validator=_pair)
     log_energy = Property(True, doc="draw energies uniform in log E (else uniform in E)")
+    energy_power = Property(0.0, doc="> 0: draw energies from a falling spectrum dN/dE ~ E^-energy_power in "
+                            "energy_range instead (1 is uniform in log E)", ge=0.0)
     eta_range = Property([-2.0, 2.0], doc="pseudorapidity range", items=float, validator=_pair)
     phi_range = Property([-np.pi, np.pi], doc="azimuth range", unit="rad", items=float, validator=_pair)
     decay_pi0 = Property(True, doc="decay pi0 -> gamma gamma at the vertex (False: one photon-like shower)")
@@ -79,8 +89,8 @@ class ParticleGunSource(EventSource):
         if self.energies:
             energy = np.asarray(self.energies)[(events // len(self.pdg_ids)) % len(self.energies)]
         else:
-            lo, hi = self.energy_range
-            energy = (lo * (hi / lo) ** draws[:, 0]) if self.log_energy else lo + (hi - lo) * draws[:, 0]
+            energy = draw_energies(draws[:, 0], *self.energy_range, self.energy_power or (1.0 if self.log_energy
+                                                                                           else 0.0))
         energy = np.asarray(energy, dtype=np.float64)
         eta = self.eta_range[0] + (self.eta_range[1] - self.eta_range[0]) * draws[:, 1]
         phi = self.phi_range[0] + (self.phi_range[1] - self.phi_range[0]) * draws[:, 2]

@@ -1,6 +1,6 @@
 """Physics performance of trained models against the cut-based baselines, on the test split.
 
-Two studies, each one command writing a table (``performance.json``, printed
+Three studies, each one command writing a table (``performance.json``, printed
 as Markdown) and PNG plots into a folder::
 
     python -m hepreco.algorithms.ml.performance jets --data output/ml/jets/{qcd,wz,top}/JetDataset \\
@@ -8,6 +8,8 @@ as Markdown) and PNG plots into a folder::
         [--test-data output/ml/jets/qcd_run2/JetDataset]
     python -m hepreco.algorithms.ml.performance egamma --data output/ml/egamma_gamma_pi0/EgammaDataset \\
         --model output/train/egamma-gamma-pi0/egamma-gamma-pi0@1.safetensors -o output/performance/gamma-pi0
+    python -m hepreco.algorithms.ml.performance regression --data output/ml/regression/RegressionDataset \\
+        --model ... -o output/performance/regression [--closure-data output/ml/regression_falling/RegressionDataset]
 
 Jets: for W, Z and top against QCD, the AUC and the background rejection
 1/eps_B at 50% and 30% signal efficiency of every model and of the cut-based
@@ -250,10 +252,14 @@ PARTICLES = {"electron": (11, -11), "photon": (22,), "pi0": (111,), "charged pio
 
 
 def regression(data: list[str], models: list[str], output_dir: str, collection: str = "RegressionDataset",
-               edges=(1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)) -> dict:
+               edges=(1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0), closure_data: list[str] = ()) -> dict:
     """Response and resolution against true energy, per particle type, of the linear calibration (the
     summed window energy times one constant, the median of true/sum over the training split) and of each
-    regression model, with sigma/E = a/sqrt(E) (+) b/E (+) c fitted to each; on the test split."""
+    regression model, with sigma/E = a/sqrt(E) (+) b/E (+) c fitted to each; on the test split.
+
+    ``closure_data``: datasets of independent runs (e.g. another energy spectrum) evaluated whole instead
+    of the test split, to show whether the calibrations depend on the spectrum they were derived on.
+    """
     from ..calo.resolution import fit_resolution
     from . import artefact
     from .data import CELLS_SUM, reference_energy
@@ -262,14 +268,21 @@ def regression(data: list[str], models: list[str], output_dir: str, collection: 
     loaded = load_models(models)
     needed = {f for model in loaded.values() for f in model.spec.needed()}
     cell_fields = sorted(f for f in ak.fields(rows) if f.startswith("cells_"))
-    cols = columns_of(rows, sorted({"split", "true_e", "true_pdg", *needed, *cell_fields}))
+    names = sorted({"split", "true_e", "true_pdg", *needed, *cell_fields})
+    cols = columns_of(rows, names)
     split = cols["split"].astype(int)
-    total = reference_energy(cols, CELLS_SUM, artefact.InputSpec("cells", cell_fields))
-    train, test = split == TRAIN, split == TEST
+    spec = artefact.InputSpec("cells", cell_fields)
+    total = reference_energy(cols, CELLS_SUM, spec)
+    train = split == TRAIN
     k = float(np.median(cols["true_e"][train] / np.maximum(total[train], 1e-3)))
-    tcols = {n: v[test] for n, v in cols.items()}
+    if closure_data:
+        tcols = columns_of(records(closure_data, collection), names)
+        ttotal = reference_energy(tcols, CELLS_SUM, spec)
+    else:
+        test = split == TEST
+        tcols, ttotal = {n: v[test] for n, v in cols.items()}, total[test]
     true, pdg = tcols["true_e"].astype(np.float64), tcols["true_pdg"].astype(int)
-    methods = {f"linear (sum x {k:.3f})": k * total[test]}
+    methods = {f"linear (sum x {k:.3f})": k * ttotal}
     from . import runtime
     from .data import TARGET, decode_target
 
@@ -388,6 +401,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", nargs="*", default=[], help="model artefacts (.safetensors)")
     p.add_argument("--test-data", nargs="*", default=[],
                    help="jets: datasets of independent runs (another job.run), used whole as test objects")
+    p.add_argument("--closure-data", nargs="*", default=[],
+                   help="regression: datasets of independent runs (e.g. a falling energy spectrum) evaluated "
+                        "whole instead of the test split of --data")
     p.add_argument("-o", "--output-dir", required=True)
     args = p.parse_args(argv)
     if args.study == "jets":
@@ -395,7 +411,7 @@ def main(argv=None) -> int:
     elif args.study == "egamma":
         table = egamma(args.data, args.model, args.output_dir)
     else:
-        table = regression(args.data, args.model, args.output_dir)
+        table = regression(args.data, args.model, args.output_dir, closure_data=args.closure_data)
     print(markdown(table))
     print(f"wrote {args.output_dir}/performance.json", file=sys.stderr)
     return 0

@@ -102,3 +102,18 @@ def test_gun_energies_are_flat_in_log_e_or_in_e():
     assert np.all(np.abs(counts - 100) < 4 * 10), counts
     # uniform in E puts 1/500 of the events below 2 GeV, flat in log E 11%: the two laws differ
     assert np.mean(e < 2.0) < 0.03
+
+
+@pytest.mark.parametrize("power", [2.0, 3.0])
+def test_gun_energies_fall_as_the_requested_power_of_e(power):
+    _, data = gun(pdg_ids=[22], energy_range=[5.0, 500.0], energy_power=power)
+    e = ak.to_numpy(data["GunParticles"].E[:, 0])
+    assert e.min() >= 5.0 and e.max() <= 500.0
+    # the cumulative distribution of dN/dE ~ E^-n on [lo, hi], against the drawn energies (Kolmogorov distance)
+    a = 1.0 - power
+    cdf = (np.sort(e) ** a - 5.0 ** a) / (500.0 ** a - 5.0 ** a)
+    ks = np.max(np.abs(cdf - (np.arange(1, len(e) + 1) - 0.5) / len(e)))
+    assert ks < 1.63 / np.sqrt(len(e)), ks  # 99% critical value
+    # half of an E^-2 spectrum from 5 GeV lies below 2 x 5 GeV (exactly 50.5% on [5, 500])
+    if power == 2.0:
+        assert np.mean(e < 10.0) == pytest.approx(0.505, abs=0.08)

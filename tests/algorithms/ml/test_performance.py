@@ -61,6 +61,21 @@ def test_regression_study_calibrates_the_summed_cells_and_fits_the_resolution(tm
     assert 0.025 < linear["resolution_10_100"] < 0.045  # two layers with an independent 5% spread each: 3.5%
     assert "| electron | linear" in markdown(table)
 
+    # closure on an independent sample (another seed, where the cells hold 0.90 of true_e): evaluated whole,
+    # with the constant of the first sample's training split, so its response shows the miscalibration
+    ids2, recs2 = synthetic.records(n_events=1000, seed=9)
+    recs2 = ak.with_field(recs2, ak.where(recs2.label == 1, 211, 11), "true_pdg")
+    recs2 = ak.with_field(recs2, recs2.true_e * 0.95 / 0.90, "true_e")
+    os.makedirs(tmp_path / "closure")
+    write_hdf5(str(tmp_path / "closure" / "part-00000.h5"), ids2, {"RegressionDataset": recs2})
+    closure = regression([str(tmp_path / "data")], [], str(tmp_path / "out2"),
+                         closure_data=[str(tmp_path / "closure")])
+    (name2, linear2), = closure["particles"]["electron"].items()
+    assert name2 == name  # the constant comes from --data
+    assert sum(linear2["count"]) == int(ak.sum(recs2.true_pdg == 11))  # every closure row, not a test split
+    filled = [r for r, n in zip(linear2["response"], linear2["count"]) if n >= 10]
+    assert filled and all(abs(r - 0.90 / 0.95) < 0.03 for r in filled)
+
 
 def test_jensen_shannon_divergence_is_zero_for_one_shape_and_one_bit_for_disjoint_ones():
     from hepreco.algorithms.ml.performance import jsd
