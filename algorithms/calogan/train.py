@@ -48,7 +48,9 @@ KIND = "calogan"
 SCHEMA = "hepreco-calogan/1"
 TRAINING_DEFAULTS = {"epochs": 30, "batch_size": 256, "lr": 2e-4, "seed": 1, "threads": 1, "mmd_weight": 1.0,
                      "critic_hidden": 128, "shape_lr": 0.0}
-_SECTIONS = {"data", "model", "training", "artefact"}
+_SECTIONS = {"task", "data", "model", "training", "artefact"}
+#: the ``task`` of a generator's training configuration, which routes ``hepreco train`` here
+TASK = "generation"
 
 
 def _fail(where: str, message: str) -> ConfigurationError:
@@ -71,6 +73,8 @@ def check_config(config, where: str = "training configuration") -> dict:
     unknown = sorted(set(config) - _SECTIONS)
     if unknown:
         raise _fail(where, f"unknown section(s) {unknown}; valid: {sorted(_SECTIONS)}")
+    if config.get("task", TASK) != TASK:
+        raise _fail(where, f"task must be {TASK!r} for a generator, got {config['task']!r}")
     data = config.get("data")
     if not isinstance(data, list) or not data:
         raise _fail(where, "data must be a list of {pdg_id: ID, files: [FILES, GLOBS or FOLDERS]}")
@@ -195,8 +199,11 @@ def initialise(torch, gen, cells: np.ndarray, energy: np.ndarray, types: np.ndar
             gen.energies.weight[:, hidden + 1 + t] = torch.log(torch.tensor(fractions, dtype=torch.float32))
 
 
-def train(config: dict, log=print) -> str:
-    """Train on ``config`` (checked by :func:`check_config`); write the artefact, return its path."""
+def train(config: dict, log=print, history: list | None = None) -> str:
+    """Train on ``config`` (checked by :func:`check_config`); write the artefact, return its path.
+
+    ``history`` (a list) receives the per-epoch mean losses (critic, generator, mmd).
+    """
     torch = extras.torch(needed_by="CaloGAN training")
     model_cfg, opts = config["model"], config["training"]
     torch.manual_seed(opts["seed"])
@@ -231,7 +238,7 @@ def train(config: dict, log=print) -> str:
     n, batch = len(energy), opts["batch_size"]
     shuffle = torch.Generator().manual_seed(opts["seed"])
     start = time.perf_counter()
-    history = []
+    history = [] if history is None else history
     for epoch in range(opts["epochs"]):
         order = torch.randperm(n, generator=shuffle)
         totals = np.zeros(3)
@@ -267,7 +274,7 @@ def save(gen, config: dict, n_events: int, history: list, seconds: float) -> str
     tensors = {k: v.detach().cpu().numpy() for k, v in gen.state_dict().items()}
     safetensors_io.save(path, tensors, {"format": "pt"})
     source = config.get("source", "")
-    derived = {"command": f"python -m hepreco.algorithms.calogan.train {source}".strip(),
+    derived = {"command": config.get("command") or f"python -m hepreco.algorithms.calogan.train {source}".strip(),
                "config": source, "config_sha256": _sha(source), "events": n_events,
                "data": [{"pdg_id": e["pdg_id"], "files": e["files"]} for e in config["data"]],
                "training": config["training"], "loss_history_last": history[-1] if history else [],
@@ -283,6 +290,42 @@ def _sha(path: str) -> str:
         return ""
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def command(path: str, overrides: list[str], output_dir: str | None, progress: bool = True) -> dict:
+    """What ``hepreco train CONFIG`` does for a generator (``task: generation``): read the configuration,
+    apply the ``--set section.key=value`` overrides (values in YAML), put the artefact into ``output_dir``
+    when given, train; returns the summary ``hepreco train`` prints (artefact, files, metrics)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the training configuration ({exc.strerror})") from None
+    if not isinstance(raw, dict):
+        raise _fail(path, "expected a mapping")
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or section not in _SECTIONS - {"data", "task"}:
+            raise ConfigurationError(f"--set {text!r}: expected SECTION.KEY=VALUE with SECTION one of "
+                                     f"{sorted(_SECTIONS - {'data', 'task'})}")
+        block = raw.setdefault(section, {}) or {}
+        raw[section] = block
+        block[name] = yaml.safe_load(value)
+    if output_dir and isinstance(raw.get("artefact"), dict) and raw["artefact"].get("output"):
+        raw["artefact"]["output"] = os.path.join(output_dir, os.path.basename(str(raw["artefact"]["output"])))
+    config = check_config(raw, path)
+    config["source"] = path
+    config["command"] = " ".join(["hepreco train", path, *(f"--set {o}" for o in overrides)])
+    log = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)
+    history: list = []
+    weights = train(config, log=log, history=history)
+    last = history[-1] if history else [float("nan")] * 3
+    return {"artefact": weights, "files": [weights, weights + ".json"],
+            "metrics": {"epochs": len(history), "best_epoch": len(history),
+                        "test": {"critic_loss": last[0], "generator_loss": last[1], "mmd": last[2]}}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -406,9 +406,31 @@ def plot_regression(true, pred, folder, target: str) -> list[str]:
 
 
 def main(config_path: str, overrides: list[str], output_dir: str | None, progress: bool = True) -> dict:
-    """What ``hepreco train`` does: validate, train, write; returns :func:`train`'s summary."""
+    """What ``hepreco train`` does: validate, train, write; returns :func:`train`'s summary.
+
+    A generator's configuration (``task: generation``, e.g. ``jobs/ml/calogan.yaml``) is trained by
+    :func:`hepreco.algorithms.calogan.train.command` instead.
+    """
     from .config import load
+
+    if _task_of(config_path) == "generation":
+        from ..calogan import train as generator_training
+
+        return generator_training.command(config_path, overrides, output_dir, progress=progress)
 
     cfg = load(config_path, overrides)
     folder = output_dir or os.path.join("output", "train", cfg.top.name)
     return train(cfg, folder, progress=progress)
+
+
+def _task_of(path: str) -> str | None:
+    """The top-level ``task`` of a YAML training configuration, None when it cannot be read here (the full
+    validation then says what is wrong)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return None
+    return raw.get("task") if isinstance(raw, dict) else None

@@ -130,3 +130,29 @@ def test_generator_refuses_particles_it_was_not_trained_for(weights):
     with pytest.raises(ValueError, match=r"no shower generator for particles \[13\]; this one was trained for "
                        r"\[-11, 22, 211\]"):
         gen.generate(np.array([10.0]), np.array([13]), np.zeros((1, gen.latent)))
+
+
+def test_hepreco_train_trains_a_generator_configuration(tmp_path, capsys):
+    import yaml
+
+    from hepreco.framework.cli import main
+
+    cfg = {"task": "generation", **config(tmp_path, "first.safetensors", epochs=3)}
+    path = tmp_path / "gan.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "trained"
+    assert main(["train", str(path), "-o", str(out), "--set", "training.epochs=1", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    weights = out / "first.safetensors"
+    assert f"install it with: hepreco artefacts install {weights}" in printed and "1 epoch(s)" in printed
+    with open(str(weights) + ".json") as f:
+        meta = json.load(f)
+    assert meta["derived"]["command"] == f"hepreco train {path} --set training.epochs=1"
+    assert meta["derived"]["training"]["epochs"] == 1
+    # the same training as through the module's own entry point
+    direct = train.train(train.check_config(config(tmp_path, "direct.safetensors")), log=lambda *a: None)
+    a, b = safetensors_io.load(str(weights))[0], safetensors_io.load(direct)[0]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert main(["train", str(path), "--set", "optimizer.lr=1"]) == 2
+    assert "expected SECTION.KEY=VALUE with SECTION one of ['artefact', 'model', 'training']" in \
+        capsys.readouterr().err
