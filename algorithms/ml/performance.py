@@ -225,23 +225,41 @@ def likelihood_baseline(train_cols: dict, train_y: np.ndarray, test_cols: dict, 
 
 
 def egamma(data: list[str], models: list[str], output_dir: str, collection: str = "EgammaDataset",
-           shapes=SHOWER_SHAPES) -> dict:
-    """Accuracy and AUC of the cell networks against the shower-shape likelihood (see the module docstring)."""
+           shapes=SHOWER_SHAPES, labels: list[str] | None = None) -> dict:
+    """Accuracy and AUC of the cell networks against the shower-shape likelihood (see the module docstring).
+
+    With more than two classes in the data (e.g. ``[jet, electron, photon]``), one task per class against
+    class 0 (``electron_vs_jet``, ...), each on the objects of its two classes; ``labels`` names the classes
+    (as the dataset maker's ``classes``) so that a model's classes are matched by name.
+    """
     rows = records(data, collection)
     loaded = load_models(models)
     needed = {f for model in loaded.values() for f in model.spec.needed()}
     cols = columns_of(rows, sorted({"label", "split", *shapes, *needed}))
     label, split = cols["label"].astype(int), cols["split"].astype(int)
     train, test = split == TRAIN, split == TEST
-    tcols = {k: v[test] for k, v in cols.items()}
-    y = label[test]
-    methods = {"shower-shape likelihood": likelihood_baseline({k: cols[k][train] for k in shapes}, label[train],
-                                                              {k: tcols[k] for k in shapes}, shapes)}
-    for name, model in loaded.items():
-        methods[name] = model_scores(model, tcols)[1][:, 1]
-    table = {"objects": {"test": int(len(y)), "signal": int((y == 1).sum())}, "methods": {
-        m: {"accuracy": float(np.mean((s > 0.5) == (y == 1))), "auc": metrics.auc(y == 1, s)}
-        for m, s in methods.items()}}
+    present = sorted(set(label.tolist()))
+    names = list(labels) if labels else [str(c) for c in range(max(present) + 1)]
+    scores = {name: model_scores(model, {k: v[test] for k, v in cols.items()}) for name, model in loaded.items()}
+    tasks = {}
+    for c in [c for c in present if c != 0] if len(present) > 2 else [1]:
+        pair_train = train & ((label == 0) | (label == c))
+        pair_test = (label[test] == 0) | (label[test] == c)
+        tcols = {k: v[test][pair_test] for k, v in cols.items()}
+        y = (label[test][pair_test] == c).astype(int)
+        methods = {"shower-shape likelihood": likelihood_baseline(
+            {k: cols[k][pair_train] for k in shapes}, (label[pair_train] == c).astype(int),
+            {k: tcols[k] for k in shapes}, shapes)}
+        for name, (members, probs) in scores.items():
+            i = _index(members, names[c]) if labels else c
+            b = _index(members, names[0]) if labels else 0
+            if i is not None and b is not None and i != b:
+                methods[name] = _versus(probs[pair_test], i, b)
+        tasks[f"{names[c]}_vs_{names[0]}"] = {
+            "objects": {"test": int(len(y)), "signal": int(y.sum())},
+            "methods": {m: {"accuracy": float(np.mean((sc > 0.5) == (y == 1))), "auc": metrics.auc(y == 1, sc)}
+                        for m, sc in methods.items()}}
+    table = next(iter(tasks.values())) if len(tasks) == 1 else {"egamma_tasks": tasks}
     os.makedirs(output_dir, exist_ok=True)
     _write(table, output_dir)
     return table
@@ -387,6 +405,11 @@ def markdown(table: dict) -> str:
             for m, r in table["sculpting"]["models"].items():
                 lines.append(f"| {m} | {r['jsd']:.3f} | {r['jsd_random']:.3f} | {r['qcd_jets_kept']} "
                              f"({100 * r['qcd_kept']:.2f}%) |")
+    elif "egamma_tasks" in table:
+        lines += ["| task | method | accuracy | AUC |", "|---|---|---|---|"]
+        for task, t in table["egamma_tasks"].items():
+            for m, r in t["methods"].items():
+                lines.append(f"| {task} | {m} | {100 * r['accuracy']:.1f}% | {100 * r['auc']:.1f}% |")
     else:
         lines += ["| method | accuracy | AUC |", "|---|---|---|"]
         for m, r in table["methods"].items():
@@ -404,12 +427,14 @@ def main(argv=None) -> int:
     p.add_argument("--closure-data", nargs="*", default=[],
                    help="regression: datasets of independent runs (e.g. a falling energy spectrum) evaluated "
                         "whole instead of the test split of --data")
+    p.add_argument("--labels", nargs="*", default=None,
+                   help="egamma: the class names of the dataset's labels 0, 1, ... (e.g. jet electron photon)")
     p.add_argument("-o", "--output-dir", required=True)
     args = p.parse_args(argv)
     if args.study == "jets":
         table = jets(args.data, args.model, args.output_dir, test_data=args.test_data)
     elif args.study == "egamma":
-        table = egamma(args.data, args.model, args.output_dir)
+        table = egamma(args.data, args.model, args.output_dir, labels=args.labels)
     else:
         table = regression(args.data, args.model, args.output_dir, closure_data=args.closure_data)
     print(markdown(table))

@@ -116,3 +116,33 @@ def test_sculpting_separates_a_tagger_that_learnt_the_mass_from_one_that_did_not
     assert masslike["jsd"] > 0.3 and masslike["jsd"] > 10 * masslike["jsd_random"]
     assert flat["jsd"] < 3 * flat["jsd_random"] + 0.005  # a mass-blind cut sculpts no more than chance
     assert flat["qcd_jets_kept"] == int((blind[:n_qcd] > np.quantile(blind[n_qcd:], 0.5)).sum())
+
+
+def test_egamma_study_with_three_classes_makes_one_task_per_class_against_the_first(tmp_path):
+    import os
+
+    import awkward as ak
+
+    from hepreco.algorithms.ml.performance import egamma
+    from hepreco.framework.io.hdf5 import write_hdf5
+
+    from . import synthetic
+
+    # class 0 "jet" (background of both tasks), 1 and 2 from two synthetic samples of different separation;
+    # "m" and "tau21" stand in for shower shapes
+    ids, recs = synthetic.records(n_events=3000, seed=5)
+    recs = ak.with_field(recs, ak.where((recs.label == 1) & (recs.event % 2 == 1), 2, recs.label), "label")
+    os.makedirs(tmp_path / "data")
+    write_hdf5(str(tmp_path / "data" / "part-00000.h5"), ids, {"EgammaDataset": recs})
+    table = egamma([str(tmp_path / "data")], [], str(tmp_path / "out"), shapes=("m", "tau21"),
+                   labels=["jet", "electron", "photon"])
+    tasks = table["egamma_tasks"]
+    assert set(tasks) == {"electron_vs_jet", "photon_vs_jet"}
+    flat = ak.flatten(recs)
+    for task, c in (("electron_vs_jet", 1), ("photon_vs_jet", 2)):
+        t = tasks[task]
+        test = flat.split == 2
+        assert t["objects"] == {"test": int(ak.sum(test & ((flat.label == 0) | (flat.label == c)))),
+                                "signal": int(ak.sum(test & (flat.label == c)))}
+        assert t["methods"]["shower-shape likelihood"]["auc"] > 0.9  # the mass separates the synthetic classes
+    assert "| photon_vs_jet | shower-shape likelihood |" in markdown(table)
