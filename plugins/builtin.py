@@ -30,6 +30,7 @@ ALGORITHMS = {
     "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
     "hepreco.algorithms.trigger.hlt": ["HLTSeed", "HLTTriggerMenu", "MissingETMaker", "HLTJetHypo", "HLTHTHypo",
                                        "HLTMETHypo", "HLTEgammaHypo"],
+    "hepreco.algorithms.trigger.rates": ["TriggerRates"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
     "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }

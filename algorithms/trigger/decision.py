@@ -151,11 +151,12 @@ class TriggerDecisionFilter(Filter):
 
             raise UnknownNameError("item", chains[0], ak.fields(decision.L1.after_prescale),
                                    context=f"{self.name} ({self.trigger_decision} has no HLT level)")
-        for what, names, record in (("stream", self.streams, decision.streams),
-                                    ("item", l1_items, decision.L1.after_prescale),
-                                    ("chain", chains, decision.HLT.after_prescale if chains else None)):
+        for what, names, record in (("stream", self.streams, lambda: decision.streams),
+                                    ("item", l1_items, lambda: decision.L1.after_prescale),
+                                    ("chain", chains, lambda: decision.HLT.after_prescale)):
             if not names:
                 continue
+            record = record()
             fields = ak.fields(record)
             for name in names:
                 if name not in fields:
