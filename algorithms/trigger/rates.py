@@ -155,7 +155,7 @@ class TriggerRates(Algorithm):
                           "boundary below which minimum-bias events count")
     slice_settings = Property(["HardQCD:all = on"], doc="Pythia settings of the slices (the pT-hat range is "
                               "added)", items=str)
-    slice_events = Property(40, doc="events per slice", ge=1)
+    slice_events = Property(80, doc="events per slice", ge=1)
     cross_section_events = Property(20000, doc="Pythia events (hard process only) per slice cross section", ge=100)
 
     def check(self, registry) -> None:
