@@ -31,6 +31,7 @@ ALGORITHMS = {
     "hepreco.algorithms.trigger.hlt": ["HLTSeed", "HLTTriggerMenu", "MissingETMaker", "HLTJetHypo", "HLTHTHypo",
                                        "HLTMETHypo", "HLTEgammaHypo"],
     "hepreco.algorithms.trigger.rates": ["TriggerRates"],
+    "hepreco.algorithms.trigger.efficiency": ["TriggerEfficiency"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
     "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }

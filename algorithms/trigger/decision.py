@@ -9,7 +9,7 @@ import numpy as np
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
 
 from ..arrays import flatten_jagged
-from .menu import evaluate_item, load_menu, prescale_accept
+from .menu import evaluate_item, load_menu, prescale_accept, record_menu
 from .products import records
 
 #: LHC revolution frequency [Hz]
@@ -60,7 +60,7 @@ class L1TriggerMenu(Filter):
                                 exc.reason) from None
 
     def check(self, registry) -> None:
-        self.load()
+        record_menu(self, self.load())
 
     def initialize(self) -> None:
         self._menu = self.load()

@@ -24,7 +24,7 @@ from hepreco.framework.algorithm import Algorithm
 
 from ..arrays import flatten_jagged
 from .decision import LHC_REVOLUTION_HZ, TriggerDecisionFilter
-from .menu import load_menu, prescale_accept
+from .menu import load_menu, prescale_accept, record_menu
 from .products import records
 
 
@@ -212,7 +212,7 @@ class HLTTriggerMenu(Filter):
         return menu
 
     def check(self, registry) -> None:
-        self.load()
+        record_menu(self, self.load())
 
     def initialize(self) -> None:
         self._menu = self.load()

@@ -368,6 +368,19 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
     return Menu(name, path, streams, items, chosen, sets, digest, chains)
 
 
+def record_menu(component, menu: Menu, prop: str = "menu") -> None:
+    """Record the menu file (its sha256) in the job's artefacts, so that its content is in the configuration hash
+    (``--resume`` notices an edited menu), the products' provenance and the report."""
+    from hepreco.framework.artefacts import Artefact
+
+    services = getattr(component, "services", None)
+    artefacts = getattr(services, "artefacts", None) if services is not None else None
+    if artefacts is None or not hasattr(artefacts, "record"):
+        return
+    artefacts.record(component, prop, Artefact(menu.name, 1, "trigger-menu", "hepreco-menu/1", menu.path,
+                                               menu.sha256, "file"))
+
+
 # -- evaluation ---------------------------------------------------------------------------------
 def _isolated(columns: dict, et: np.ndarray, iso: Isolation) -> np.ndarray:
     ok = np.ones(len(et), dtype=bool)

@@ -260,3 +260,19 @@ def test_hlt_summary_counts_steps_and_cost_per_l1_accepted_event(tmp_path, menu_
 
     text = summary(report)
     assert "HLT menu 'hlt_test' (HLTMenu)" in text and "ms per L1-accepted event" in text
+
+
+def test_the_menu_content_is_in_the_configuration_hash(tmp_path, menu_path):
+    from hepreco.framework import config
+    from hepreco.framework.job import build
+
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB.format(out=tmp_path / "out", geometry=geometry_path(), menu=menu_path))
+    before = build(config.load(str(job)))
+    assert before.artefacts()["HLTMenu.menu"].path == menu_path
+    with open(menu_path, "a") as f:
+        f.write("# an edit that changes nothing but the file\n")
+    after = build(config.load(str(job)))
+    assert after.config_hash() != before.config_hash()
+    assert after.artefacts()["L1Menu.menu"].sha256 != before.artefacts()["L1Menu.menu"].sha256
+    assert build(config.load(str(job))).config_hash() == after.config_hash()
