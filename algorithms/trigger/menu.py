@@ -3,13 +3,15 @@
 A menu file (``jobs/menus/l1_default.yaml`` is the shipped one)::
 
     name: L1_default_v1
-    streams: [physics, express]          # streams that items (and later HLT chains) write to
+    streams: [physics, express]          # streams that items and HLT chains write to
     isolation:                           # working points: cuts as fractions of the object's E_T
       VHI: {em_isol: 0.10, had_core: 0.05, offset: 1.0, et_max: 50.0}
     items:
       L1_EM22VHI: {type: EM, threshold: 22.0, isolation: VHI, eta: [0.0, 2.5], streams: [physics, express]}
       L1_2EM15:   {type: EM, threshold: 15.0, multiplicity: 2}
       L1_XE50:    {type: XE, threshold: 50.0}
+    chains:                              # HLT chains: L1 seeds, prescale, streams
+      HLT_xe110: {seed: L1_XE50, prescale: 1, streams: [physics]}
     default_prescale_set: Physics
     prescale_sets:                       # columns; an item a set does not list keeps its 'prescale' (default 1)
       Physics: {L1_2EM15: 1}
@@ -30,6 +32,16 @@ no limit) must have ``em_isol <= em_isol x E_T + offset``, ``had_core <=
 had_core x E_T + offset`` and ``had_isol <= had_isol x E_T + offset`` for
 each of the three fractions the working point gives (``offset`` in GeV,
 default 0); at and above ``et_max`` it is not applied.
+
+HLT chains
+----------
+``chains: {HLT_j400: {seed: L1_J100, prescale: 1, streams: [physics]}}``:
+each chain names its L1 seed item(s) (``seed``: one or a list; the chain is
+seeded when any of them accepted the event after the L1 prescale), its
+prescale (same rule as the items, applied to the events that passed the
+chain) and its streams.  The chain's steps are a filtered sequence of the
+job with the chain's name (:mod:`.hlt`); prescale sets may list chains.
+Chain names start with ``HLT_``.
 
 Prescales
 ---------
