@@ -32,7 +32,7 @@ inelastic (diffractive interactions leave little transverse energy).
 
 The command (``python -m hepreco.algorithms.trigger.rates JOB``) runs the
 job (the minimum-bias sample, ``job.evt_max`` events) and then the same job
-once per slice of its ``TriggerRates`` algorithm (``slice_events`` events,
+once per slice of its ``TriggerRates`` algorithm (``slice_events[k]`` events,
 ``source.settings`` replaced by the slice's), estimates each slice's cross
 section with Pythia, combines them (:func:`combine`), prints the table and
 writes ``rates.json`` and ``rates.png`` into its output folder.
@@ -155,7 +155,7 @@ class TriggerRates(Algorithm):
                           "boundary below which minimum-bias events count")
     slice_settings = Property(["HardQCD:all = on"], doc="Pythia settings of the slices (the pT-hat range is "
                               "added)", items=str)
-    slice_events = Property(80, doc="events per slice", ge=1)
+    slice_events = Property([300, 400, 100, 50], doc="events of each slice (one number per slice)", items=int)
     cross_section_events = Property(20000, doc="Pythia events (hard process only) per slice cross section", ge=100)
 
     def check(self, registry) -> None:
@@ -169,6 +169,9 @@ class TriggerRates(Algorithm):
         if not ok:
             raise PropertyError(self.name, "slices", f"expected contiguous [min, max) pT-hat ranges in GeV, the "
                                 f"last max may be -1 (none), e.g. [[30, 70], [70, -1]]; got {s!r}")
+        if len(self.slice_events) != len(s) or min(self.slice_events) < 1:
+            raise PropertyError(self.name, "slice_events", f"expected one number of events (>= 1) per slice "
+                                f"({len(s)}), got {self.slice_events!r}")
 
     def initialize(self) -> None:
         self.records = self.accumulate("events", "records")
@@ -270,7 +273,7 @@ def run_samples(job_file: str, overrides: list[str], output_dir: str, minbias_ev
         raise PropertyError(rates_alg.name, "mu", f"{rates_alg.name}.mu = {cfg['mu']} but PileupOverlay.mu = "
                             f"{pileup.mu}: the luminosity must use the sample's mu")
     source = base.source
-    n_slice = slice_events or cfg["slice_events"]
+    n_slices = [slice_events] * len(cfg["slices"]) if slice_events else list(cfg["slice_events"])
     crossing_hz = crossing_rate(cfg["colliding_bunches"], cfg["revolution_frequency"])
     lumi = luminosity(cfg["mu"], cfg["sigma_inel_mb"], cfg["colliding_bunches"], cfg["revolution_frequency"])
     log(f"rates: mu = {cfg['mu']:g}, {cfg['colliding_bunches']} colliding bunches, crossing rate "
@@ -284,9 +287,9 @@ def run_samples(job_file: str, overrides: list[str], output_dir: str, minbias_ev
     for k, (lo, hi) in enumerate(cfg["slices"]):
         settings = [*cfg["slice_settings"], f"PhaseSpace:pTHatMin = {lo}", f"PhaseSpace:pTHatMax = {hi}"]
         folder = os.path.join(output_dir, f"slice{k}")
-        job = load([f"job.output_dir={folder}", f"job.evt_max={n_slice}", f"job.run={base.settings.run + 1 + k}",
-                    f"{source.name}.settings={json.dumps(settings)}"])
-        log(f"rates: slice [{lo:g}, {hi if hi > 0 else 'inf'}) GeV, {n_slice} events -> {folder}")
+        job = load([f"job.output_dir={folder}", f"job.evt_max={n_slices[k]}",
+                    f"job.run={base.settings.run + 1 + k}", f"{source.name}.settings={json.dumps(settings)}"])
+        log(f"rates: slice [{lo:g}, {hi if hi > 0 else 'inf'}) GeV, {n_slices[k]} events -> {folder}")
         runs.append(("slice", (lo, hi), run_job(job, quiet=quiet, overwrite=True)))
 
     samples, levels = [], None

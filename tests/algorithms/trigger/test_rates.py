@@ -81,11 +81,18 @@ def test_slices_must_be_contiguous_ranges(slices):
         TriggerRates("Rates", slices=slices).check(None)
 
 
+def test_one_number_of_events_per_slice():
+    with pytest.raises(Exception, match=r"Rates.slice_events: expected one number of events \(>= 1\) per slice "
+                                        r"\(2\), got \[10\]"):
+        TriggerRates("Rates", slices=[[30.0, 70.0], [70.0, -1.0]], slice_events=[10]).check(None)
+
+
 @pytest.mark.slow
 def test_rates_command_combines_minimum_bias_and_slices(tmp_path, capsys):
     out = tmp_path / "rates"
     code = main(["jobs/trigger_rates.yaml", "--minbias-events", "4", "--slice-events", "2", "-o", str(out),
                  "--set", "TriggerRates.slices=[[100.0, 300.0], [300.0, -1.0]]",
+                 "--set", "TriggerRates.slice_events=[2, 2]",
                  "--set", "TriggerRates.cross_section_events=200", "--set", "job.chunk_size=2"])
     assert code == 0
     text = capsys.readouterr().out
