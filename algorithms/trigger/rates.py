@@ -54,6 +54,8 @@ from .decision import LHC_REVOLUTION_HZ
 
 #: mb -> cm^2
 MB_CM2 = 1e-27
+#: the output rate each level is designed for [Hz] (drawn on the rate plot)
+BUDGET_HZ = {"L1": 100e3, "HLT": 1e3}
 
 
 def crossing_rate(colliding_bunches: int = 2544, revolution_frequency: float = LHC_REVOLUTION_HZ) -> float:
@@ -368,13 +370,16 @@ def plot(result: dict, path: str) -> None:
         ax.barh(y - 0.2, unique, height=0.4, label="unique", color="tab:orange")
         ax.set_yticks(y, names)
         ax.invert_yaxis()
-        positive = [r for r in rates + unique if r > 0]
+        budget = BUDGET_HZ.get(level)
+        if budget:
+            ax.axvline(budget, ls="--", color="gray", label=f"budget {budget:g} Hz")
+        positive = [r for r in rates + unique + ([budget] if budget else []) if r > 0]
         if positive:
             ax.set_xscale("log")
             ax.set_xlim(min(positive) / 3, max(positive) * 3)
         ax.set_xlabel("rate [Hz]")
         ax.set_title(f"{level} at mu = {result['mu']:g}, L = {result['luminosity_cm2s']:.2g} cm$^{{-2}}$s$^{{-1}}$")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
