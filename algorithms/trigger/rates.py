@@ -232,15 +232,17 @@ def slice_cross_section(settings: list[str], lo: float, hi: float, beam_energy: 
 
 # -- the command ----------------------------------------------------------------------------------
 def _find_component(job, type_name):
+    """The first algorithm of ``job`` of the registered type ``type_name`` (None if there is none)."""
     for comp in job.top.walk():
-        if getattr(comp, "type_name", type(comp).__name__) == type_name or type(comp).__name__ == type_name:
+        if comp.type_name == type_name:
             return comp
     return None
 
 
-def _levels(records: list[dict], job) -> dict[str, list[str]]:
-    from .hlt import HLTTriggerMenu
+def _levels(job) -> dict[str, list[str]]:
+    """``{"L1": item names, "HLT": chain names}`` of the job's menus."""
     from .decision import L1TriggerMenu
+    from .hlt import HLTTriggerMenu
 
     levels = {}
     for comp in job.top.walk():
@@ -298,7 +300,7 @@ def run_samples(job_file: str, overrides: list[str], output_dir: str, minbias_ev
     for kind, rng, rep in runs:
         records = rep["accumulators"][rates_alg.name]["events"]["records"]
         if levels is None:
-            levels = _levels(records, base)
+            levels = _levels(base)
         sample = sample_from_records(records, levels)
         sample["kind"] = kind
         if kind == "minbias":
