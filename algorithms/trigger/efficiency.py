@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 
 import awkward as ak
 import numpy as np
@@ -48,7 +49,7 @@ def fit_turn_on(centres, passed, total) -> dict:
     keep a finite weight).  ``converged`` is False (and the values NaN)
     when fewer than 3 bins have events or the fit fails.
     """
-    from scipy.optimize import curve_fit
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     centres = np.asarray(centres, dtype=np.float64)
     passed = np.asarray(passed, dtype=np.float64)
@@ -63,9 +64,12 @@ def fit_turn_on(centres, passed, total) -> dict:
     half = x[np.argmin(np.abs(eff - 0.5 * max(eff.max(), 1e-9)))]
     span = max(x[-1] - x[0], 1e-6)
     try:
-        (plateau, x50, sigma), _ = curve_fit(turn_on, x, eff, p0=[max(eff.max(), 0.01), half, span / 10.0],
-                                             sigma=err, bounds=([0.0, x[0] - 10 * span, 1e-6 * span],
-                                                                [1.0, x[-1] + 10 * span, 10 * span]), maxfev=10000)
+        with warnings.catch_warnings():  # the covariance is not used: a fit of few points need not estimate it
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (plateau, x50, sigma), _ = curve_fit(turn_on, x, eff, p0=[max(eff.max(), 0.01), half, span / 10.0],
+                                                 sigma=err, bounds=([0.0, x[0] - 10 * span, 1e-6 * span],
+                                                                    [1.0, x[-1] + 10 * span, 10 * span]),
+                                                 maxfev=10000)
     except (RuntimeError, ValueError):
         return nan
     return {"plateau": float(plateau), "x50": float(x50), "sigma": float(sigma), "x99": point_99(x50, sigma),

@@ -57,3 +57,9 @@ def test_trigger_efficiency_counts_and_writes_json_and_png(tmp_path):
 def test_trigger_efficiency_needs_an_item_or_chain():
     with pytest.raises(Exception, match=r"Eff.trigger: expected an L1 item \(L1_...\) or HLT chain"):
         TriggerEfficiency("Eff", trigger="J50").check(None)
+
+
+def test_fit_of_a_few_points_does_not_warn():
+    # three filled bins and a free plateau: the covariance cannot be estimated, which the fit does not need
+    fit = fit_turn_on([10.0, 20.0, 30.0], [0, 1, 1], [1, 1, 1])
+    assert fit["plateau"] <= 1.0

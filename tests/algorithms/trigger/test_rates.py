@@ -87,7 +87,6 @@ def test_one_number_of_events_per_slice():
         TriggerRates("Rates", slices=[[30.0, 70.0], [70.0, -1.0]], slice_events=[10]).check(None)
 
 
-@pytest.mark.slow
 def test_rates_command_combines_minimum_bias_and_slices(tmp_path, capsys):
     out = tmp_path / "rates"
     code = main(["jobs/trigger_rates.yaml", "--minbias-events", "4", "--slice-events", "2", "-o", str(out),
