@@ -276,3 +276,11 @@ def test_the_menu_content_is_in_the_configuration_hash(tmp_path, menu_path):
     assert after.config_hash() != before.config_hash()
     assert after.artefacts()["L1Menu.menu"].sha256 != before.artefacts()["L1Menu.menu"].sha256
     assert build(config.load(str(job))).config_hash() == after.config_hash()
+
+
+def test_selecting_a_chain_of_a_decision_without_an_hlt_level_is_an_error():
+    from hepreco.algorithms.trigger.decision import TriggerDecisionFilter
+
+    with pytest.raises(Exception, match=r"unknown item 'HLT_j40' in F \(TriggerDecision has no HLT level\)"):
+        testing.run([TriggerDecisionFilter("F", items=["HLT_j40"])],
+                    inputs={"TriggerDecision": l1_decision([1], [0])})
