@@ -77,9 +77,12 @@ module                           contents
 ``trigger.jet_elements``         jet elements, sliding-window L1 jets, missing and total E_T
 ``trigger.l1calo``               plugin ``L1CaloTrigger``: cells to ``L1CaloTowers``, ``L1EmTau``, ``L1Jets``, sums
 ``trigger.products``             awkward records and jagged records from flat columns, through their layouts
-``trigger.menu``                 the menu file: L1 items, isolation, prescale sets, streams; prescale decisions
+``trigger.menu``                 the menu file: L1 items, HLT chains, isolation, prescale sets, streams; prescales
 ``trigger.decision``             plugins ``L1TriggerMenu`` (the ``TriggerDecision``), ``TriggerDecisionFilter``
-``trigger.summary``              the trigger summary of the report (per item counts, rate, time)
+``trigger.hlt``                  plugins ``HLTSeed``, hypotheses, ``MissingETMaker``, ``HLTTriggerMenu`` (HLT level)
+``trigger.rates``                rates from minimum bias and weighted pT-hat slices; ``TriggerRates``; the command
+``trigger.efficiency``           plugin ``TriggerEfficiency``: turn-on curves, the 99%-of-plateau point
+``trigger.summary``              the trigger summary of the report (per item and chain counts, rate, time)
 ``fpga.fixed``                   ``FixedType``: ap_fixed<W,I,Q,O> conversions on int64 raw values (numba)
 ``fpga.emulator``                ``Network``: bit-exact fixed-point inference of hls4ml dense networks
 ``fpga.hls``                     hls4ml bridge: explicit types, cached compile, reading the generated C++

@@ -368,9 +368,14 @@ class ArtefactSvc(Service):
                                 f"pins {request.sha256}; the file is corrupt or another version: restore it, or "
                                 "update the pinned sha256 if the change is intended")
         self.check_fit(art, descr, who, context)
+        return self.record(component, prop, art)
+
+    def record(self, component, prop: str, art: Artefact) -> Artefact:
+        """Record ``art`` as what ``component.prop`` uses: in the component's provenance and configuration hash,
+        and in the job's (for a file a component reads itself, such as a trigger menu)."""
         component.__dict__.setdefault("_artefacts", {})[prop] = art
         component.__dict__.pop("_hash", None)
-        self.used[who] = art
+        self.used[f"{component.name}.{prop}"] = art
         return art
 
     def find(self, request: Request, descr: ArtefactProperty, who: str, context: dict) -> Artefact:

@@ -76,6 +76,8 @@ def summary(report: dict) -> str:
 
 def trigger_lines(table: dict) -> list[str]:
     """A trigger summary (``report["trigger"][menu]``) as text, like CMS's HLTrigReport."""
+    if table.get("level") == "HLT":
+        return _hlt_lines(table)
     lines = [f"  trigger  {table['level']} menu {table['menu']!r} ({table['algorithm']}), prescale set "
              f"{table['prescale_set'] or '-'}: {table['accepted']} of {table['events']} events accepted",
              f"           {'item':<20} {'prescale':>8} {'seen':>8} {'passed':>8} {'after PS':>8} "
@@ -86,5 +88,21 @@ def trigger_lines(table: dict) -> list[str]:
                      f"{row['rate_hz']:>11.4g} {row['rate_error_hz']:>9.3g} {row['us_per_event']:>7.2f}")
     lines.append(f"           rate = accepted fraction x {table['crossing_rate_hz']:.4g} Hz of crossings "
                  f"(a minimum-bias sample only); streams: "
+                 + ", ".join(f"{s} {n}" for s, n in table.get("streams", {}).items()))
+    return lines
+
+
+def _hlt_lines(table: dict) -> list[str]:
+    lines = [f"  trigger  HLT menu {table['menu']!r} ({table['algorithm']}), prescale set "
+             f"{table['prescale_set'] or '-'}: {table['accepted']} of {table['l1_accepted']} L1-accepted events "
+             f"accepted ({table['events']} events)",
+             f"           {'chain':<20} {'prescale':>8} {'seeded':>8} {'passed':>8} {'after PS':>8} "
+             f"{'rate [Hz]':>11} {'+-':>9} {'ms/seeded':>9}"]
+    for row in table["chains"]:
+        lines.append(f"           {row['name']:<20} {row['prescale']:>8g} {row['seeded']:>8} "
+                     f"{row['passed_before_prescale']:>8} {row['passed_after_prescale']:>8} "
+                     f"{row['rate_hz']:>11.4g} {row['rate_error_hz']:>9.3g} {row['ms_per_seeded_event']:>9.2f}")
+    lines.append(f"           HLT time {table['ms_per_l1_accepted_event']:.2f} ms per L1-accepted event "
+                 f"({table['ms_per_event']:.2f} ms per event); streams: "
                  + ", ".join(f"{s} {n}" for s, n in table.get("streams", {}).items()))
     return lines

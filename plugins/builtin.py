@@ -28,6 +28,10 @@ ALGORITHMS = {
     "hepreco.algorithms.ml.inference": ["JetTagger", "EgammaIdentifier", "CaloEnergyRegression"],
     "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
     "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
+    "hepreco.algorithms.trigger.hlt": ["HLTSeed", "HLTTriggerMenu", "MissingETMaker", "HLTJetHypo", "HLTHTHypo",
+                                       "HLTMETHypo", "HLTEgammaHypo"],
+    "hepreco.algorithms.trigger.rates": ["TriggerRates"],
+    "hepreco.algorithms.trigger.efficiency": ["TriggerEfficiency"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
     "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }

@@ -141,6 +141,8 @@ class PythiaSource(EventSource):
     hard = Output("TruthHardProcess", doc="W, Z, top (last copies) and their decay products: pdg_id, px, py, pz, "
                   "E [GeV], parent (row of the decaying W/Z/top, -1: none)")
     hard_process = Property(True, doc="fill TruthHardProcess (False: empty lists)")
+    pthat = Output("TruthPtHat", doc="Pythia's pT-hat per event (float64) [GeV]: of the hard process, or of the "
+                   "hardest multiparton interaction for soft QCD (the variable of pT-hat slices in trigger rates)")
 
     generator = True
     _pythia = None
@@ -177,6 +179,7 @@ class PythiaSource(EventSource):
         seeds = self.services.random.seeds(ids, self.name)
         counts = np.zeros(len(ids), dtype=np.int64)
         weights = np.zeros(len(ids), dtype=np.float64)
+        pthat = np.zeros(len(ids), dtype=np.float64)
         rows: list[list] = []
         hard_counts = np.zeros(len(ids), dtype=np.int64)
         hard_rows: list[tuple] = []
@@ -195,13 +198,15 @@ class PythiaSource(EventSource):
                 event = event[1:]  # entry 0 is the system as a whole
             counts[i] = len(event)
             rows.extend(event)
-            weights[i] = py.infoPython().weight()
+            info = py.infoPython()
+            weights[i] = info.weight()
+            pthat[i] = info.pTHat()
             if self.hard_process:
                 hard = hard_process(py.event)
                 hard_counts[i] = len(hard)
                 hard_rows.extend(hard)
         return ids, {self.particles: _records(rows, PARTICLE_FIELDS, counts), self.weights: weights,
-                     self.hard: _records(hard_rows, HARD_FIELDS, hard_counts)}
+                     self.hard: _records(hard_rows, HARD_FIELDS, hard_counts), self.pthat: pthat}
 
 
 def _records(rows: list, fields, counts: np.ndarray) -> ak.Array:

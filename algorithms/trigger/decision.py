@@ -9,7 +9,7 @@ import numpy as np
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
 
 from ..arrays import flatten_jagged
-from .menu import evaluate_item, load_menu, prescale_accept
+from .menu import evaluate_item, load_menu, prescale_accept, record_menu
 from .products import records
 
 #: LHC revolution frequency [Hz]
@@ -60,7 +60,7 @@ class L1TriggerMenu(Filter):
                                 exc.reason) from None
 
     def check(self, registry) -> None:
-        self.load()
+        record_menu(self, self.load())
 
     def initialize(self) -> None:
         self._menu = self.load()
@@ -126,14 +126,17 @@ class L1TriggerMenu(Filter):
 class TriggerDecisionFilter(Filter):
     """Events in any of ``streams`` or accepted (after prescale) by any of ``items`` of a ``TriggerDecision``.
 
-    With both lists empty, the events with an L1 accept.  Use it to fill an
-    output stream per trigger stream (``accept: [ExpressFilter]``), or as the
-    L1 seed of a chain (a filtered sequence: ``items: [L1_J100]``).
+    With both lists empty, the events with an L1 accept.  ``items`` may name
+    HLT chains (``HLT_...``, after the chain prescale) of a decision with an
+    HLT level (:class:`.hlt.HLTTriggerMenu`).  Use it to fill an output stream
+    per trigger stream (``accept: [ExpressFilter]``); the L1 seed of a chain
+    is :class:`.hlt.HLTSeed`.
     """
 
     trigger_decision = Input("TriggerDecision", doc="the trigger decision (L1TriggerMenu)")
     streams = Property([], doc="trigger streams to select (e.g. [express])", items=str)
-    items = Property([], doc="L1 items to select, after prescale (e.g. [L1_J100])", items=str)
+    items = Property([], doc="L1 items or HLT chains to select, after prescale (e.g. [L1_J100, HLT_j400])",
+                     items=str)
 
     def execute(self, store):
         decision = store[self.trigger_decision]
@@ -141,8 +144,19 @@ class TriggerDecisionFilter(Filter):
         if not self.streams and not self.items:
             return ak.to_numpy(decision.L1.accept).astype(bool)
         passed = np.zeros(n, dtype=bool)
-        for what, names, record in (("stream", self.streams, decision.streams),
-                                    ("item", self.items, decision.L1.after_prescale)):
+        l1_items = [i for i in self.items if not i.startswith("HLT_")]
+        chains = [i for i in self.items if i.startswith("HLT_")]
+        if chains and "HLT" not in ak.fields(decision):
+            from hepreco.framework import UnknownNameError
+
+            raise UnknownNameError("item", chains[0], ak.fields(decision.L1.after_prescale),
+                                   context=f"{self.name} ({self.trigger_decision} has no HLT level)")
+        for what, names, record in (("stream", self.streams, lambda: decision.streams),
+                                    ("item", l1_items, lambda: decision.L1.after_prescale),
+                                    ("chain", chains, lambda: decision.HLT.after_prescale)):
+            if not names:
+                continue
+            record = record()
             fields = ak.fields(record)
             for name in names:
                 if name not in fields:

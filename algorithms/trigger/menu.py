@@ -3,13 +3,15 @@
 A menu file (``jobs/menus/l1_default.yaml`` is the shipped one)::
 
     name: L1_default_v1
-    streams: [physics, express]          # streams that items (and later HLT chains) write to
+    streams: [physics, express]          # streams that items and HLT chains write to
     isolation:                           # working points: cuts as fractions of the object's E_T
       VHI: {em_isol: 0.10, had_core: 0.05, offset: 1.0, et_max: 50.0}
     items:
       L1_EM22VHI: {type: EM, threshold: 22.0, isolation: VHI, eta: [0.0, 2.5], streams: [physics, express]}
       L1_2EM15:   {type: EM, threshold: 15.0, multiplicity: 2}
       L1_XE50:    {type: XE, threshold: 50.0}
+    chains:                              # HLT chains: L1 seeds, prescale, streams
+      HLT_xe110: {seed: L1_XE50, prescale: 1, streams: [physics]}
     default_prescale_set: Physics
     prescale_sets:                       # columns; an item a set does not list keeps its 'prescale' (default 1)
       Physics: {L1_2EM15: 1}
@@ -30,6 +32,16 @@ no limit) must have ``em_isol <= em_isol x E_T + offset``, ``had_core <=
 had_core x E_T + offset`` and ``had_isol <= had_isol x E_T + offset`` for
 each of the three fractions the working point gives (``offset`` in GeV,
 default 0); at and above ``et_max`` it is not applied.
+
+HLT chains
+----------
+``chains: {HLT_j400: {seed: L1_J100, prescale: 1, streams: [physics]}}``:
+each chain names its L1 seed item(s) (``seed``: one or a list; the chain is
+seeded when any of them accepted the event after the L1 prescale), its
+prescale (same rule as the items, applied to the events that passed the
+chain) and its streams.  The chain's steps are a filtered sequence of the
+job with the chain's name (:mod:`.hlt`); prescale sets may list chains.
+Chain names start with ``HLT_``.
 
 Prescales
 ---------
@@ -64,10 +76,12 @@ ITEM_TYPES = {"EM": ("L1EmTau", "em_et"), "TAU": ("L1EmTau", "tau_et"), "JET": (
               "XE": ("L1EnergySums", "met"), "TE": ("L1EnergySums", "sum_et"), "HT": ("L1EnergySums", "ht")}
 #: item types that count objects (the others compare one per-event sum)
 OBJECT_TYPES = ("EM", "TAU", "JET")
-TOP_KEYS = ("name", "description", "streams", "isolation", "items", "default_prescale_set", "prescale_sets")
+TOP_KEYS = ("name", "description", "streams", "isolation", "items", "chains", "default_prescale_set", "prescale_sets")
 ITEM_KEYS = ("type", "threshold", "multiplicity", "eta", "isolation", "prescale", "streams", "description")
 ISOLATION_KEYS = ("em_isol", "had_core", "had_isol", "offset", "et_max")
+CHAIN_KEYS = ("seed", "prescale", "streams", "description")
 _NAME = re.compile(r"^L1_[A-Za-z0-9_]+$")
+_CHAIN = re.compile(r"^HLT_[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,20 @@ class Item:
         return self.prescale > 0
 
 
+@dataclass(frozen=True)
+class Chain:
+    """One HLT chain: seeded by L1 items, run as the job's filtered sequence of the same name."""
+
+    name: str
+    seeds: tuple[str, ...]
+    prescale: float = 1.0
+    streams: tuple[str, ...] = ("physics",)
+
+    @property
+    def enabled(self) -> bool:
+        return self.prescale > 0
+
+
 @dataclass
 class Menu:
     """A validated menu with one prescale set applied to its items."""
@@ -111,10 +139,15 @@ class Menu:
     prescale_set: str
     prescale_sets: dict[str, dict[str, float]] = field(default_factory=dict)
     sha256: str = ""
+    chains: list[Chain] = field(default_factory=list)
 
     @property
     def item_names(self) -> list[str]:
         return [item.name for item in self.items]
+
+    @property
+    def chain_names(self) -> list[str]:
+        return [chain.name for chain in self.chains]
 
     def prescales(self) -> dict[str, float]:
         return {item.name: item.prescale for item in self.items}
@@ -292,6 +325,30 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
                           item_streams))
     names = [item.name for item in items]
 
+    chains = []
+    chains_doc = _mapping(doc.get("chains") or {}, "'chains'", _where(doc, "chains", path))
+    for chain_name, spec in chains_doc.items():
+        where = _where(chains_doc, chain_name, path)
+        if not isinstance(chain_name, str) or not _CHAIN.match(chain_name):
+            raise ConfigurationError(f"chain name {chain_name!r} must look like HLT_j420 (HLT_ then letters, digits, "
+                                     f"_)", where)
+        spec = _mapping(spec, f"chain {chain_name}", where)
+        _check_keys(spec, CHAIN_KEYS, f"chain {chain_name}", path)
+        at = lambda k: _where(spec, k, path)  # noqa: E731
+        seeds = spec.get("seed")
+        if isinstance(seeds, str):
+            seeds = [seeds]
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(x, str) for x in seeds):
+            raise ConfigurationError(f"chain {chain_name} needs a 'seed': an L1 item or a list of them (e.g. "
+                                     f"seed: L1_J100)", at("seed") if "seed" in spec else where)
+        for seed in seeds:
+            if seed not in names:
+                raise UnknownNameError("L1 item", seed, names, at("seed"), context=f"seed of {chain_name}")
+        prescale = _prescale(spec.get("prescale", 1), f"{chain_name} prescale", at("prescale"))
+        chain_streams = _streams(spec.get("streams", [streams[0]]), streams, f"{chain_name} streams", at("streams"))
+        chains.append(Chain(chain_name, tuple(seeds), prescale, chain_streams))
+    names_all = names + [c.name for c in chains]
+
     sets_doc = _mapping(doc.get("prescale_sets") or {}, "'prescale_sets'", _where(doc, "prescale_sets", path))
     sets: dict[str, dict[str, float]] = {}
     for set_name, column in sets_doc.items():
@@ -302,8 +359,8 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
         column = _mapping(column or {}, f"prescale set {set_name!r}", where)
         values = {}
         for item_name, ps in column.items():
-            if item_name not in names:
-                raise UnknownNameError("item", str(item_name), names, _where(column, item_name, path),
+            if item_name not in names_all:
+                raise UnknownNameError("item", str(item_name), names_all, _where(column, item_name, path),
                                        context=f"prescale set {set_name!r}")
             values[item_name] = _prescale(ps, f"prescale of {item_name} in set {set_name!r}",
                                           _where(column, item_name, path))
@@ -317,9 +374,23 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
     if chosen:
         items = [Item(i.name, i.type, i.threshold, i.multiplicity, i.eta, i.isolation,
                       sets[chosen].get(i.name, i.prescale), i.streams) for i in items]
+        chains = [Chain(c.name, c.seeds, sets[chosen].get(c.name, c.prescale), c.streams) for c in chains]
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    return Menu(name, path, streams, items, chosen, sets, digest)
+    return Menu(name, path, streams, items, chosen, sets, digest, chains)
+
+
+def record_menu(component, menu: Menu, prop: str = "menu") -> None:
+    """Record the menu file (its sha256) in the job's artefacts, so that its content is in the configuration hash
+    (``--resume`` notices an edited menu), the products' provenance and the report."""
+    from hepreco.framework.artefacts import Artefact
+
+    services = getattr(component, "services", None)
+    artefacts = getattr(services, "artefacts", None) if services is not None else None
+    if artefacts is None or not hasattr(artefacts, "record"):
+        return
+    artefacts.record(component, prop, Artefact(menu.name, 1, "trigger-menu", "hepreco-menu/1", menu.path,
+                                               menu.sha256, "file"))
 
 
 # -- evaluation ---------------------------------------------------------------------------------

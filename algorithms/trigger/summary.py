@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 #: algorithm types whose accumulators make a trigger summary
-MENU_TYPES = ("L1TriggerMenu",)
+MENU_TYPES = ("L1TriggerMenu", "HLTTriggerMenu")
 
 
 def menu_summary(name: str, settings: dict, accumulators: dict, us_per_event: float | None) -> dict:
@@ -59,6 +59,83 @@ def menu_summary(name: str, settings: dict, accumulators: dict, us_per_event: fl
                          "valid for a minimum-bias sample only"}
 
 
+def _binomial_rate(k: int, n: int, crossing_hz: float) -> tuple[float, float]:
+    if n <= 0:
+        return 0.0, 0.0
+    f = k / n
+    return f * crossing_hz, math.sqrt(f * (1.0 - f) / n) * crossing_hz
+
+
+def _find(entries, name):
+    for entry in _algorithms(entries):
+        if entry.get("name") == name:
+            return entry
+    return None
+
+
+def _leaves(entry):
+    if "members" not in entry:
+        return [entry]
+    return [leaf for m in entry["members"] for leaf in _leaves(m)]
+
+
+def _seconds(entries, timing) -> float:
+    return sum(timing.get(leaf["name"], {}).get("seconds", 0.0) for e in entries for leaf in _leaves(e))
+
+
+def hlt_summary(name: str, settings: dict, accumulators: dict, report: dict) -> dict:
+    """The HLT summary of one ``HLTTriggerMenu``: per chain seeded, passed, after prescale, rate, steps and cost.
+
+    The cost comes from the job's timing: a chain's is the time of the
+    algorithms of its sequence, per event it was seeded with; the HLT's is the
+    time of every algorithm of the sequence ``settings["sequence"]`` (shared
+    reconstruction included; the chains' sequences when there is no such
+    sequence), per event and per L1-accepted event.
+    """
+    from .menu import load_menu
+
+    menu = load_menu(settings["menu"], settings.get("prescale_set", ""))
+    crossing_hz = float(settings["colliding_bunches"]) * float(settings["revolution_frequency"])
+    counts = accumulators.get("chains", {}).get("value") or [[0, 0, 0, 0]] * len(menu.chains)
+    streams = accumulators.get("streams", {}).get("value") or [0] * len(menu.streams)
+    events = int(accumulators.get("events", {}).get("value", 0))
+    l1_accepted = int(accumulators.get("l1_accepted", {}).get("value", 0))
+    accepted = int(accumulators.get("accepted", {}).get("value", 0))
+    tree = report.get("config", {}).get("algorithms", [])
+    timing = report.get("timing", {})
+    decisions = report.get("decisions", {})
+    rows, chain_entries = [], []
+    for chain, (seen, seeded, passed, after) in zip(menu.chains, counts):
+        entry = _find(tree, chain.name)
+        steps = []
+        seconds = 0.0
+        if entry is not None:
+            chain_entries.append(entry)
+            for leaf in _leaves(entry):
+                t = timing.get(leaf["name"], {})
+                seconds += t.get("seconds", 0.0)
+                steps.append({"name": leaf["name"], "type": leaf.get("type", ""), "events": int(t.get("events", 0)),
+                              "passed": decisions.get(leaf["name"]), "ms": 1e3 * t.get("seconds", 0.0)})
+        r, dr = _binomial_rate(int(after), int(seen), crossing_hz)
+        rows.append({"name": chain.name, "seeds": list(chain.seeds), "prescale": chain.prescale, "seen": int(seen),
+                     "seeded": int(seeded), "passed_before_prescale": int(passed),
+                     "passed_after_prescale": int(after), "rate_hz": r, "rate_error_hz": dr,
+                     "ms_per_seeded_event": 1e3 * seconds / seeded if seeded else 0.0,
+                     "streams": list(chain.streams), "steps": steps})
+    hlt = _find(tree, settings.get("sequence", "HLT"))
+    total = _seconds([hlt] if hlt is not None else chain_entries, timing)
+    rate, rate_err = _binomial_rate(accepted, events, crossing_hz)
+    return {"level": "HLT", "algorithm": name, "menu": menu.name, "menu_file": menu.path,
+            "menu_sha256": menu.sha256, "prescale_set": menu.prescale_set, "events": events,
+            "l1_accepted": l1_accepted, "accepted": accepted, "rate_hz": rate, "rate_error_hz": rate_err,
+            "crossing_rate_hz": crossing_hz, "seconds": total,
+            "ms_per_event": 1e3 * total / events if events else 0.0,
+            "ms_per_l1_accepted_event": 1e3 * total / l1_accepted if l1_accepted else 0.0,
+            "chains": rows, "streams": {s: int(n) for s, n in zip(menu.streams, streams)},
+            "rate_note": "rate = fraction accepted x colliding bunches x revolution frequency; "
+                         "valid for a minimum-bias sample only"}
+
+
 def _algorithms(entries):
     for entry in entries:
         yield entry
@@ -74,6 +151,9 @@ def trigger_report(report: dict) -> dict:
         name = entry["name"]
         acc = report.get("accumulators", {}).get(name)
         if not acc:
+            continue
+        if entry["type"] == "HLTTriggerMenu":
+            out[name] = hlt_summary(name, entry, acc, report)
             continue
         timing = report.get("timing", {}).get(name, {})
         out[name] = menu_summary(name, entry, acc, timing.get("us_per_event"))

@@ -4,7 +4,11 @@ Layout written by :class:`RootOutput` (tree ``events`` by default):
 ``run`` and ``event`` branches; a jagged collection ``C`` of records becomes
 the branches ``C_<field>`` with the counter ``nC`` (uproot's convention,
 which ``tree.arrays(how="zip")`` and ROOT's RDataFrame understand); dense
-numpy collections become fixed-size array branches.
+numpy collections become fixed-size array branches.  A per-event record
+whose fields are records (``TriggerDecision``: ``L1``, ``HLT``, ``streams``)
+is written as flat branches ``C_<field>_<subfield>...`` (e.g.
+``TriggerDecision_L1_after_prescale_L1_J100``, one per event), which
+:func:`read_tree` reads back as flat records, not nested again.
 
 A record field ``f`` that holds a list per object (jet constituents, energy
 per calorimeter layer), which a TTree cannot hold inside a jagged record,
@@ -46,7 +50,10 @@ def _branches(key: str, value: Any, log, taken: set, warned: set | None = None) 
         layout = ak.to_layout(column)
         uniform = layout.minmax_depth[0] == layout.minmax_depth[1]
         flat_name = f"{key}_{field}"
-        if layout.purelist_depth <= 2 and uniform:
+        if not jagged and layout.purelist_depth == 1 and ak.fields(column):
+            # a record inside a per-event record (a trigger decision's levels): its own branches, key_field_...
+            extra.update(_branches(flat_name, column, log, taken | set(extra), warned))
+        elif layout.purelist_depth <= 2 and uniform:
             keep[field] = column
         elif (jagged and uniform and layout.purelist_depth == 3 and not ak.fields(column)
               and f"n{field}" not in fields and flat_name not in taken and flat_name not in extra):
@@ -60,7 +67,7 @@ def _branches(key: str, value: Any, log, taken: set, warned: set | None = None) 
         log.warning("%s: fields %s of %r are nested deeper than a list per object, which a TTree cannot hold; "
                     "not written (Hdf5Output keeps them)", "RootOutput", dropped, key)
     if not keep:
-        return {key: value}
+        return extra or {key: value}
     return {key: ak.zip(keep, depth_limit=None if jagged else 1), **extra}
 
 

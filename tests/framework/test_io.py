@@ -128,6 +128,29 @@ def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(
     assert back["Weight"].tolist() == data["Weight"].tolist()
 
 
+def test_root_output_writes_records_of_records_per_event_as_flat_branches(tmp_path, hepreco_log):
+    import uproot
+
+    from hepreco.framework.io.root import RootOutput
+
+    ids = make_event_ids(1, np.array([1, 2]))
+    decision = ak.Array([{"L1": {"accept": True, "after_prescale": {"L1_J100": True, "L1_XE50": False},
+                                 "prescale": {"L1_J100": 1.0, "L1_XE50": 2.5}}, "streams": {"physics": True}},
+                         {"L1": {"accept": False, "after_prescale": {"L1_J100": False, "L1_XE50": False},
+                                 "prescale": {"L1_J100": 1.0, "L1_XE50": 2.5}}, "streams": {"physics": False}}])
+    with hepreco_log.at_level("WARNING"):
+        RootOutput(name="Trig").write_part(str(tmp_path / "a.root"), ids, {"TriggerDecision": decision})
+    assert not hepreco_log.records
+    with uproot.open(tmp_path / "a.root") as f:
+        tree = f["events"]
+        assert sorted(k for k in tree.keys() if k.startswith("TriggerDecision")) == [
+            "TriggerDecision_L1_accept", "TriggerDecision_L1_after_prescale_L1_J100",
+            "TriggerDecision_L1_after_prescale_L1_XE50", "TriggerDecision_L1_prescale_L1_J100",
+            "TriggerDecision_L1_prescale_L1_XE50", "TriggerDecision_streams_physics"]
+        assert tree["TriggerDecision_L1_after_prescale_L1_J100"].array().tolist() == [True, False]
+        assert tree["TriggerDecision_L1_prescale_L1_XE50"].array().tolist() == [2.5, 2.5]
+
+
 def test_root_output_still_warns_once_about_fields_nested_deeper(tmp_path, hepreco_log):
     from hepreco.framework.io.root import RootOutput
 

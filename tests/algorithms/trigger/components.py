@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 import os
 
+import awkward as ak
 import numpy as np
 
-from hepreco.framework import EventSource, Output, Property, hookimpl
+from hepreco.framework import Algorithm, EventSource, Input, Output, Property, hookimpl
 from hepreco.framework.event_store import make_event_ids
 from hepreco.framework.io.source import split_range
 from hepreco.framework.services.random import event_seeds
@@ -63,3 +64,23 @@ class RandomCellSource(EventSource):
 @hookimpl
 def hepreco_register_sources():
     return [RandomCellSource]
+
+
+class L1JetsAsJets(Algorithm):
+    """Test HLT step: the L1 jets as jets (pt = et), counting the events it processes (accumulator ``seen``)."""
+
+    l1_jets = Input("L1Jets", doc="L1 jets: et [GeV], eta")
+    jets = Output("{name}Jets", doc="jets: pt [GeV], eta")
+
+    def initialize(self):
+        self.seen = self.accumulate("seen", "counter")
+
+    def execute(self, store):
+        self.seen.add(store.n_events)
+        jets = store[self.l1_jets]
+        store.put(self.jets, ak.zip({"pt": jets.et, "eta": jets.eta}))
+
+
+@hookimpl
+def hepreco_register_algorithms():
+    return [L1JetsAsJets]
