@@ -20,6 +20,7 @@ ALGORITHMS = {
                                            "JetTruthMatcher"],
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
     "hepreco.algorithms.jets.jet_datasets": ["JetTruthLabeller", "JetDatasetMaker"],
+    "hepreco.algorithms.jets.hls4ml_dataset": ["Hls4mlJetDatasetMaker"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
     "hepreco.algorithms.egamma.shower_shapes": ["EgammaShowerShapes"],
