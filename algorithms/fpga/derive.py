@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 
 import numpy as np
@@ -100,9 +101,25 @@ def validate(model, precision, network, n: int, seed: int, n_trace: int = 1000) 
     return {"inputs": n, "bit_exact": exact, "trace_inputs": len(xt), "trace_bit_exact": per_layer}
 
 
+def load_data(data: str):
+    """``(x, y, split, extra)`` of a ``.npz``: ``split`` from the file or None; ``extra`` its mean, std, features."""
+    with np.load(data) as f:
+        x, y = f["x"].astype(np.float32), f["y"].astype(np.int64)
+        split = f["split"].astype(np.int8) if "split" in f else None
+        extra = {k: f[k] for k in ("mean", "std", "features") if k in f}
+    return x, y, split, extra
+
+
 def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epochs: int = 5,
            n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "") -> dict:
-    """Train, convert, validate and write the artefact; returns its validation record."""
+    """Train, convert, validate and write the artefact; returns its validation record.
+
+    With ``data`` holding a ``split`` (:mod:`.jet_data`), the network trains on
+    the train split and the record gains the test split's accuracy of the
+    float network and of the emulator, and the bit-exact count of the
+    emulator against hls4ml on the test inputs; the file's ``mean`` and
+    ``std`` become the artefact's input standardisation.
+    """
     hls4ml = extras.hls4ml("the L1 network derivation")
     torch = extras.torch("the L1 network derivation")
 
@@ -111,24 +128,39 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
 
     torch.set_num_threads(1)
     precision = precision or hls.Precision()
+    split, extra = None, {}
     if data:
-        with np.load(data) as f:
-            x, y = f["x"].astype(np.float32), f["y"].astype(np.int64)
+        x, y, split, extra = load_data(data)
     else:
         x, y = synthetic_dataset(n_train, seed)
+    xtr, ytr = (x, y) if split is None else (x[split == 0], y[split == 0])
     torch.manual_seed(seed)
     n_classes = int(y.max()) + 1
-    model = train(make_network(x.shape[1], n_outputs=n_classes), x, y, seed, epochs).eval()
+    model = train(make_network(x.shape[1], n_outputs=n_classes), xtr, ytr, seed, epochs).eval()
     hm, folder = hls.write_project(model, precision, x.shape[1])
     network, cpp = hls.read_project(folder)
     validation = validate(model, precision, network, n_validate, seed) if n_validate else {}
+    if split is not None:
+        xte, yte = x[split == 2], y[split == 2]
+        with torch.no_grad():
+            float_pred = model(torch.from_numpy(xte)).argmax(1).numpy()
+        fixed = network.run(xte)
+        validation.update({"test_jets": int(len(yte)), "test_accuracy_float": float(np.mean(float_pred == yte)),
+                           "test_accuracy_fixed": float(np.mean(fixed.argmax(1) == yte))})
+        if n_validate:
+            hm, _ = hls.compiled(model, precision, x.shape[1])
+            validation["test_bit_exact"] = int(np.all(hls.predict(hm, xte) == fixed, axis=1).sum())
     cfg = hls.hls_config(model, precision, x.shape[1])
     record = {"config": cfg, "version": hls4ml.__version__, "project_hash": folder.rsplit("/", 1)[-1],
               "precision": precision.to_dict(), "cpp": cpp, "float_model": float_model_record(model)}
     classes = CLASSES if n_classes == len(CLASSES) else [f"class{k}" for k in range(n_classes)]
-    write(output, network, name=name, version=version, inputs=[f"x{i}" for i in range(x.shape[1])],
-          outputs=classes, hls4ml=record, validation=validation,
-          derived={"command": " ".join(sys.argv), "seed": seed, "data": data or "synthetic",
+    inputs = [str(v) for v in extra["features"]] if "features" in extra else [f"x{i}" for i in range(x.shape[1])]
+    preprocessing = ({"mean": extra["mean"].tolist(), "std": extra["std"].tolist()}
+                     if "mean" in extra and "std" in extra else None)
+    write(output, network, name=name, version=version, inputs=inputs, outputs=classes, hls4ml=record,
+          validation=validation, preprocessing=preprocessing,
+          derived={"command": " ".join(sys.argv), "seed": seed, "data": os.path.basename(data) if data else "synthetic",
+                   "epochs": epochs,
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     return validation
 
@@ -152,6 +184,10 @@ def main(argv=None) -> int:
                name=a.name, version=a.version, data=a.data)
     print(f"wrote {a.output}" + (f": {v['bit_exact']}/{v['inputs']} outputs bit-exact with hls4ml predict(), "
                                  f"per-layer trace {v['trace_bit_exact']} of {v['trace_inputs']}" if v else ""))
+    if "test_jets" in v:
+        print(f"test split: {v['test_jets']} jets, accuracy float {v['test_accuracy_float']:.4f}, fixed point "
+              f"{v['test_accuracy_fixed']:.4f}" + (f", {v['test_bit_exact']} bit-exact with hls4ml predict()"
+                                                   if "test_bit_exact" in v else ""))
     return 0
 
 
