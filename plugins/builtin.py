@@ -30,6 +30,7 @@ ALGORITHMS = {
     "hepreco.algorithms.trigger.l1calo": ["L1CaloTrigger"],
     "hepreco.algorithms.trigger.decision": ["L1TriggerMenu", "TriggerDecisionFilter"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
+    "hepreco.algorithms.fpga.l1_inputs": ["L1NNEventInputs"],
     "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }
 SOURCES = {
@@ -92,7 +93,7 @@ def hepreco_register_artefacts():
 
     # the built-in calibration tables and models, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("calogan", "clusters", "jets", "ml")]
+                         "data") for package in ("calogan", "clusters", "fpga", "jets", "ml")]
 
 
 @hookimpl

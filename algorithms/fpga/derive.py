@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -111,7 +112,8 @@ def load_data(data: str):
 
 
 def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epochs: int = 5,
-           n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "") -> dict:
+           n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "",
+           classes: list[str] | None = None) -> dict:
     """Train, convert, validate and write the artefact; returns its validation record.
 
     With ``data`` holding a ``split`` (:mod:`.jet_data`), the network trains on
@@ -153,13 +155,16 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
     cfg = hls.hls_config(model, precision, x.shape[1])
     record = {"config": cfg, "version": hls4ml.__version__, "project_hash": folder.rsplit("/", 1)[-1],
               "precision": precision.to_dict(), "cpp": cpp, "float_model": float_model_record(model)}
-    classes = CLASSES if n_classes == len(CLASSES) else [f"class{k}" for k in range(n_classes)]
+    if classes and len(classes) != n_classes:
+        raise ValueError(f"{len(classes)} class names ({', '.join(classes)}) for {n_classes} classes in the data")
+    classes = list(classes or (CLASSES if n_classes == len(CLASSES) else [f"class{k}" for k in range(n_classes)]))
     inputs = [str(v) for v in extra["features"]] if "features" in extra else [f"x{i}" for i in range(x.shape[1])]
     preprocessing = ({"mean": extra["mean"].tolist(), "std": extra["std"].tolist()}
                      if "mean" in extra and "std" in extra else None)
     write(output, network, name=name, version=version, inputs=inputs, outputs=classes, hls4ml=record,
           validation=validation, preprocessing=preprocessing,
-          derived={"command": " ".join(sys.argv), "seed": seed, "data": os.path.basename(data) if data else "synthetic",
+          derived={"command": " ".join(["python -m hepreco.algorithms.fpga.derive",
+                                            *(shlex.quote(a) for a in sys.argv[1:])]), "seed": seed, "data": os.path.basename(data) if data else "synthetic",
                    "epochs": epochs,
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     return validation
@@ -178,10 +183,11 @@ def main(argv=None) -> int:
     p.add_argument("--table", default="ap_fixed<18,8,AP_RND,AP_SAT>", help="softmax table and internal type")
     p.add_argument("--data", default="", help=".npz with x (n, features) and y (n,) instead of synthetic data")
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--classes", default="", help="output names, comma separated (default g,q,w,z,t for 5 classes)")
     p.add_argument("--validate", type=int, default=10000, help="inputs compared with hls4ml (0: no compilation)")
     a = p.parse_args(argv)
     v = derive(a.output, a.seed, Precision.uniform(a.precision, a.table), epochs=a.epochs, n_validate=a.validate,
-               name=a.name, version=a.version, data=a.data)
+               name=a.name, version=a.version, data=a.data, classes=[c for c in a.classes.split(",") if c])
     print(f"wrote {a.output}" + (f": {v['bit_exact']}/{v['inputs']} outputs bit-exact with hls4ml predict(), "
                                  f"per-layer trace {v['trace_bit_exact']} of {v['trace_inputs']}" if v else ""))
     if "test_jets" in v:
