@@ -164,8 +164,8 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
     write(output, network, name=name, version=version, inputs=inputs, outputs=classes, hls4ml=record,
           validation=validation, preprocessing=preprocessing,
           derived={"command": " ".join(["python -m hepreco.algorithms.fpga.derive",
-                                            *(shlex.quote(a) for a in sys.argv[1:])]), "seed": seed, "data": os.path.basename(data) if data else "synthetic",
-                   "epochs": epochs,
+                                        *(shlex.quote(a) for a in sys.argv[1:])]),
+                   "seed": seed, "data": os.path.basename(data) if data else "synthetic", "epochs": epochs,
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     return validation
 
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     print(f"wrote {a.output}" + (f": {v['bit_exact']}/{v['inputs']} outputs bit-exact with hls4ml predict(), "
                                  f"per-layer trace {v['trace_bit_exact']} of {v['trace_inputs']}" if v else ""))
     if "test_jets" in v:
-        print(f"test split: {v['test_jets']} jets, accuracy float {v['test_accuracy_float']:.4f}, fixed point "
+        print(f"test split: {v['test_jets']} inputs, accuracy float {v['test_accuracy_float']:.4f}, fixed point "
               f"{v['test_accuracy_fixed']:.4f}" + (f", {v['test_bit_exact']} bit-exact with hls4ml predict()"
                                                    if "test_bit_exact" in v else ""))
     return 0

@@ -270,7 +270,8 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
         if "threshold" not in spec:
             raise ConfigurationError(f"item {item_name} needs a 'threshold' (GeV)", where)
         kind = spec["type"]
-        threshold = _number(spec["threshold"], f"{item_name} threshold", at("threshold"), ge=None if kind == "NN" else 0)
+        threshold = _number(spec["threshold"], f"{item_name} threshold", at("threshold"),
+                            ge=None if kind == "NN" else 0)
         score = spec.get("score", "score" if kind == "NN" else "")
         if "score" in spec and (kind != "NN" or not isinstance(score, str) or not score):
             raise ConfigurationError(f"{item_name}: 'score' names the network output field of an NN item, got "
