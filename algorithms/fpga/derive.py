@@ -25,16 +25,41 @@ from hepreco.framework import extras
 CLASSES = ["g", "q", "w", "z", "t"]
 
 
-def make_network(n_inputs: int = 16, hidden=(64, 32, 32), n_outputs: int = 5):
-    """The torch ``Sequential``: Linear/ReLU layers and a final softmax."""
+def make_network(n_inputs: int = 16, hidden=(64, 32, 32), n_outputs: int = 5, softmax: bool = True):
+    """The torch ``Sequential``: Linear/ReLU layers and a final softmax (or, ``softmax=False``, a linear output)."""
     torch = extras.torch("the L1 network derivation")
 
     layers, width = [], n_inputs
     for h in hidden:
         layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
         width = h
-    layers += [torch.nn.Linear(width, n_outputs), torch.nn.Softmax(dim=1)]
+    layers += [torch.nn.Linear(width, n_outputs)] + ([torch.nn.Softmax(dim=1)] if softmax else [])
     return torch.nn.Sequential(*layers)
+
+
+def log_odds_network(model):
+    """A two-class softmax network as one linear output: the log-odds ``logit_1 - logit_0`` of class 1.
+
+    The last Linear's rows become their difference; the softmax goes.  The
+    score is monotonic in the class-1 probability and, unlike a fixed-point
+    softmax output, does not saturate at 1 for well-separated inputs, so a
+    trigger threshold can be set at any rate.
+    """
+    torch = extras.torch("the L1 network derivation")
+
+    last = model[-2]
+    if not isinstance(model[-1], torch.nn.Softmax) or last.out_features != 2:
+        raise ValueError("the log-odds output needs a two-class softmax network")
+    sizes = [m.in_features for m in model if isinstance(m, torch.nn.Linear)]
+    out = make_network(sizes[0], tuple(sizes[1:]), 1, softmax=False)
+    with torch.no_grad():
+        for a, b in zip(model[:-2], out[:-1]):
+            if isinstance(a, torch.nn.Linear):
+                b.weight.copy_(a.weight)
+                b.bias.copy_(a.bias)
+        out[-1].weight.copy_(last.weight[1:2] - last.weight[0:1])
+        out[-1].bias.copy_(last.bias[1:2] - last.bias[0:1])
+    return out.eval()
 
 
 def synthetic_dataset(n: int, seed: int, n_inputs: int = 16, n_classes: int = 5):
@@ -54,7 +79,7 @@ def train(model, x, y, seed: int, epochs: int = 5, batch: int = 256, lr: float =
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    body = model[:-1]   # logits: the softmax is applied by the loss
+    body = model[:-1] if isinstance(model[-1], torch.nn.Softmax) else model   # logits: the loss applies the softmax
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for _ in range(epochs):
@@ -72,7 +97,9 @@ def train(model, x, y, seed: int, epochs: int = 5, batch: int = 256, lr: float =
 
 def float_model_record(model) -> dict:
     """The float weights (for the float-vs-fixed comparison), as plain lists."""
-    return {"sizes": [m.in_features for m in model if hasattr(m, "in_features")] + [model[-2].out_features],
+    linear = [m for m in model if hasattr(m, "in_features")]
+    return {"sizes": [m.in_features for m in linear] + [linear[-1].out_features],
+            "softmax": not hasattr(model[-1], "in_features"),
             "state": {k: v.detach().cpu().numpy().tolist() for k, v in model.state_dict().items()}}
 
 
@@ -80,7 +107,7 @@ def model_from_record(record: dict):
     torch = extras.torch("the L1 network derivation")
 
     sizes = record["sizes"]
-    model = make_network(sizes[0], tuple(sizes[1:-1]), sizes[-1])
+    model = make_network(sizes[0], tuple(sizes[1:-1]), sizes[-1], softmax=record.get("softmax", True))
     model.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in record["state"].items()})
     return model.eval()
 
@@ -113,7 +140,7 @@ def load_data(data: str):
 
 def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epochs: int = 5,
            n_validate: int = 10000, name: str = "l1nn-tagger", version: int = 1, data: str = "",
-           classes: list[str] | None = None) -> dict:
+           classes: list[str] | None = None, log_odds: bool = False) -> dict:
     """Train, convert, validate and write the artefact; returns its validation record.
 
     With ``data`` holding a ``split`` (:mod:`.jet_data`), the network trains on
@@ -139,16 +166,19 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
     torch.manual_seed(seed)
     n_classes = int(y.max()) + 1
     model = train(make_network(x.shape[1], n_outputs=n_classes), xtr, ytr, seed, epochs).eval()
+    if log_odds:
+        model = log_odds_network(model)
     hm, folder = hls.write_project(model, precision, x.shape[1])
     network, cpp = hls.read_project(folder)
     validation = validate(model, precision, network, n_validate, seed) if n_validate else {}
     if split is not None:
         xte, yte = x[split == 2], y[split == 2]
         with torch.no_grad():
-            float_pred = model(torch.from_numpy(xte)).argmax(1).numpy()
+            float_out = model(torch.from_numpy(xte)).numpy()
         fixed = network.run(xte)
-        validation.update({"test_jets": int(len(yte)), "test_accuracy_float": float(np.mean(float_pred == yte)),
-                           "test_accuracy_fixed": float(np.mean(fixed.argmax(1) == yte))})
+        decide = (lambda out: (out[:, 0] > 0).astype(np.int64)) if log_odds else (lambda out: out.argmax(1))
+        validation.update({"test_jets": int(len(yte)), "test_accuracy_float": float(np.mean(decide(float_out) == yte)),
+                           "test_accuracy_fixed": float(np.mean(decide(fixed) == yte))})
         if n_validate:
             hm, _ = hls.compiled(model, precision, x.shape[1])
             validation["test_bit_exact"] = int(np.all(hls.predict(hm, xte) == fixed, axis=1).sum())
@@ -158,6 +188,8 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
     if classes and len(classes) != n_classes:
         raise ValueError(f"{len(classes)} class names ({', '.join(classes)}) for {n_classes} classes in the data")
     classes = list(classes or (CLASSES if n_classes == len(CLASSES) else [f"class{k}" for k in range(n_classes)]))
+    if log_odds:
+        classes = classes[1:]   # one output: the log-odds of the second class
     inputs = [str(v) for v in extra["features"]] if "features" in extra else [f"x{i}" for i in range(x.shape[1])]
     preprocessing = ({"mean": extra["mean"].tolist(), "std": extra["std"].tolist()}
                      if "mean" in extra and "std" in extra else None)
@@ -184,10 +216,13 @@ def main(argv=None) -> int:
     p.add_argument("--data", default="", help=".npz with x (n, features) and y (n,) instead of synthetic data")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--classes", default="", help="output names, comma separated (default g,q,w,z,t for 5 classes)")
+    p.add_argument("--log-odds", action="store_true",
+                   help="two classes: one linear output, the log-odds of the second class (no softmax)")
     p.add_argument("--validate", type=int, default=10000, help="inputs compared with hls4ml (0: no compilation)")
     a = p.parse_args(argv)
     v = derive(a.output, a.seed, Precision.uniform(a.precision, a.table), epochs=a.epochs, n_validate=a.validate,
-               name=a.name, version=a.version, data=a.data, classes=[c for c in a.classes.split(",") if c])
+               name=a.name, version=a.version, data=a.data, classes=[c for c in a.classes.split(",") if c],
+               log_odds=a.log_odds)
     print(f"wrote {a.output}" + (f": {v['bit_exact']}/{v['inputs']} outputs bit-exact with hls4ml predict(), "
                                  f"per-layer trace {v['trace_bit_exact']} of {v['trace_inputs']}" if v else ""))
     if "test_jets" in v:

@@ -29,7 +29,7 @@ def test_leading_jets_are_sorted_by_et_and_zero_padded_per_event():
 
 @pytest.mark.slow
 def test_the_network_item_rate_on_minimum_bias_equals_a_direct_count_of_scores_above_threshold(tmp_path):
-    thresholds = [0.0, 0.001, 0.01, 0.1, 0.5]
+    thresholds = [-8.0, -6.0, -4.0, -2.0, 4.4]   # log-odds: about 80%, 50%, 20%, 5%, 0.3% of minimum bias
     items = "\n".join(f"  L1_NNTT{k}: {{type: NN, threshold: {t}, score: ttbar}}" for k, t in enumerate(thresholds))
     menu = tmp_path / "menu.yaml"
     menu.write_text(f"name: test_nn\nstreams: [physics]\nitems:\n{items}\n  L1_HT100: {{type: HT, threshold: 100.0}}\n")
@@ -53,3 +53,31 @@ def test_the_network_item_rate_on_minimum_bias_equals_a_direct_count_of_scores_a
     assert rows["L1_HT100"]["passed_before_prescale"] == int(np.sum(ht > 100.0))
     # the thresholds select: not all the same count (the scores are not constant on these events)
     assert len(set(counts)) > 1
+
+
+def test_the_log_odds_network_gives_log_p1_over_p0_of_the_softmax_network():
+    torch = pytest.importorskip("torch")
+    from hepreco.algorithms.fpga.derive import log_odds_network, make_network
+
+    torch.manual_seed(3)
+    model = make_network(16, (8, 8), 2).eval()
+    x = torch.randn(50, 16)
+    with torch.no_grad():
+        p = model(x)
+        z = log_odds_network(model)(x)
+    assert z.shape == (50, 1)
+    np.testing.assert_allclose(z[:, 0].numpy(), torch.log(p[:, 1] / p[:, 0]).numpy(), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="two-class softmax network"):
+        log_odds_network(make_network(16, (8,), 5))
+
+
+@pytest.mark.slow
+def test_the_shipped_network_of_the_item_is_bit_exact_with_hls4ml_on_its_own_inputs():
+    pytest.importorskip("hls4ml")
+    from hepreco.algorithms.fpga.compare import compare
+    from hepreco.algorithms.fpga.derive import synthetic_dataset
+
+    path = os.path.join(ROOT, "algorithms", "fpga", "data", "l1nn-ttbar@1.json")
+    x = synthetic_dataset(5000, seed=8)[0] * 3.0     # standardised inputs, many beyond the 6 integer bits
+    result = compare(path, x)
+    assert result["bit_exact"] == result["inputs"] == 5000
