@@ -27,7 +27,6 @@ def test_leading_jets_are_sorted_by_et_and_zero_padded_per_event():
     assert len(FIELDS) == 16
 
 
-@pytest.mark.slow
 def test_the_network_item_rate_on_minimum_bias_equals_a_direct_count_of_scores_above_threshold(tmp_path):
     thresholds = [-8.0, -6.0, -4.0, -2.0, 4.4]   # log-odds: about 80%, 50%, 20%, 5%, 0.3% of minimum bias
     items = "\n".join(f"  L1_NNTT{k}: {{type: NN, threshold: {t}, score: ttbar}}" for k, t in enumerate(thresholds))

@@ -50,7 +50,6 @@ def dataset(settings, n_events, sample, seed=5):
     return data, run(algs, inputs=data)
 
 
-@pytest.mark.slow
 def test_qcd_jets_on_generator_truth_are_labelled_by_their_own_outgoing_parton():
     data, result = dataset(QCD_SETTINGS, 30, "qcd")
     records = result["Hls4mlJetDataset"]
@@ -75,7 +74,6 @@ def test_qcd_jets_on_generator_truth_are_labelled_by_their_own_outgoing_parton()
     assert all(np.isfinite(ak.to_numpy(flat[name])).all() for name in FEATURES)
 
 
-@pytest.mark.slow
 def test_ttbar_jets_on_generator_truth_are_top_and_heavier_than_qcd_jets():
     _, top = dataset(TTBAR, 30, "signal")
     _, qcd = dataset(QCD_SETTINGS, 30, "qcd")
