@@ -168,7 +168,9 @@ def derive(output: str, seed: int = 1, precision=None, n_train: int = 20000, epo
     model = train(make_network(x.shape[1], n_outputs=n_classes), xtr, ytr, seed, epochs).eval()
     if log_odds:
         model = log_odds_network(model)
-    hm, folder = hls.write_project(model, precision, x.shape[1])
+    # the project the emulator is read from is the compiled one when validating (compiling rewrites it with
+    # tracing), so the recorded C++ hash does not depend on whether the cache already held it
+    hm, folder = (hls.compiled if n_validate else hls.write_project)(model, precision, x.shape[1])
     network, cpp = hls.read_project(folder)
     validation = validate(model, precision, network, n_validate, seed) if n_validate else {}
     if split is not None:
