@@ -53,7 +53,9 @@ module                           contents
 ``jets.substructure``            mass, N-subjettiness, energy correlators, soft drop (numba)
 ``jets.images``                  jet images with the standard preprocessing (numba)
 ``jets.tagging_features``        kt splitting scales, KtDR, z_cut, Q_w, planar flow, angularity, ... (numba)
-``jets.labelling``               truth labels W / Z / top / QCD by containment (numba)
+``jets.labelling``               truth labels W / Z / top / QCD by containment; gluon / light quark (numba)
+``jets.hls4ml_features``         the 16 features of hls4ml's jet dataset (numba)
+``jets.hls4ml_dataset``          plugin ``Hls4mlJetDatasetMaker``: g, q, W, Z, top records with those features
 ``jets.constituent_sets``        padded pT-ordered constituent sets relative to the jet axis
 ``jets.jet_datasets``            plugins ``JetTruthLabeller`` and ``JetDatasetMaker``; ``pt_flat_weights``
 ``jets.jet_finder``              plugins ``JetFinder`` (anti-kt, kt, C/A) and ``JetTruthMatcher``
@@ -88,6 +90,9 @@ module                           contents
 ``fpga.hls``                     hls4ml bridge: explicit types, cached compile, reading the generated C++
 ``fpga.artefact``                the ``l1nn`` artefact (JSON): integer weights, types, tables, hls4ml record
 ``fpga.l1nn``                    plugin ``L1NeuralNetwork``: the emulated network's scores per chunk
+``fpga.l1_inputs``               plugin ``L1NNEventInputs``: 16 per-event L1 quantities for the network item
+``fpga.jet_data``                command: the jet tagger's training arrays from the dataset jobs
+``fpga.l1_data``                 command: the L1 item's training arrays; its rate against threshold items
 ``fpga.derive``                  command: train a small network, convert, validate, write the artefact
 ``fpga.compare``                 command: float model, hls4ml C++ model and emulator on the same inputs
 ``fpga.study``                   command: pruning, quantisation and reuse-factor estimates (PNG, table)

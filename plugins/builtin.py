@@ -20,6 +20,7 @@ ALGORITHMS = {
                                            "JetTruthMatcher"],
     "hepreco.algorithms.jets.jet_shapes": ["JetSubstructure", "JetImages"],
     "hepreco.algorithms.jets.jet_datasets": ["JetTruthLabeller", "JetDatasetMaker"],
+    "hepreco.algorithms.jets.hls4ml_dataset": ["Hls4mlJetDatasetMaker"],
     "hepreco.algorithms.jets.jet_histograms": ["JetHistograms", "JetResponse"],
     "hepreco.algorithms.jets.calibration": ["JetCalibrationDeriver", "JetCalibration"],
     "hepreco.algorithms.egamma.shower_shapes": ["EgammaShowerShapes"],
@@ -33,6 +34,7 @@ ALGORITHMS = {
     "hepreco.algorithms.trigger.rates": ["TriggerRates"],
     "hepreco.algorithms.trigger.efficiency": ["TriggerEfficiency"],
     "hepreco.algorithms.fpga.l1nn": ["L1NeuralNetwork"],
+    "hepreco.algorithms.fpga.l1_inputs": ["L1NNEventInputs"],
     "hepreco.algorithms.calogan.simulation": ["CaloGanSimulation"],
 }
 SOURCES = {
@@ -95,7 +97,7 @@ def hepreco_register_artefacts():
 
     # the built-in calibration tables and models, found without importing their packages
     return [os.path.join(importlib.util.find_spec(f"hepreco.algorithms.{package}").submodule_search_locations[0],
-                         "data") for package in ("calogan", "clusters", "jets", "ml")]
+                         "data") for package in ("calogan", "clusters", "fpga", "jets", "ml")]
 
 
 @hookimpl

@@ -11,7 +11,9 @@ One JSON file (no pickles) with a JSON sidecar of artefact metadata (kind
   hash of the compiled project it was checked against, the C++ types read
   from that project;
 - ``validation``: inputs compared with hls4ml's ``predict()`` and ``trace()``
-  and how many were bit-exact.
+  and how many were bit-exact;
+- ``preprocessing`` (optional): ``mean`` and ``std`` per input; the plugin
+  feeds ``(x - mean) / std`` (float64) to the network's input conversion.
 """
 from __future__ import annotations
 
@@ -80,7 +82,7 @@ def network_from_dict(data: dict, where: str = "artefact") -> Network:
 
 def write(path: str, net: Network, *, name: str, version: int = 1, inputs: list[str] | None = None,
           outputs: list[str] | None = None, hls4ml: dict | None = None, validation: dict | None = None,
-          derived: dict | None = None) -> str:
+          derived: dict | None = None, preprocessing: dict | None = None) -> str:
     """Write the artefact file ``path`` (JSON, atomically) and its metadata sidecar; returns ``path``."""
     inputs = list(inputs or [f"x{i}" for i in range(net.n_inputs)])
     outputs = list(outputs or [f"score{i}" for i in range(net.n_outputs)])
@@ -89,6 +91,10 @@ def write(path: str, net: Network, *, name: str, version: int = 1, inputs: list[
                          f"{net.n_inputs} inputs and {net.n_outputs} outputs")
     content = {"schema": SCHEMA, **network_to_dict(net), "inputs": inputs, "outputs": outputs,
                "hls4ml": hls4ml or {}, "validation": validation or {}}
+    if preprocessing:
+        check_preprocessing(preprocessing, net.n_inputs, path)
+        content["preprocessing"] = {"mean": [float(v) for v in preprocessing["mean"]],
+                                    "std": [float(v) for v in preprocessing["std"]]}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".l1nn-", suffix=".json")
@@ -103,6 +109,14 @@ def write(path: str, net: Network, *, name: str, version: int = 1, inputs: list[
                           "hls4ml_project": (hls4ml or {}).get("project_hash", ""),
                           "validation": validation or {}, "derived": derived or {}})
     return path
+
+
+def check_preprocessing(prep: dict, n_inputs: int, where: str) -> None:
+    mean, std = prep.get("mean"), prep.get("std")
+    if mean is None or std is None or len(mean) != n_inputs or len(std) != n_inputs or not all(
+            float(v) > 0 for v in std):
+        raise UnsupportedNetwork(f"{where}: preprocessing needs {n_inputs} means and {n_inputs} positive "
+                                 f"standard deviations, got {prep!r:.200}")
 
 
 class L1NNArtefact:
@@ -120,6 +134,16 @@ class L1NNArtefact:
         self.network = network_from_dict(self.content, path)
         self.inputs = list(self.content["inputs"])
         self.outputs = list(self.content["outputs"])
+        #: ``{"mean": [...], "std": [...]}``: inputs are standardised, ``(x - mean) / std``, before the network
+        self.preprocessing = self.content.get("preprocessing")
+        if self.preprocessing is not None:
+            check_preprocessing(self.preprocessing, self.network.n_inputs, path)
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` (float64) when the artefact has a preprocessing, else ``x``."""
+        if self.preprocessing is None:
+            return x
+        return (x - np.asarray(self.preprocessing["mean"])) / np.asarray(self.preprocessing["std"])
 
 
 def read(path: str) -> L1NNArtefact:

@@ -17,8 +17,9 @@ class L1NeuralNetwork(Algorithm):
     ``objects`` is a jagged collection of records (one network input per
     object, e.g. jets), a per-event collection of records, or a dense
     ``(n_events, n_features)`` array.  The ``fields`` (default: the
-    artefact's input names) are read as float, converted to the network's
-    input ``ap_fixed`` type as hls4ml's C++ does, and run through the
+    artefact's input names) are read as float, standardised with the
+    artefact's ``preprocessing`` (``(x - mean) / std``, when it has one),
+    converted to the network's input ``ap_fixed`` type as hls4ml's C++ does, and run through the
     emulator (:mod:`hepreco.algorithms.fpga.emulator`), bit-exact with the
     hls4ml model the artefact was checked against.  The output has the input's
     structure, one field per network output (the artefact's output names),
@@ -76,7 +77,7 @@ class L1NeuralNetwork(Algorithm):
     def _run(self, x: np.ndarray) -> np.ndarray:
         if np.isnan(x).any():
             raise ValueError(f"{self.name}: NaN in the inputs of {self.objects}")
-        return self.network.run(x.reshape(-1, self.network.n_inputs))
+        return self.network.run(self.art.standardise(x.reshape(-1, self.network.n_inputs)))
 
     def _records(self, y: np.ndarray):
         return ak.zip({name: y[:, k] for k, name in enumerate(self.art.outputs)})

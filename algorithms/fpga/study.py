@@ -33,7 +33,7 @@ import numpy as np
 
 from hepreco.framework import extras
 
-from .derive import make_network, synthetic_dataset, train
+from .derive import load_data, make_network, synthetic_dataset, train
 
 
 def accuracy_float(model, x, y) -> float:
@@ -151,13 +151,16 @@ def study(output: str, seed: int = 1, data: str = "", epochs: int = 5, integer: 
 
     torch.set_num_threads(1)
     os.makedirs(output, exist_ok=True)
+    split = None
     if data:
-        with np.load(data) as f:
-            x, y = f["x"].astype(np.float32), f["y"].astype(np.int64)
+        x, y, split, _ = load_data(data)
     else:
         x, y = synthetic_dataset(30000, seed)
-    n_test = len(x) // 3
-    xtr, ytr, xte, yte = x[n_test:], y[n_test:], x[:n_test], y[:n_test]
+    if split is not None:   # the data's own train and test splits (jet_data)
+        xtr, ytr, xte, yte = x[split == 0], y[split == 0], x[split == 2], y[split == 2]
+    else:
+        n_test = len(x) // 3
+        xtr, ytr, xte, yte = x[n_test:], y[n_test:], x[:n_test], y[:n_test]
     torch.manual_seed(seed)
     base = train(make_network(x.shape[1], n_outputs=int(y.max()) + 1), xtr, ytr, seed, epochs).eval()
     acc_float = accuracy_float(base, xte, yte)

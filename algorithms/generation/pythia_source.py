@@ -120,6 +120,27 @@ def hard_process(event) -> list[tuple]:
     return rows
 
 
+PARTON_FIELDS = (("pdg_id", np.int32), ("px", np.float64), ("py", np.float64), ("pz", np.float64),
+                 ("E", np.float64))
+
+
+def hard_partons(event) -> list[tuple]:
+    """The outgoing quarks and gluons of the hardest subprocess (pdg_id, px, py, pz, E [GeV]).
+
+    Rows of status -23 whose mother is an incoming parton of that subprocess
+    (status -21): the two partons of a 2 -> 2 QCD scattering, for the quark or
+    gluon label of a QCD jet; the decay products of resonances are not among them.
+    """
+    rows = []
+    for i in range(3, event.size()):
+        p = event[i]
+        if p.status() not in (-21, -22, -23):
+            break
+        if p.status() == -23 and (p.idAbs() <= 5 or p.idAbs() == 21) and event[p.mother1()].status() == -21:
+            rows.append((p.id(), p.px(), p.py(), p.pz(), p.e()))
+    return rows
+
+
 class PythiaSource(EventSource):
     """Generates events with Pythia 8 and puts truth particles and event weights.
 
@@ -129,7 +150,9 @@ class PythiaSource(EventSource):
     and top quarks of the hard process (last copies) and their decay products
     with the index of their parent in the same list (-1: none), for labelling
     jets (see :func:`hard_process`); it is empty when ``hard_process`` is False
-    and in events without such resonances (QCD).
+    and in events without such resonances (QCD).  ``TruthPartons`` holds the
+    outgoing quarks and gluons of the hardest subprocess (see
+    :func:`hard_partons`), for the quark or gluon label of QCD jets.
     """
 
     settings = Property(list(DIJETS), doc="Pythia command strings (process, cuts, tunes)", items=str)
@@ -140,7 +163,9 @@ class PythiaSource(EventSource):
     weights = Output("EventWeights", doc="event weight (float64 per event)")
     hard = Output("TruthHardProcess", doc="W, Z, top (last copies) and their decay products: pdg_id, px, py, pz, "
                   "E [GeV], parent (row of the decaying W/Z/top, -1: none)")
-    hard_process = Property(True, doc="fill TruthHardProcess (False: empty lists)")
+    partons = Output("TruthPartons", doc="outgoing quarks and gluons of the hardest subprocess (not from resonance "
+                     "decays): pdg_id, px, py, pz, E [GeV]")
+    hard_process = Property(True, doc="fill TruthHardProcess and TruthPartons (False: empty lists)")
     pthat = Output("TruthPtHat", doc="Pythia's pT-hat per event (float64) [GeV]: of the hard process, or of the "
                    "hardest multiparton interaction for soft QCD (the variable of pT-hat slices in trigger rates)")
 
@@ -183,6 +208,8 @@ class PythiaSource(EventSource):
         rows: list[list] = []
         hard_counts = np.zeros(len(ids), dtype=np.int64)
         hard_rows: list[tuple] = []
+        parton_counts = np.zeros(len(ids), dtype=np.int64)
+        parton_rows: list[tuple] = []
         for i, seed in enumerate(seeds):
             for attempt in range(self.max_attempts):
                 py.rndm.init(int((int(seed) + attempt * 7919) % MAX_SEED) + 1)
@@ -205,8 +232,12 @@ class PythiaSource(EventSource):
                 hard = hard_process(py.event)
                 hard_counts[i] = len(hard)
                 hard_rows.extend(hard)
+                partons = hard_partons(py.event)
+                parton_counts[i] = len(partons)
+                parton_rows.extend(partons)
         return ids, {self.particles: _records(rows, PARTICLE_FIELDS, counts), self.weights: weights,
-                     self.hard: _records(hard_rows, HARD_FIELDS, hard_counts), self.pthat: pthat}
+                     self.hard: _records(hard_rows, HARD_FIELDS, hard_counts),
+                     self.partons: _records(parton_rows, PARTON_FIELDS, parton_counts), self.pthat: pthat}
 
 
 def _records(rows: list, fields, counts: np.ndarray) -> ak.Array:

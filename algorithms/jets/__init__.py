@@ -15,7 +15,10 @@ module                  contents
 ``images``              jet images with the standard preprocessing (numba kernels)
 ``tagging_features``    kt splitting scales, KtDR, z_cut, Q_w, planar flow,
                         angularity, aplanarity, Fox-Wolfram R2 (numba kernels)
-``labelling``           truth labels W / Z / top / QCD by containment
+``labelling``           truth labels W / Z / top / QCD by containment; gluon / light
+                        quark by the nearest hard-scattering parton
+``hls4ml_features``     the 16 features of hls4ml's jet dataset (numba kernels)
+``hls4ml_dataset``      plugin ``Hls4mlJetDatasetMaker`` (g, q, W, Z, top records)
 ``constituent_sets``    padded, pT-ordered constituent sets relative to the jet axis
 ``jet_datasets``        plugins ``JetTruthLabeller`` and ``JetDatasetMaker`` (ML
                         datasets), ``pt_flat_weights``

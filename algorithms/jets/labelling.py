@@ -24,6 +24,11 @@ signal sample it is not used.  In a QCD sample every jet is QCD, whatever
 the truth holds (:func:`label_jets` with ``qcd_sample=True``).
 
 Labels index :data:`CLASSES`: 0 QCD, 1 W, 2 Z, 3 top.
+
+The five classes of hls4ml's jet-tagging network (:data:`HLS4ML_CLASSES`)
+split QCD jets by the outgoing parton of the hard 2 -> 2 scattering
+(``TruthPartons``) closest to the jet axis (:func:`nearest_parton`): gluon or
+light quark (u, d, s); see :func:`hls4ml_labels`.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ import numpy as np
 
 from .._numba import jit
 
-__all__ = ["CLASSES", "QCD", "W", "Z", "TOP", "UNCONTAINED", "label_jets"]
+__all__ = ["CLASSES", "QCD", "W", "Z", "TOP", "UNCONTAINED", "label_jets", "HLS4ML_CLASSES", "nearest_parton",
+           "hls4ml_labels"]
 
 #: Class names, in label order.
 CLASSES = ("qcd", "w", "z", "top")
@@ -159,3 +165,90 @@ def label_jets(jet_eta, jet_phi, jet_offsets, pdg_id, px, py, pz, parent, truth_
     _label_kernel(jet_eta, jet_phi, jet_off, np.ascontiguousarray(pdg_id, dtype=np.int64), t_eta, t_phi,
                   np.ascontiguousarray(parent, dtype=np.int64), t_off, float(max_dr) ** 2, labels, index, dr)
     return labels, index, dr
+
+
+#: Classes of the hls4ml jet-tagging network (gluon, light quark, W, Z, top), in label order.
+HLS4ML_CLASSES = ("g", "q", "w", "z", "t")
+#: ``|pdg_id|`` of the light quarks (u, d, s): a QCD jet matched to a c or b quark has no hls4ml label.
+LIGHT_QUARKS = (1, 2, 3)
+
+
+@jit
+def _nearest_kernel(jet_eta, jet_phi, jet_off, p_eta, p_phi, p_off, max_dr2, index, dr):
+    for ev in range(jet_off.shape[0] - 1):
+        for j in range(jet_off[ev], jet_off[ev + 1]):
+            index[j] = -1
+            best = max_dr2
+            for r in range(p_off[ev], p_off[ev + 1]):
+                d2 = _dr2(jet_eta[j], jet_phi[j], p_eta[r], p_phi[r])
+                if d2 < best:
+                    best = d2
+                    index[j] = r - p_off[ev]
+            dr[j] = math.sqrt(best) if index[j] >= 0 else math.inf
+
+
+def nearest_parton(jet_eta, jet_phi, jet_offsets, px, py, pz, parton_offsets, *, max_dr):
+    """The outgoing parton of the hard process closest to each jet axis within ``max_dr``.
+
+    Parameters
+    ----------
+    jet_eta, jet_phi : numpy.ndarray
+        Flat pseudorapidity and azimuth (radians) of the jets of all events.
+    jet_offsets, parton_offsets : numpy.ndarray
+        int64, ``n_events + 1``: the jets, and the partons (``TruthPartons``), of each event.
+    px, py, pz : numpy.ndarray
+        Flat parton momenta (GeV).
+    max_dr : float
+        Largest Delta R (eta, phi) between the jet axis and the parton.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        int32 per jet: the parton's row within its event (-1: none within ``max_dr``).
+    dr : numpy.ndarray
+        float64 Delta R to it (inf: none).
+    """
+    jet_eta, jet_phi = (np.ascontiguousarray(a, dtype=np.float64) for a in (jet_eta, jet_phi))
+    jet_off = np.ascontiguousarray(jet_offsets, dtype=np.int64)
+    p_off = np.ascontiguousarray(parton_offsets, dtype=np.int64)
+    if jet_off.shape[0] != p_off.shape[0]:
+        raise ValueError(f"jet_offsets describe {jet_off.shape[0] - 1} events, parton_offsets {p_off.shape[0] - 1}")
+    if not max_dr > 0:
+        raise ValueError(f"max_dr must be positive, got {max_dr}")
+    p_eta, p_phi = pseudorapidity_phi(px, py, pz)
+    index = np.empty(jet_eta.shape[0], dtype=np.int32)
+    dr = np.empty(jet_eta.shape[0])
+    _nearest_kernel(jet_eta, jet_phi, jet_off, p_eta, p_phi, p_off, float(max_dr) ** 2, index, dr)
+    return index, dr
+
+
+def hls4ml_labels(label, parton_pdg_id):
+    """The five-class label (index of :data:`HLS4ML_CLASSES`) from the W/Z/top/QCD label and the matched parton.
+
+    W, Z and top jets keep their class; a QCD jet is a gluon (``parton_pdg_id``
+    21) or a light quark (``|parton_pdg_id|`` in :data:`LIGHT_QUARKS`); any
+    other QCD jet (c, b, no parton matched: ``parton_pdg_id`` 0) and an
+    uncontained jet get -1.
+
+    Parameters
+    ----------
+    label : numpy.ndarray
+        Per jet, an index of :data:`CLASSES` or ``UNCONTAINED``.
+    parton_pdg_id : numpy.ndarray
+        Per jet, the pdg id of the matched outgoing parton (0: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 per jet.
+    """
+    label = np.asarray(label)
+    apdg = np.abs(np.asarray(parton_pdg_id))
+    out = np.full(label.shape, -1, dtype=np.int32)
+    qcd = label == QCD
+    out[qcd & (apdg == 21)] = 0
+    out[qcd & np.isin(apdg, LIGHT_QUARKS)] = 1
+    out[label == W] = 2
+    out[label == Z] = 3
+    out[label == TOP] = 4
+    return out

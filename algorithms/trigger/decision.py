@@ -42,6 +42,7 @@ class L1TriggerMenu(Filter):
     em_tau = Input("L1EmTau", doc="L1 EM/tau objects (L1CaloTrigger)")
     jets = Input("L1Jets", doc="L1 jets (L1CaloTrigger)")
     sums = Input("L1EnergySums", doc="L1 energy sums (L1CaloTrigger)")
+    nn_scores = Input("L1NNScores", optional=True, doc="per-event network scores (L1NeuralNetwork), read by NN items")
     trigger_decision = Output("TriggerDecision", doc="per event: L1 accept, per item passed before/after prescale, "
                                                      "prescales, streams")
     menu = Property("l1_default", doc="menu file: a path, package:path, or the name of a menu in hepreco:jobs/menus")
@@ -64,6 +65,7 @@ class L1TriggerMenu(Filter):
 
     def initialize(self) -> None:
         self._menu = self.load()
+        self._nn_fields = sorted({item.score for item in self._menu.items if item.type == "NN"})
         names = self._menu.item_names
         self.counts = self.accumulate("items", "sum", shape=(len(names), 3))   # seen, before, after prescale
         self.item_seconds = self.accumulate("item_seconds", "sum", shape=(len(names),))
@@ -80,6 +82,8 @@ class L1TriggerMenu(Filter):
                     "L1Jets": flatten_jagged(store[self.jets], _FIELDS["L1Jets"], dtype=np.float64)}
         sums = store[self.sums]
         products["L1EnergySums"] = {f: ak.to_numpy(sums[f]) for f in ("met", "sum_et", "ht")}
+        if self._nn_fields:
+            products["L1NNScores"] = self._nn_scores(store)
         seeds = self.seeds(store)
         before, after = {}, {}
         table = np.zeros((len(menu.items), 3))
@@ -107,6 +111,21 @@ class L1TriggerMenu(Filter):
                       "prescale": records(prescale, n)}, n)
         store.put(self.trigger_decision, ak.Array(records({"L1": l1, "streams": records(streams, n)}, n)))
         return accept
+
+    def _nn_scores(self, store) -> dict:
+        """The score fields the menu's NN items read, one float64 column per event."""
+        if self.nn_scores not in store:
+            raise ConfigurationError(f"{self.name}: the menu {self._menu.name} has NN items "
+                                     f"({', '.join(i.name for i in self._menu.items if i.type == 'NN')}) but no "
+                                     f"{self.nn_scores} is produced; add an L1NeuralNetwork whose scores key is "
+                                     f"{self.nn_scores} (or set {self.name}.nn_scores)")
+        scores = store[self.nn_scores]
+        missing = [f for f in self._nn_fields if f not in ak.fields(scores)]
+        if missing or scores.ndim != 1:
+            raise ConfigurationError(f"{self.name}: {self.nn_scores} must hold one record per event with the "
+                                     f"field(s) {', '.join(self._nn_fields)}; it has {', '.join(ak.fields(scores))} "
+                                     f"({scores.ndim} dimension(s))")
+        return {f: ak.to_numpy(scores[f]).astype(np.float64) for f in self._nn_fields}
 
     def end_of_job(self, histograms, output_dir, accumulators=None):
         """Write ``trigger_summary_<name>.json``: the summary of :func:`.summary.menu_summary`."""

@@ -25,7 +25,11 @@ An object passes when its E_T is *above* ``threshold`` (GeV, ``E_T >
 threshold``), its ``|eta|`` is in ``eta: [min, max)`` (default ``[0, 5)``) and
 it passes the ``isolation`` working point (EM and TAU only); the item passes
 when at least ``multiplicity`` objects pass (default 1).  ``XE``, ``TE``,
-``HT`` compare the event's sum with the threshold.
+``HT`` compare the event's sum with the threshold.  ``NN`` passes when the
+per-event score of a Level-1 network (``L1NNScores``, the output of an
+``L1NeuralNetwork`` on per-event inputs such as ``L1NNEventInputs``) is above
+``threshold`` (in the score's own units, not GeV); ``score`` names the
+field of the network's output (default ``score``).
 
 Isolation working point: an object with E_T below ``et_max`` (GeV, default
 no limit) must have ``em_isol <= em_isol x E_T + offset``, ``had_core <=
@@ -73,11 +77,12 @@ from hepreco.framework.services.random import name_key, splitmix64
 
 #: object or sum each item type selects on, and the field holding its E_T [GeV]
 ITEM_TYPES = {"EM": ("L1EmTau", "em_et"), "TAU": ("L1EmTau", "tau_et"), "JET": ("L1Jets", "et"),
-              "XE": ("L1EnergySums", "met"), "TE": ("L1EnergySums", "sum_et"), "HT": ("L1EnergySums", "ht")}
+              "XE": ("L1EnergySums", "met"), "TE": ("L1EnergySums", "sum_et"), "HT": ("L1EnergySums", "ht"),
+              "NN": ("L1NNScores", "score")}
 #: item types that count objects (the others compare one per-event sum)
 OBJECT_TYPES = ("EM", "TAU", "JET")
 TOP_KEYS = ("name", "description", "streams", "isolation", "items", "chains", "default_prescale_set", "prescale_sets")
-ITEM_KEYS = ("type", "threshold", "multiplicity", "eta", "isolation", "prescale", "streams", "description")
+ITEM_KEYS = ("type", "threshold", "multiplicity", "eta", "isolation", "prescale", "streams", "description", "score")
 ISOLATION_KEYS = ("em_isol", "had_core", "had_isol", "offset", "et_max")
 CHAIN_KEYS = ("seed", "prescale", "streams", "description")
 _NAME = re.compile(r"^L1_[A-Za-z0-9_]+$")
@@ -108,6 +113,8 @@ class Item:
     isolation: Isolation | None = None
     prescale: float = 1.0
     streams: tuple[str, ...] = ("physics",)
+    #: the score field an ``NN`` item reads
+    score: str = ""
 
     @property
     def enabled(self) -> bool:
@@ -296,7 +303,12 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
         if "threshold" not in spec:
             raise ConfigurationError(f"item {item_name} needs a 'threshold' (GeV)", where)
         kind = spec["type"]
-        threshold = _number(spec["threshold"], f"{item_name} threshold", at("threshold"), ge=0)
+        threshold = _number(spec["threshold"], f"{item_name} threshold", at("threshold"),
+                            ge=None if kind == "NN" else 0)
+        score = spec.get("score", "score" if kind == "NN" else "")
+        if "score" in spec and (kind != "NN" or not isinstance(score, str) or not score):
+            raise ConfigurationError(f"{item_name}: 'score' names the network output field of an NN item, got "
+                                     f"{score!r} on a {kind} item", at("score"))
         multiplicity = _number(spec.get("multiplicity", 1), f"{item_name} multiplicity", at("multiplicity"), ge=1,
                                integer=True)
         if multiplicity != 1 and kind not in OBJECT_TYPES:
@@ -322,7 +334,7 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
         prescale = _prescale(spec.get("prescale", 1), f"{item_name} prescale", at("prescale"))
         item_streams = _streams(spec.get("streams", [streams[0]]), streams, f"{item_name} streams", at("streams"))
         items.append(Item(item_name, kind, threshold, multiplicity, (float(eta[0]), float(eta[1])), iso, prescale,
-                          item_streams))
+                          item_streams, score))
     names = [item.name for item in items]
 
     chains = []
@@ -373,7 +385,7 @@ def load_menu(text: str, prescale_set: str = "") -> Menu:
         raise UnknownNameError("prescale set", chosen, list(sets), None, context=f"menu {path}")
     if chosen:
         items = [Item(i.name, i.type, i.threshold, i.multiplicity, i.eta, i.isolation,
-                      sets[chosen].get(i.name, i.prescale), i.streams) for i in items]
+                      sets[chosen].get(i.name, i.prescale), i.streams, i.score) for i in items]
         chains = [Chain(c.name, c.seeds, sets[chosen].get(c.name, c.prescale), c.streams) for c in chains]
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
@@ -407,10 +419,13 @@ def evaluate_item(item: Item, products: dict, n_events: int) -> np.ndarray:
     """Per-event decision of ``item`` before prescale.
 
     ``products`` maps ``"L1EmTau"`` and ``"L1Jets"`` to ``(columns, offsets)``
-    (flat numpy columns and int64 offsets) and ``"L1EnergySums"`` to a dict
-    of per-event numpy columns.
+    (flat numpy columns and int64 offsets), ``"L1EnergySums"`` to a dict
+    of per-event numpy columns, and (for ``NN`` items) ``"L1NNScores"`` to a
+    dict of per-event score columns.
     """
     collection, field_name = ITEM_TYPES[item.type]
+    if item.type == "NN":
+        field_name = item.score
     if item.type not in OBJECT_TYPES:
         return products[collection][field_name] > item.threshold
     columns, offsets = products[collection]

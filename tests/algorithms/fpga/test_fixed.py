@@ -92,3 +92,16 @@ def test_the_product_type_holds_every_product_exactly():
     p = product_type(a, b)
     assert (p.width, p.integer, p.frac) == (14, 4, a.frac + b.frac)
     assert p.lo <= a.lo * b.hi and a.hi * b.hi <= p.hi
+
+
+def test_the_float_conversion_by_multiplication_equals_the_ldexp_one_down_to_subnormals():
+    from hepreco.algorithms.fpga.fixed import from_float1
+
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.normal(size=2000) * 10.0 ** rng.integers(-310, 300, 2000), [5e-324, -5e-324, 1e308]])
+    for frac in (-40, -3, 0, 5, 20, 61):
+        for rounding in (0, 1):
+            for overflow in (0, 1):
+                a = [from_float1(v, frac, 62, True, rounding, overflow, 2.0 ** frac) for v in x]
+                b = [from_float1(v, frac, 62, True, rounding, overflow) for v in x]
+                assert a == b

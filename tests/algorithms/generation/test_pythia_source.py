@@ -100,6 +100,19 @@ def test_hard_process_holds_tops_with_their_b_and_w_and_the_w_quarks_conserving_
     assert ak.num(plain["TruthHardProcess"]).tolist() == [0, 0, 0]
 
 
+def test_truth_partons_are_the_two_outgoing_partons_of_a_qcd_scattering_and_none_of_a_top_decay():
+    src = make_source(settings=["HardQCD:all = on", "PhaseSpace:pTHatMin = 400."])
+    _, data = src.read(src.work_items(4, 4, run=1)[0])
+    for event in ak.to_list(data["TruthPartons"]):
+        assert len(event) == 2 and all(abs(p["pdg_id"]) <= 5 or p["pdg_id"] == 21 for p in event)
+        # back to back in the transverse plane, each above the pTHat cut (before any radiation)
+        assert event[0]["px"] == pytest.approx(-event[1]["px"]) and event[0]["py"] == pytest.approx(-event[1]["py"])
+        assert np.hypot(event[0]["px"], event[0]["py"]) > 400
+    top = make_source(settings=TTBAR)
+    _, tt = top.read(top.work_items(3, 3, run=1)[0])
+    assert ak.num(tt["TruthPartons"]).tolist() == [0, 0, 0]   # the tops are resonances, their quarks decay products
+
+
 def test_hard_scatter_respects_the_pthat_cut(source):
     _, parts, _ = read_all(source, source.work_items(6, 6, run=1))
     pt = np.sqrt(parts.px ** 2 + parts.py ** 2)

@@ -10,7 +10,7 @@ import pytest
 
 from hepreco.algorithms.trigger.decision import L1TriggerMenu, TriggerDecisionFilter
 from hepreco.algorithms.trigger.l1calo import L1CaloTrigger
-from hepreco.framework import testing
+from hepreco.framework import ConfigurationError, testing
 from hepreco.framework.io import read
 
 from ...conftest import run_job
@@ -263,3 +263,21 @@ def test_a_menu_error_is_reported_at_the_menu_file_line_when_the_job_is_built(tm
                               geometry=geometry_path(), menu="no_such_menu"))
     with pytest.raises(ConfigurationError, match=rf"^{job}:17: L1Menu.menu: trigger menu 'no_such_menu' not found"):
         build_job(str(job))
+
+
+def test_a_network_item_reads_the_per_event_scores_and_without_them_the_menu_says_what_to_add(tmp_path):
+    path = tmp_path / "nn_menu.yaml"
+    path.write_text("name: nn\nitems:\n  L1_NNX: {type: NN, threshold: 0.5, score: signal}\n"
+                    "  L1_XE20: {type: XE, threshold: 20.0}\n")
+    cells = np.zeros((4, geometry().n_cells), dtype=np.float32)
+    scores = ak.zip({"background": [0.9, 0.2, 0.5, 0.0], "signal": [0.1, 0.8, 0.5, 1.0]})
+    result = testing.run([L1CaloTrigger(), L1TriggerMenu(menu=str(path))],
+                         inputs={"CaloCells": cells, "L1NNScores": scores},
+                         services={"GeometrySvc": {"geometry": geometry_path()}})
+    decision = result["TriggerDecision"]
+    assert ak.to_list(decision.L1.before_prescale.L1_NNX) == [False, True, False, True]
+    assert ak.to_list(decision.L1.accept) == [False, True, False, True]
+    with pytest.raises(ConfigurationError, match=r"L1TriggerMenu: the menu nn has NN items \(L1_NNX\) but no "
+                                                 r"L1NNScores is produced; add an L1NeuralNetwork"):
+        testing.run([L1CaloTrigger(), L1TriggerMenu(menu=str(path))], inputs={"CaloCells": cells},
+                    services={"GeometrySvc": {"geometry": geometry_path()}})

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hepreco.algorithms._random import standalone_seeds
-from hepreco.algorithms.trigger.menu import load_menu, prescale_accept, prescale_uniform
+from hepreco.algorithms.trigger.menu import evaluate_item, load_menu, prescale_accept, prescale_uniform
 from hepreco.framework.errors import ConfigurationError, UnknownNameError
 
 MENU = """\
@@ -50,6 +50,19 @@ def test_shipped_menu_loads_by_name():
     assert {"L1_EM22VHI", "L1_2EM15", "L1_J100", "L1_4J15", "L1_XE50", "L1_TAU60"} <= set(menu.item_names)
     assert menu.prescale_set == "Physics"
     assert load_menu("hepreco:jobs/menus/l1_default.yaml", "Standby").prescales()["L1_J100"] == 100
+
+
+def test_a_network_item_passes_when_its_score_field_is_above_the_threshold(menu_file):
+    text = MENU.replace("  L1_XE30:", "  L1_NNX:   {type: NN, threshold: 0.75, score: signal}\n  L1_XE30:")
+    menu = load_menu(menu_file(text))
+    nn = menu.items[2]
+    assert (nn.type, nn.threshold, nn.score) == ("NN", 0.75, "signal")
+    scores = {"L1NNScores": {"signal": np.array([0.1, 0.75, 0.76, 1.0]), "other": np.ones(4)}}
+    assert evaluate_item(nn, scores, 4).tolist() == [False, False, True, True]
+    assert load_menu("l1_nn").items[0].score == "ttbar"
+    bad = MENU.replace("threshold: 20.0, multiplicity", "threshold: 20.0, score: x, multiplicity")
+    with pytest.raises(ConfigurationError, match=r"L1_2J20: 'score' names the network output field of an NN item"):
+        load_menu(menu_file(bad))
 
 
 @pytest.mark.parametrize("old, new, line, message", [
