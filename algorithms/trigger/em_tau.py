@@ -66,7 +66,9 @@ def _candidates(em, had, min_counts, mask):
     for i in range(n_i):
         for j in range(n_j):
             mask[i, j] = 0
-            if roi[i, j] <= 0 or not is_local_max(roi, i, j):
+            # the EM cluster and the tau cluster lie inside the core, so a core below the threshold holds no
+            # object: reject it before the local-maximum test (exact; most pile-up cores end here)
+            if roi[i, j] <= 0 or roi[i, j] < min_counts or not is_local_max(roi, i, j):
                 continue
             j1 = j + 1 if j + 1 < n_j else 0
             e = _em_cluster(em, i, j)
