@@ -31,8 +31,13 @@ from .services.accumulators import AccumulatorSvc
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="evt", unit_scale=True, dynamic_ncols=True, smoothing=0.1,
-                disable=(not enabled) or None, file=sys.stderr, desc="events")
+    class Bar(tqdm):
+        # no monitor thread: the client forks its workers after the bar exists, and forks only a thread-free
+        # process (the bar is refreshed as items complete anyway)
+        monitor_interval = 0
+
+    return Bar(total=total, unit="evt", unit_scale=True, dynamic_ncols=True, smoothing=0.1,
+               disable=(not enabled) or None, file=sys.stderr, desc="events")
 
 
 def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool = False) -> dict:

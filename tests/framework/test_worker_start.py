@@ -122,3 +122,25 @@ def test_a_process_that_exists_for_the_job_freezes_it_for_the_collector(toy_job,
     finally:
         gc.unfreeze()
         job_module._PROCESSORS.pop("freeze-test").finalize()
+
+
+def test_another_running_thread_is_a_fork_hazard(monkeypatch):
+    monkeypatch.setattr(policy, "_fork_checks", {})
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, name="busy-helper")
+    worker.start()
+    try:
+        assert "busy-helper" in policy.fork_hazard()
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_the_progress_bar_starts_no_thread(capsys):
+    from hepreco.framework.event_loop import _progress
+
+    before = threading.active_count()
+    bar = _progress(10, True)
+    bar.update(5)
+    assert threading.active_count() == before
+    bar.close()
