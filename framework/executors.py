@@ -21,8 +21,8 @@ Where the system can fork (Linux), the ``processes`` pool is forked from the
 client after the client has built and initialised the job once
 (``prepare``): the workers start with every module imported, every kernel
 loaded, the geometry built, Pythia initialised and the models read, instead
-of each doing all of that again.  The client forks only while no library
-reports a thread pool that a fork would break
+of each doing all of that again.  The client forks only while it runs no
+other thread and no library reports a thread pool that a fork would break
 (:func:`~hepreco.framework.threads.fork_hazard`); otherwise, and on other
 systems, the workers are started fresh ('spawn').
 
