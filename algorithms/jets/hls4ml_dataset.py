@@ -20,6 +20,7 @@ from hepreco.framework import Algorithm, Input, Output, Property
 from ..arrays import flatten_jagged
 from ..ml.splits import split_of
 from .hls4ml_features import FEATURES, hls4ml_jet_features
+from .jet_datasets import check_range_and_splits
 from .jet_shapes import gather_constituents
 from .labelling import hls4ml_labels, nearest_parton
 
@@ -52,15 +53,7 @@ class Hls4mlJetDatasetMaker(Algorithm):
     split_fractions = Property([0.8, 0.1, 0.1], doc="train, validation, test fractions of events", items=float)
 
     def check(self, registry) -> None:
-        from hepreco.framework import ConfigurationError
-
-        lo_hi = self.pt_range
-        if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
-            raise ConfigurationError(f"{self.name}: pt_range must be [min, max] with 0 <= min < max GeV, "
-                                     f"got {lo_hi}")
-        if len(self.split_fractions) != 3 or min(self.split_fractions) < 0 or sum(self.split_fractions) <= 0:
-            raise ConfigurationError(f"{self.name}: split_fractions must be three fractions >= 0 (train, "
-                                     f"validation, test), got {self.split_fractions}")
+        check_range_and_splits(self)
 
     def execute(self, store) -> None:
         jets = store[self.jets]

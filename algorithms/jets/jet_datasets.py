@@ -90,6 +90,19 @@ class JetTruthLabeller(Algorithm):
         store.put(self.labels, ak.unflatten(record, np.diff(jet_offsets)))
 
 
+def check_range_and_splits(alg) -> None:
+    """Refuse a dataset maker's ``pt_range`` that is not [min, max) with 0 <= min < max, or ``split_fractions``
+    that are not three fractions >= 0 with a positive sum (at job build time)."""
+    from hepreco.framework import ConfigurationError
+
+    lo_hi = alg.pt_range
+    if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
+        raise ConfigurationError(f"{alg.name}: pt_range must be [min, max] with 0 <= min < max GeV, got {lo_hi}")
+    if len(alg.split_fractions) != 3 or min(alg.split_fractions) < 0 or sum(alg.split_fractions) <= 0:
+        raise ConfigurationError(f"{alg.name}: split_fractions must be three fractions >= 0 (train, "
+                                 f"validation, test), got {alg.split_fractions}")
+
+
 class JetDatasetMaker(Algorithm):
     """One record per labelled jet in the pT/eta range: label, split, features, 25 x 25 image, constituent set.
 
@@ -126,13 +139,7 @@ class JetDatasetMaker(Algorithm):
     def check(self, registry) -> None:
         from hepreco.framework import ConfigurationError
 
-        lo_hi = self.pt_range
-        if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
-            raise ConfigurationError(f"{self.name}: pt_range must be [min, max] with 0 <= min < max GeV, "
-                                     f"got {lo_hi}")
-        if len(self.split_fractions) != 3 or min(self.split_fractions) < 0 or sum(self.split_fractions) <= 0:
-            raise ConfigurationError(f"{self.name}: split_fractions must be three fractions >= 0 (train, "
-                                     f"validation, test), got {self.split_fractions}")
+        check_range_and_splits(self)
         if self.n_pixels % 2 == 0:
             raise ConfigurationError(f"{self.name}: n_pixels must be odd (a pixel centred on the jet), "
                                      f"got {self.n_pixels}")
