@@ -72,6 +72,14 @@ def user_folder() -> str:
 
 
 # -- metadata on files ------------------------------------------------------------------
+def ordinary_file_mode(path: str) -> None:
+    """Give a written artefact the permissions of any new file (0666 less the umask): writers that go through a
+    private temporary file (safetensors does) leave it readable by its owner only."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_metadata(path: str, metadata: dict, hdf5: bool | None = None) -> None:
     """Attach ``metadata`` to the artefact file ``path`` (HDF5 attribute, else JSON sidecar).
 

@@ -252,6 +252,12 @@ def cmd_artefacts(args) -> int:
         target = install(args.file, force=args.force)
         art = describe_file(target, "user")
         print(f"installed {art.label} ({art.kind}, sha256 {art.sha256[:12]}) as {target}")
+        shadowed = [a for a in svc.available() if a.origin != "user" and (a.name, a.version) == (art.name, art.version)
+                    and a.sha256 != art.sha256]
+        for other in shadowed:
+            print(f"hepreco: warning: it takes the place of the {other.origin} {other.label} ({other.path}) in every "
+                  f"job that asks for {art.name} or {art.label}; remove {target} to get that one back",
+                  file=sys.stderr)
         return 0
     found = svc.available()
     if action == "list":

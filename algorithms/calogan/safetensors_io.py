@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from hepreco.framework import extras
+from hepreco.framework.artefacts import ordinary_file_mode
 
 
 def save(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
@@ -19,6 +20,7 @@ def save(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     tmp = f"{path}.tmp{os.getpid()}"
     st.numpy.save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, tmp,
                        metadata={str(k): str(v) for k, v in (metadata or {}).items()})
+    ordinary_file_mode(tmp)
     os.replace(tmp, path)
 
 

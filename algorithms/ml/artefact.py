@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from hepreco.framework import extras
-from hepreco.framework.artefacts import read_metadata, write_metadata
+from hepreco.framework.artefacts import ordinary_file_mode, read_metadata, write_metadata
 from hepreco.framework.errors import ArtefactError
 
 from .data import InputSpec
@@ -55,6 +55,7 @@ def save(folder: str, name: str, version: int, state: dict[str, np.ndarray], met
     path = os.path.join(folder, file_name(name, version))
     arrays = {k: np.ascontiguousarray(v) for k, v in state.items()}
     st.numpy.save_file(arrays, path + ".tmp", metadata={"format": "pt", "hepreco": SCHEMA})
+    ordinary_file_mode(path + ".tmp")
     os.replace(path + ".tmp", path)
     write_metadata(path, {"name": name, "version": int(version), "kind": KIND, "schema": SCHEMA, **metadata})
     return path

@@ -29,7 +29,8 @@ def roc_curve(is_signal, score, weight=None) -> tuple[np.ndarray, np.ndarray, np
     s, sig, w = s[order], sig[order], w[order]
     cum_s = np.cumsum(np.where(sig, w, 0.0))
     cum_b = np.cumsum(np.where(sig, 0.0, w))
-    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1] if len(s) else np.zeros(0, int)
+    # the last object of each run of equal scores (compared, not subtracted: -inf scores tie, without warnings)
+    last = np.r_[np.nonzero(s[1:] != s[:-1])[0], len(s) - 1] if len(s) else np.zeros(0, int)
     tot_s = cum_s[-1] if len(s) else 0.0
     tot_b = cum_b[-1] if len(s) else 0.0
     eff_s = np.r_[0.0, cum_s[last] / tot_s if tot_s > 0 else np.zeros(len(last))]

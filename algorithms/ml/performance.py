@@ -41,6 +41,7 @@ import sys
 import awkward as ak
 import numpy as np
 
+from hepreco.framework.errors import ConfigurationError, HeprecoError
 from hepreco.framework.io import read
 from . import metrics
 from .data import columns_of, expand, flat_weights, model_inputs, part_files
@@ -53,7 +54,11 @@ JET_TASKS = {"w": ("tau21", "d2"), "z": ("tau21", "d2"), "top": ("tau32", "d2")}
 
 def records(files, collection: str):
     """One row per object of the dataset at ``files``."""
-    events = read(part_files(expand(files)), [collection])
+    parts = part_files(expand(files, "--data"))
+    if not parts:
+        raise ConfigurationError(f"--data: no part files in {', '.join(map(str, files))} (a stream folder of a "
+                                 "dataset job, or its part files)")
+    events = read(parts, [collection])
     return ak.flatten(events[collection], axis=1)
 
 
@@ -66,11 +71,34 @@ def narrowest_window(values: np.ndarray, fraction: float) -> tuple[float, float]
     return float(v[i]), float(v[i + k - 1])
 
 
+def model_path(text: str) -> str:
+    """The file of a model given as a path, or by name (``egamma-e-pi``, ``egamma-e-pi@1``) as job options
+    name the built-in and installed ones."""
+    if os.path.exists(text) or os.sep in text or text.endswith(".safetensors"):
+        if not os.path.isfile(text):
+            raise ConfigurationError(f"--model {text}: no such file")
+        return text
+    import types
+
+    from hepreco.framework.artefacts import ArtefactSvc
+    from hepreco.framework.plugins import get_registry
+
+    svc = ArtefactSvc()
+    svc.services = types.SimpleNamespace(registry=get_registry())
+    models = [a for a in svc.available() if a.kind == "model"]
+    found = sorted((a for a in models if text in (a.name, a.label)), key=lambda a: a.version)
+    if not found:
+        raise ConfigurationError(f"--model {text}: no such file, and no built-in or installed model of that name "
+                                 f"(models: {', '.join(sorted({a.label for a in models})) or 'none'})")
+    return found[-1].path
+
+
 def load_models(paths: list[str]) -> dict:
-    """Name (``jet-tagger-mlp``) -> loaded model, for the model artefacts at ``paths``, each read once."""
+    """Name (``jet-tagger-mlp``) -> loaded model, for the model artefacts at ``paths`` (or named, see
+    :func:`model_path`), each read once."""
     from . import artefact
 
-    return {os.path.basename(p).split("@")[0]: artefact.load(p) for p in paths}
+    return {os.path.basename(p).split("@")[0]: artefact.load(p) for p in map(model_path, paths)}
 
 
 def class_labels(model) -> list[set[str]]:
@@ -126,12 +154,12 @@ def jets(data: list[str], models: list[str], output_dir: str, collection: str = 
     ``test_data``: datasets of independent runs (another ``job.run``, so other
     events than the training's): every object of them is a test object too.
     """
+    loaded = load_models(models)
     rows = records(data, collection)
     if test_data:
         extra = records(test_data, collection)
         extra = ak.with_field(extra, ak.full_like(extra["split"], TEST), "split")
         rows = ak.concatenate([rows, extra])
-    loaded = load_models(models)
     model_fields = {f for model in loaded.values() for f in model.spec.needed()}
     cols = columns_of(rows, sorted({"label", "split", "pt", "sd_m", "tau21", "tau32", "d2", *model_fields}))
     label, split = cols["label"].astype(int), cols["split"].astype(int)
@@ -194,6 +222,10 @@ def sculpting(scores, cols, label, weight, labels) -> dict:
         cut = float(np.quantile(s[label == w_label], 0.5))  # 50% W efficiency (unweighted quantile)
         keep = qcd & (s > cut)
         after = np.histogram(cols["sd_m"][keep], SCULPT_BINS, weights=weight[keep])[0]
+        if not keep.any():  # no QCD jet passes: no spectrum to compare (too few QCD jets in the test split)
+            out["models"][name] = {"jsd": None, "jsd_random": None, "qcd_jets_kept": 0, "qcd_kept": 0.0,
+                                   "qcd_after": after.tolist()}
+            continue
         rng = np.random.default_rng(1)
         qcd_rows = np.flatnonzero(qcd)
         random = []
@@ -232,8 +264,8 @@ def egamma(data: list[str], models: list[str], output_dir: str, collection: str 
     class 0 (``electron_vs_jet``, ...), each on the objects of its two classes; ``labels`` names the classes
     (as the dataset maker's ``classes``) so that a model's classes are matched by name.
     """
-    rows = records(data, collection)
     loaded = load_models(models)
+    rows = records(data, collection)
     needed = {f for model in loaded.values() for f in model.spec.needed()}
     cols = columns_of(rows, sorted({"label", "split", *shapes, *needed}))
     label, split = cols["label"].astype(int), cols["split"].astype(int)
@@ -282,8 +314,8 @@ def regression(data: list[str], models: list[str], output_dir: str, collection: 
     from . import artefact
     from .data import CELLS_SUM, reference_energy
 
-    rows = records(data, collection)
     loaded = load_models(models)
+    rows = records(data, collection)
     needed = {f for model in loaded.values() for f in model.spec.needed()}
     cell_fields = sorted(f for f in ak.fields(rows) if f.startswith("cells_"))
     names = sorted({"split", "true_e", "true_pdg", *needed, *cell_fields})
@@ -329,9 +361,23 @@ def regression(data: list[str], models: list[str], output_dir: str, collection: 
     return table
 
 
+def _json_ready(value):
+    """``value`` with numpy scalars as Python numbers and non-finite floats (an infinite rejection) as None,
+    so that the file is standard JSON (as ``metrics.json``)."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def _write(table: dict, output_dir: str) -> None:
     with open(os.path.join(output_dir, "performance.json"), "w") as f:
-        json.dump(table, f, indent=1, default=float)
+        json.dump(_json_ready(table), f, indent=1, default=float, allow_nan=False)
 
 
 def _plt():
@@ -403,6 +449,9 @@ def markdown(table: dict) -> str:
             lines += ["", "| model | QCD mass JSD after a cut at 50% W efficiency | same, random selection of as many "
                       "QCD jets | QCD jets kept (weighted fraction) |", "|---|---|---|---|"]
             for m, r in table["sculpting"]["models"].items():
+                if r["jsd"] is None:
+                    lines.append(f"| {m} | - | - | 0 (no QCD jet passes: too few in the test split) |")
+                    continue
                 lines.append(f"| {m} | {r['jsd']:.3f} | {r['jsd_random']:.3f} | {r['qcd_jets_kept']} "
                              f"({100 * r['qcd_kept']:.2f}%) |")
     elif "egamma_tasks" in table:
@@ -431,12 +480,16 @@ def main(argv=None) -> int:
                    help="egamma: the class names of the dataset's labels 0, 1, ... (e.g. jet electron photon)")
     p.add_argument("-o", "--output-dir", required=True)
     args = p.parse_args(argv)
-    if args.study == "jets":
-        table = jets(args.data, args.model, args.output_dir, test_data=args.test_data)
-    elif args.study == "egamma":
-        table = egamma(args.data, args.model, args.output_dir, labels=args.labels)
-    else:
-        table = regression(args.data, args.model, args.output_dir, closure_data=args.closure_data)
+    try:
+        if args.study == "jets":
+            table = jets(args.data, args.model, args.output_dir, test_data=args.test_data)
+        elif args.study == "egamma":
+            table = egamma(args.data, args.model, args.output_dir, labels=args.labels)
+        else:
+            table = regression(args.data, args.model, args.output_dir, closure_data=args.closure_data)
+    except HeprecoError as exc:
+        print(f"hepreco: error: {exc}", file=sys.stderr)
+        return 2
     print(markdown(table))
     print(f"wrote {args.output_dir}/performance.json", file=sys.stderr)
     return 0

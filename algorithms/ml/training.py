@@ -258,7 +258,7 @@ def train(cfg: TrainConfig, output_dir: str, *, progress: bool = True, dataset: 
         json.dump(_finite(summary), f, indent=1, default=_json_default)
         f.write("\n")
     os.replace(metrics_path + ".tmp", metrics_path)
-    return {"artefact": path, "metrics": summary, "files": [path, metrics_path, *files]}
+    return {"artefact": path, "metrics": summary, "files": [path, path + ".json", metrics_path, *files]}
 
 
 def _finite(value):

@@ -80,3 +80,15 @@ def test_response_and_resolution_in_bins_of_the_true_value():
     assert out["count"] == [100, 100]
     np.testing.assert_allclose(out["response"], [1.0, 1.0], atol=2e-3)
     np.testing.assert_allclose(out["resolution"], [0.068, 0.0068], rtol=0.05)
+
+
+def test_tied_infinite_scores_are_one_point_of_the_roc_curve_without_warnings():
+    import warnings
+
+    y = np.array([1, 1, 0, 0, 0, 1])
+    score = np.array([-np.inf, 0.9, -np.inf, -np.inf, 0.2, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eff_b, eff_s, thresholds = metrics.roc_curve(y == 1, score)
+    assert list(thresholds) == [np.inf, 0.9, 0.5, 0.2, -np.inf]  # the three -inf objects pass or fail together
+    assert list(eff_b) == [0.0, 0.0, 0.0, 1 / 3, 1.0] and list(eff_s) == [0.0, 1 / 3, 2 / 3, 2 / 3, 1.0]

@@ -146,3 +146,17 @@ def test_egamma_study_with_three_classes_makes_one_task_per_class_against_the_fi
                                 "signal": int(ak.sum(test & (flat.label == c)))}
         assert t["methods"]["shower-shape likelihood"]["auc"] > 0.9  # the mass separates the synthetic classes
     assert "| photon_vs_jet | shower-shape likelihood |" in markdown(table)
+
+
+def test_performance_command_errors_are_one_line_and_infinite_figures_are_null(tmp_path, capsys):
+    import json
+
+    from hepreco.algorithms.ml.performance import _write, main
+
+    assert main(["egamma", "--data", str(tmp_path / "nothing"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hepreco: error: --data: ") and "does not exist" in err and "Traceback" not in err
+    assert main(["egamma", "--data", str(tmp_path), "--model", "no-such-model", "-o", str(tmp_path / "out")]) == 2
+    assert "--model no-such-model: no such file, and no built-in or installed model" in capsys.readouterr().err
+    _write({"rejection_30": float("inf"), "auc": np.float32(0.5), "n": np.int64(3)}, str(tmp_path))
+    assert json.loads((tmp_path / "performance.json").read_text()) == {"rejection_30": None, "auc": 0.5, "n": 3}

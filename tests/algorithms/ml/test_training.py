@@ -101,6 +101,21 @@ def test_hepreco_train_command_and_artefacts_install(write_config, dataset, tmp_
     assert os.path.exists(tmp_path / "user" / "toy-mlp@2.safetensors.json")
     assert main(["train", path, "--set", "training.epochs=zero", "-o", str(out)]) == 2
     assert "hepreco: error: --set training.epochs=zero: training.epochs: expected int" in capsys.readouterr().err
+    # a model of a built-in's name and version takes its place: said when it is installed
+    assert main(["train", path, "--set", "name=jet-tagger-mlp", "--set", "version=1", "-o", str(tmp_path / "same"),
+                 "--quiet"]) == 0
+    assert main(["artefacts", "install", str(tmp_path / "same" / "jet-tagger-mlp@1.safetensors")]) == 0
+    err = capsys.readouterr().err
+    assert "hepreco: warning: it takes the place of the builtin jet-tagger-mlp@1" in err and "remove" in err
+
+
+def test_written_artefacts_are_readable_like_any_new_file(trained_mlp):
+    path, result = trained_mlp
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path + ".json" in result["files"]
+    for written in (path, path + ".json"):
+        assert os.stat(written).st_mode & 0o777 == 0o666 & ~mask, written
 
 
 SET_CONFIG = """\
