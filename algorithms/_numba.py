@@ -46,7 +46,7 @@ def jit(*args, **options):
 
 
 #: printed once per process when one of our kernels misses the cache and is compiled
-COMPILING = "hepreco: compiling numba kernels (first run only, cached afterwards)..."
+COMPILING = "hepreco: compiling numba kernels (the first time each is used, cached afterwards)..."
 
 
 class _CompileNotice(event.Listener):

@@ -37,7 +37,8 @@ def summary(report: dict) -> str:
     if decisions:
         shown = [f"{k} {v}" for k, v in decisions.items() if k != "TopSequence"]
         if shown:
-            lines.append("  passed   " + ", ".join(shown[:8]))
+            more = f", ... ({len(shown) - 8} more in report.json)" if len(shown) > 8 else ""
+            lines.append("  passed   " + ", ".join(shown[:8]) + more)
     for table in report.get("trigger", {}).values():
         lines.extend(trigger_lines(table))
     counts = {name: row for name, row in report["messages"].items()}
