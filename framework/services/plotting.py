@@ -74,7 +74,10 @@ def overlay(outputs: dict[str, str], names: list[str], path: str, normalise: boo
         with uproot.open(os.path.join(folder, "histograms.root")) as f:
             for ax, name in zip(axes[0], names):
                 if name not in f:
-                    raise KeyError(f"no histogram {name!r} in {folder}/histograms.root")
+                    from ..errors import suggestion
+
+                    names_in = [k.split(";")[0] for k in f.keys(recursive=True, filter_classname="TH*")]
+                    raise KeyError(f"no histogram {name!r} in {folder}/histograms.root; {suggestion(name, names_in)}")
                 h = f[name].to_hist()
                 values = h.values()
                 total = values.sum()

@@ -81,7 +81,7 @@ def test_describe_unknown_name_suggests(capsys):
     assert "did you mean 'PythiaSource'" in capsys.readouterr().err
 
 
-def test_overlay_draws_histograms_of_several_jobs(toy_job, tmp_path):
+def test_overlay_draws_histograms_of_several_jobs(toy_job, tmp_path, capsys):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     assert main(["run", toy_job(a, evt_max=20, chunk_size=10), "--quiet"]) == 0
     assert main(["run", toy_job(b, evt_max=30, chunk_size=10), "--quiet"]) == 0
@@ -89,7 +89,10 @@ def test_overlay_draws_histograms_of_several_jobs(toy_job, tmp_path):
     assert main(["overlay", "--label", f"A={a}", "--label", f"B={b}", "--hist", "HardParticles/pt", "--hist",
                  "HardParticles/n", "-o", str(png)]) == 0
     assert png.stat().st_size > 1000
-    assert main(["overlay", "--label", f"A={a}", "--hist", "HardParticles/nope", "-o", str(png)]) == 2
+    capsys.readouterr()
+    assert main(["overlay", "--label", f"A={a}", "--hist", "HardParticles/ptt", "-o", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert f"no histogram 'HardParticles/ptt' in {a}/histograms.root; did you mean 'HardParticles/pt'" in err
 
 
 def test_describe_sequence_prints_its_modes_and_members(capsys):
