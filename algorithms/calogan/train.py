@@ -39,7 +39,7 @@ import numpy as np
 
 from hepreco.framework import extras
 from hepreco.framework.artefacts import write_metadata
-from hepreco.framework.errors import ConfigurationError
+from hepreco.framework.errors import ConfigurationError, suggestion
 
 from . import safetensors_io
 from .model import LAYER_CELLS, ModelConfig, condition, critic, critic_features, generator
@@ -93,14 +93,17 @@ def check_config(config, where: str = "training configuration") -> dict:
     model = config.get("model", {}) or {}
     valid_model = set(ModelConfig.__dataclass_fields__) - {"particles"}
     if not isinstance(model, dict) or set(model) - valid_model:
-        raise _fail(where, f"model: unknown key(s) {sorted(set(model) - valid_model)}; valid: {sorted(valid_model)}")
+        unknown = sorted(set(model) - valid_model) if isinstance(model, dict) else []
+        raise _fail(where, f"model: unknown key(s) {unknown}; " + (
+            suggestion(unknown[0], valid_model) if len(unknown) == 1 else f"valid: {sorted(valid_model)}"))
     model_cfg = ModelConfig(particles=tuple(e["pdg_id"] for e in entries), **model)
     for key in ("latent", "hidden"):
         _number(model_cfg.as_dict(), key, int, where + ": model")
     training = config.get("training", {}) or {}
     if not isinstance(training, dict) or set(training) - set(TRAINING_DEFAULTS):
-        raise _fail(where, f"training: unknown key(s) {sorted(set(training) - set(TRAINING_DEFAULTS))}; "
-                    f"valid: {sorted(TRAINING_DEFAULTS)}")
+        unknown = sorted(set(training) - set(TRAINING_DEFAULTS)) if isinstance(training, dict) else []
+        raise _fail(where, f"training: unknown key(s) {unknown}; " + (
+            suggestion(unknown[0], TRAINING_DEFAULTS) if len(unknown) == 1 else f"valid: {sorted(TRAINING_DEFAULTS)}"))
     training = {**TRAINING_DEFAULTS, **training}
     for key, default in TRAINING_DEFAULTS.items():
         training[key] = _number(training, key, type(default), where + ": training",
@@ -311,6 +314,10 @@ def command(path: str, overrides: list[str], output_dir: str | None, progress: b
         if not sep or not dot or section not in _SECTIONS - {"data", "task"}:
             raise ConfigurationError(f"--set {text!r}: expected SECTION.KEY=VALUE with SECTION one of "
                                      f"{sorted(_SECTIONS - {'data', 'task'})}")
+        valid = {"training": set(TRAINING_DEFAULTS), "model": set(ModelConfig.__dataclass_fields__) - {"particles"},
+                 "artefact": {"name", "version", "output"}}[section]
+        if name not in valid:
+            raise ConfigurationError(f"--set {text}: unknown key {name!r} in {section}; {suggestion(name, valid)}")
         block = raw.setdefault(section, {}) or {}
         raw[section] = block
         block[name] = yaml.safe_load(value)

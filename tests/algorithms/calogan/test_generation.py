@@ -156,3 +156,9 @@ def test_hepreco_train_trains_a_generator_configuration(tmp_path, capsys):
     assert main(["train", str(path), "--set", "optimizer.lr=1"]) == 2
     assert "expected SECTION.KEY=VALUE with SECTION one of ['artefact', 'model', 'training']" in \
         capsys.readouterr().err
+    assert main(["train", str(path), "--set", "training.epoch=1"]) == 2
+    assert "hepreco: error: --set training.epoch=1: unknown key 'epoch' in training; did you mean 'epochs'?" in \
+        capsys.readouterr().err
+    path.write_text(yaml.safe_dump({**cfg, "training": {"epoch": 1}}))
+    assert main(["train", str(path)]) == 2
+    assert "training: unknown key(s) ['epoch']; did you mean 'epochs'?" in capsys.readouterr().err
