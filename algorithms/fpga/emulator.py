@@ -40,6 +40,9 @@ import numpy as np
 
 from hepreco.framework.errors import ConfigurationError
 
+from numba import types
+from numba.extending import intrinsic
+
 from .._numba import jit
 from .fixed import FixedType, UnsupportedFixedPoint, convert1
 
@@ -253,6 +256,71 @@ def dense_kernel(x, w, bias_acc, qmode, shift, half, sat, lo, hi, c_res, act, c_
             out[r, j] = v
 
 
+@intrinsic
+def _ashr32(typingctx, v, s):
+    """``v >> s`` on int32 (numba's ``>>`` widens to int64, which stops the loop vectorising 8 lanes wide)."""
+    def codegen(context, builder, signature, args):
+        return builder.ashr(args[0], args[1])
+    return types.int32(types.int32, types.int32), codegen
+
+
+@jit(inline="always")
+def fit_flat(v, shift, half, sat, lo, hi, mask):
+    """:func:`fit` without branches on the step, from loop-invariant scalars (so the loop vectorises):
+    ``shift`` > 0 drops bits (``half`` added first), < 0 appends zeros."""
+    rs = max(shift, 0)
+    v = ((v + half) >> rs) << max(-shift, 0)
+    clamped = min(max(v, lo), hi)
+    wrapped = ((v - lo) & mask) + lo
+    return clamped if sat else wrapped
+
+
+@jit
+def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, c_res, act, c_act, out):
+    """:func:`dense_kernel` on int32 where :class:`Network` has checked that every input, weight,
+    product (plus ``half``) and partial sum fits: AP_WRAP sums keep their low 32 bits, which are those of
+    the wrapped sums for accumulators of up to 32 bits; AP_SAT sums of up to 31 bits are clamped after
+    each addition.  The products are quantised with ``(x * w + half) >> shift`` (``shift`` 0: exact).
+    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide."""
+    n, n_in = x.shape
+    n_out = w.shape[1]
+    acc = np.empty(n_out, dtype=np.int32)
+    nz = np.empty(n_in, dtype=np.int64)
+    # a shift of 31 floors any |value| < 2**31 to 0 or -1, as every longer one does (int32 shifts stop at 31)
+    h, s, lo32, hi32 = np.int32(half), np.int32(min(shift, 31)), np.int32(lo), np.int32(hi)
+    r0s, r0h, r0sat, r0lo, r0hi, r0m = c_res[0, 0], c_res[0, 1], c_res[0, 2] != 0, c_res[0, 3], c_res[0, 4], c_res[0, 5]
+    r1s, r1h, r1sat, r1lo, r1hi, r1m = c_res[1, 0], c_res[1, 1], c_res[1, 2] != 0, c_res[1, 3], c_res[1, 4], c_res[1, 5]
+    a_s, a_h, a_sat, a_lo, a_hi, a_m = c_act[0], c_act[1], c_act[2] != 0, c_act[3], c_act[4], c_act[5]
+    relu = act == 2
+    for r in range(n):
+        for j in range(n_out):
+            acc[j] = bias_acc[j]
+        count = 0
+        for i in range(n_in):
+            nz[count] = i
+            count += x[r, i] != 0
+        for k in range(count):
+            i = nz[k]
+            xi = np.int32(x[r, i])
+            wi = w[i]
+            if sat:
+                for j in range(n_out):
+                    p = min(max(_ashr32(np.int32(np.int32(xi * wi[j]) + h), s), lo32), hi32)
+                    acc[j] = min(max(np.int32(acc[j] + p), lo32), hi32)
+            else:
+                for j in range(n_out):
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(xi * wi[j]) + h), s))
+        orow = out[r]
+        for j in range(n_out):
+            v = fit_flat(np.int64(acc[j]), r0s, r0h, r0sat, r0lo, r0hi, r0m)
+            v = fit_flat(v, r1s, r1h, r1sat, r1lo, r1hi, r1m)
+            if relu:
+                v = max(v, 0)
+            if act:
+                v = fit_flat(v, a_s, a_h, a_sat, a_lo, a_hi, a_m)
+            orow[j] = v
+
+
 @jit
 def dense_float_kernel(x, w, bias_acc, half, sat, lo, hi, c_res, act, c_act, out):
     """:func:`dense_kernel` in float64 on integer values: ``floor(x * w + half)`` with ``w`` scaled by
@@ -324,6 +392,20 @@ def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc
             out[r, i] = convert1(buf[i] * inv, acc[0] + inv_frac, res[0], res[1], res[2], res[3], res[4])
 
 
+def int32_exact(xmax: int, wmax: int, pmax: int, acc: FixedType, sat: bool, reach: float) -> bool:
+    """Whether :func:`dense_int32_kernel` computes a dense layer exactly: inputs up to ``xmax`` and
+    weights up to ``wmax`` (raw, at the accumulator's bits), products plus the rounding half up to
+    ``pmax``, and either clamped sums of an accumulator of at most 31 bits (AP_SAT: ``acc + product``
+    stays within int32), or sums whose low 32 bits are all that matters (AP_WRAP of at most 32 bits)
+    or that never leave int32 (the largest reachable partial sum, ``reach``)."""
+    limit = 2 ** 31 - 1
+    if xmax > limit or wmax > limit or pmax > limit:
+        return False
+    if sat:
+        return acc.width <= 31
+    return acc.width <= 32 or reach <= limit
+
+
 def _p(t: FixedType) -> np.ndarray:
     return np.array(t.params, dtype=np.int64)
 
@@ -345,11 +427,17 @@ _NO_STEP = np.zeros(6, dtype=np.int64)
 class Network:
     """A fixed-point network: ``input_type`` and ``layers``; checked for exact emulation when built."""
 
-    def __init__(self, input_type: FixedType, layers: list, n_inputs: int, float_path: bool = True):
+    #: the faster dense-layer paths, in order of preference; the int64 loop is the fallback for all
+    PATHS = ("int32", "float")
+
+    def __init__(self, input_type: FixedType, layers: list, n_inputs: int, paths: tuple = PATHS):
         self.input_type = FixedType.parse(input_type)
         self.layers = list(layers)
         self.n_inputs = int(n_inputs)
-        self.float_path = float_path   # False: every dense layer on the int64 loop (same results, slower)
+        unknown = set(paths) - set(self.PATHS)
+        if unknown:
+            raise ValueError(f"unknown dense-layer paths {sorted(unknown)} (known: {', '.join(self.PATHS)})")
+        self.paths = tuple(paths)   # () : every dense layer on the int64 loop (same results, slower)
         self._plan = self._prepare()
 
     @property
@@ -368,7 +456,7 @@ class Network:
             if isinstance(layer, Dense):
                 if layer.n_in != width:
                     raise UnsupportedNetwork(f"{where}: expects {layer.n_in} inputs, the previous layer gives {width}")
-                plan.append(("dense", self._prepare_dense(layer, t, where, self.float_path)))
+                plan.append(("dense", self._prepare_dense(layer, t, where, self.paths)))
                 t, width = layer.result_type, layer.n_out
             elif isinstance(layer, Activation):
                 if layer.function not in ("relu", "linear"):
@@ -387,7 +475,7 @@ class Network:
         return plan
 
     @staticmethod
-    def _prepare_dense(layer: Dense, t: FixedType, where: str, float_path: bool = True) -> tuple:
+    def _prepare_dense(layer: Dense, t: FixedType, where: str, paths: tuple = PATHS) -> tuple:
         acc = layer.accum_type
         w = np.asarray(layer.weights, dtype=np.int64)
         pmax = max(abs(t.lo), abs(t.hi)) * int(np.abs(w).max(initial=0))
@@ -407,7 +495,15 @@ class Network:
         reach = (float(np.abs(bias_acc).max(initial=0)) + float(qmax.sum(axis=0).max(initial=0))) * (1 + 1e-9) + 1
         if sat and reach <= min(-acc.lo, acc.hi):
             sat = False   # no product or partial sum can leave the accumulator's range: clamping is a no-op
-        if float_path and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
+        for path in paths:
+            if path == "int32" and int32_exact(xmax, int(np.abs(w).max(initial=0)), pmax + half, acc, sat, reach):
+                return ("int32", np.ascontiguousarray(w.astype(np.int32)), bias_acc.astype(np.int32), shift, half,
+                        sat, acc.lo, acc.hi, c_res)
+            if path == "float" and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
+                break
+        else:
+            path = "int64"
+        if path == "float":
             return ("float", np.ascontiguousarray(w.astype(np.float64) / 2.0 ** shift),
                     bias_acc.astype(np.float64), 0.5 if half else 0.0, sat, float(acc.lo), float(acc.hi), c_res)
         return ("int", np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, sat,
@@ -453,7 +549,8 @@ class Network:
                 fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
                 act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
                 out = np.empty((x.shape[0], p[1].shape[1]), dtype=np.int64)
-                (dense_float_kernel if p[0] == "float" else dense_kernel)(x, *p[1:], act, c_act, out)
+                kernel = {"int32": dense_int32_kernel, "float": dense_float_kernel, "int": dense_kernel}[p[0]]
+                kernel(x, *p[1:], act, c_act, out)
                 k += fused
             elif kind == "activation":
                 out = np.empty_like(x)

@@ -61,8 +61,9 @@ def test_random_dense_networks_match_the_exact_reference_at_every_layer():
         raw = net.quantise(x)
         expected = reference_network(net, raw)
         assert net.run_raw(raw).tolist() == expected, trial
-        as_ints = Network(net.input_type, net.layers, net.n_inputs, float_path=False)
-        assert as_ints.run_raw(raw).tolist() == expected, trial
+        for paths in [("float",), ()]:
+            other = Network(net.input_type, net.layers, net.n_inputs, paths=paths)
+            assert other.run_raw(raw).tolist() == expected, (trial, paths)
         final, layers = net.run_raw(raw, trace=True)
         assert np.array_equal(final, layers[-1])
 
