@@ -265,32 +265,50 @@ def _ashr32(typingctx, v, s):
 
 
 @jit(inline="always")
-def fit_flat(v, shift, half, sat, lo, hi, mask):
-    """:func:`fit` without branches on the step, from loop-invariant scalars (so the loop vectorises):
-    ``shift`` > 0 drops bits (``half`` added first), < 0 appends zeros."""
-    rs = max(shift, 0)
-    v = ((v + half) >> rs) << max(-shift, 0)
-    clamped = min(max(v, lo), hi)
-    wrapped = ((v - lo) & mask) + lo
-    return clamped if sat else wrapped
+def fit_row(out, r, n, c):
+    """``out[r, :n]`` converted in place by the step ``c`` (see :func:`fit`), one pass per operation with
+    the branches outside the loops, so that each loop vectorises."""
+    shift, half, lo, hi, mask = c[0], c[1], c[3], c[4], c[5]
+    if shift > 0:
+        for j in range(n):
+            out[r, j] = (out[r, j] + half) >> shift
+    elif shift < 0:
+        for j in range(n):
+            out[r, j] = out[r, j] << -shift
+    if c[2]:
+        for j in range(n):
+            out[r, j] = min(max(out[r, j], lo), hi)
+    else:
+        for j in range(n):
+            out[r, j] = ((out[r, j] - lo) & mask) + lo
+
+
+@jit(inline="always")
+def is_identity(c, lo, hi):
+    """Whether the step ``c`` leaves every value of ``[lo, hi]`` as it is."""
+    return c[0] == 0 and c[3] <= lo and c[4] >= hi
 
 
 @jit
-def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, c_res, act, c_act, out):
+def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c_res, act, c_act, out):
     """:func:`dense_kernel` on int32 where :class:`Network` has checked that every input, weight,
     product (plus ``half``) and partial sum fits: AP_WRAP sums keep their low 32 bits, which are those of
     the wrapped sums for accumulators of up to 32 bits; AP_SAT sums of up to 31 bits are clamped after
     each addition.  The products are quantised with ``(x * w + half) >> shift`` (``shift`` 0: exact).
-    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide."""
+    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide.
+    Conversions that cannot change a value are skipped: ``(accum_t)`` of the sum when ``acc_in_range``
+    (it never leaves the accumulator's range), ``(res_t)`` and the activation's type when they hold
+    every value of the type before them."""
     n, n_in = x.shape
     n_out = w.shape[1]
     acc = np.empty(n_out, dtype=np.int32)
     nz = np.empty(n_in, dtype=np.int64)
     # a shift of 31 floors any |value| < 2**31 to 0 or -1, as every longer one does (int32 shifts stop at 31)
     h, s, lo32, hi32 = np.int32(half), np.int32(min(shift, 31)), np.int32(lo), np.int32(hi)
-    r0s, r0h, r0sat, r0lo, r0hi, r0m = c_res[0, 0], c_res[0, 1], c_res[0, 2] != 0, c_res[0, 3], c_res[0, 4], c_res[0, 5]
-    r1s, r1h, r1sat, r1lo, r1hi, r1m = c_res[1, 0], c_res[1, 1], c_res[1, 2] != 0, c_res[1, 3], c_res[1, 4], c_res[1, 5]
-    a_s, a_h, a_sat, a_lo, a_hi, a_m = c_act[0], c_act[1], c_act[2] != 0, c_act[3], c_act[4], c_act[5]
+    c0, c1 = c_res[0], c_res[1]
+    do_acc = not acc_in_range
+    do_res = not is_identity(c1, c0[3], c0[4])
+    do_act = act != 0 and not is_identity(c_act, c1[3], c1[4])
     relu = act == 2
     for r in range(n):
         for j in range(n_out):
@@ -302,23 +320,24 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, c_res, act, c_a
         for k in range(count):
             i = nz[k]
             xi = np.int32(x[r, i])
-            wi = w[i]
             if sat:
                 for j in range(n_out):
-                    p = min(max(_ashr32(np.int32(np.int32(xi * wi[j]) + h), s), lo32), hi32)
+                    p = min(max(_ashr32(np.int32(np.int32(xi * w[i, j]) + h), s), lo32), hi32)
                     acc[j] = min(max(np.int32(acc[j] + p), lo32), hi32)
             else:
                 for j in range(n_out):
-                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(xi * wi[j]) + h), s))
-        orow = out[r]
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(xi * w[i, j]) + h), s))
         for j in range(n_out):
-            v = fit_flat(np.int64(acc[j]), r0s, r0h, r0sat, r0lo, r0hi, r0m)
-            v = fit_flat(v, r1s, r1h, r1sat, r1lo, r1hi, r1m)
-            if relu:
-                v = max(v, 0)
-            if act:
-                v = fit_flat(v, a_s, a_h, a_sat, a_lo, a_hi, a_m)
-            orow[j] = v
+            out[r, j] = acc[j]
+        if do_acc:
+            fit_row(out, r, n_out, c0)
+        if do_res:
+            fit_row(out, r, n_out, c1)
+        if relu:
+            for j in range(n_out):
+                out[r, j] = max(out[r, j], 0)
+        if do_act:
+            fit_row(out, r, n_out, c_act)
 
 
 @jit
@@ -497,8 +516,9 @@ class Network:
             sat = False   # no product or partial sum can leave the accumulator's range: clamping is a no-op
         for path in paths:
             if path == "int32" and int32_exact(xmax, int(np.abs(w).max(initial=0)), pmax + half, acc, sat, reach):
+                in_range = sat or reach <= min(-acc.lo, acc.hi) or (acc.signed and acc.width == 32)
                 return ("int32", np.ascontiguousarray(w.astype(np.int32)), bias_acc.astype(np.int32), shift, half,
-                        sat, acc.lo, acc.hi, c_res)
+                        sat, acc.lo, acc.hi, in_range, c_res)
             if path == "float" and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
                 break
         else:
