@@ -295,14 +295,16 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
     product (plus ``half``) and partial sum fits: AP_WRAP sums keep their low 32 bits, which are those of
     the wrapped sums for accumulators of up to 32 bits; AP_SAT sums of up to 31 bits are clamped after
     each addition.  The products are quantised with ``(x * w + half) >> shift`` (``shift`` 0: exact).
-    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide.
+    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide
+    (``w`` and ``bias_acc`` may have more columns than ``out``, zeros, to fill whole vectors).
     Conversions that cannot change a value are skipped: ``(accum_t)`` of the sum when ``acc_in_range``
     (it never leaves the accumulator's range), ``(res_t)`` and the activation's type when they hold
     every value of the type before them."""
     n, n_in = x.shape
-    n_out = w.shape[1]
-    acc = np.empty(n_out, dtype=np.int32)
-    nz = np.empty(n_in, dtype=np.int64)
+    n_out, n_pad = out.shape[1], w.shape[1]
+    acc = np.empty(n_pad, dtype=np.int32)
+    nz = np.empty(n_in + 3, dtype=np.int64)
+    xs = np.empty(n_in + 3, dtype=np.int32)
     # a shift of 31 floors any |value| < 2**31 to 0 or -1, as every longer one does (int32 shifts stop at 31)
     h, s, lo32, hi32 = np.int32(half), np.int32(min(shift, 31)), np.int32(lo), np.int32(hi)
     c0, c1 = c_res[0], c_res[1]
@@ -311,22 +313,34 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
     do_act = act != 0 and not is_identity(c_act, c1[3], c1[4])
     relu = act == 2
     for r in range(n):
-        for j in range(n_out):
+        for j in range(n_pad):
             acc[j] = bias_acc[j]
+        # the non-zero inputs, four per pass over the outputs (padded with zeros, which add nothing)
         count = 0
         for i in range(n_in):
             nz[count] = i
+            xs[count] = x[r, i]
             count += x[r, i] != 0
-        for k in range(count):
-            i = nz[k]
-            xi = np.int32(x[r, i])
+        for m in range(count, count + 3):
+            nz[m] = 0
+            xs[m] = 0
+        for k in range(0, count, 4):
+            i0, i1, i2, i3 = nz[k], nz[k + 1], nz[k + 2], nz[k + 3]
+            x0, x1, x2, x3 = xs[k], xs[k + 1], xs[k + 2], xs[k + 3]
             if sat:
-                for j in range(n_out):
-                    p = min(max(_ashr32(np.int32(np.int32(xi * w[i, j]) + h), s), lo32), hi32)
-                    acc[j] = min(max(np.int32(acc[j] + p), lo32), hi32)
+                for j in range(n_pad):
+                    a = acc[j]
+                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x0 * w[i0, j]) + h), s), lo32), hi32)), lo32), hi32)
+                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x1 * w[i1, j]) + h), s), lo32), hi32)), lo32), hi32)
+                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s), lo32), hi32)), lo32), hi32)
+                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s), lo32), hi32)), lo32), hi32)
+                    acc[j] = a
             else:
-                for j in range(n_out):
-                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(xi * w[i, j]) + h), s))
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(x0 * w[i0, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x1 * w[i1, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s))
         for j in range(n_out):
             out[r, j] = acc[j]
         if do_acc:
@@ -517,8 +531,11 @@ class Network:
         for path in paths:
             if path == "int32" and int32_exact(xmax, int(np.abs(w).max(initial=0)), pmax + half, acc, sat, reach):
                 in_range = sat or reach <= min(-acc.lo, acc.hi) or (acc.signed and acc.width == 32)
-                return ("int32", np.ascontiguousarray(w.astype(np.int32)), bias_acc.astype(np.int32), shift, half,
-                        sat, acc.lo, acc.hi, in_range, c_res)
+                # outputs padded with zero weights to a multiple of 32 (the vectorised loop's step): no scalar tail
+                pad = -layer.n_out % 32
+                w32 = np.pad(w.astype(np.int32), ((0, 0), (0, pad)))
+                return ("int32", w32, np.pad(bias_acc.astype(np.int32), (0, pad)), shift, half, sat, acc.lo, acc.hi,
+                        in_range, c_res)
             if path == "float" and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
                 break
         else:
@@ -568,7 +585,7 @@ class Network:
             if kind == "dense":
                 fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
                 act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
-                out = np.empty((x.shape[0], p[1].shape[1]), dtype=np.int64)
+                out = np.empty((x.shape[0], self.layers[k].n_out), dtype=np.int64)
                 kernel = {"int32": dense_int32_kernel, "float": dense_float_kernel, "int": dense_kernel}[p[0]]
                 kernel(x, *p[1:], act, c_act, out)
                 k += fused
