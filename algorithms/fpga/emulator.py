@@ -531,8 +531,9 @@ class Network:
         for path in paths:
             if path == "int32" and int32_exact(xmax, int(np.abs(w).max(initial=0)), pmax + half, acc, sat, reach):
                 in_range = sat or reach <= min(-acc.lo, acc.hi) or (acc.signed and acc.width == 32)
-                # outputs padded with zero weights to a multiple of 32 (the vectorised loop's step): no scalar tail
-                pad = -layer.n_out % 32
+                # outputs padded with zero weights to whole vectors: a multiple of 32 (the vectorised loop's
+                # step), or of 8 for up to 8 outputs (its 4-lane tail, cheaper than 32 lanes for a few outputs)
+                pad = -layer.n_out % (8 if layer.n_out <= 8 else 32)
                 w32 = np.pad(w.astype(np.int32), ((0, 0), (0, pad)))
                 return ("int32", w32, np.pad(bias_acc.astype(np.int32), (0, pad)), shift, half, sat, acc.lo, acc.hi,
                         in_range, c_res)
