@@ -122,7 +122,9 @@ class FixedType:
 
     def from_float(self, x) -> np.ndarray:
         """Raw integers (int64) of float values, as ``ap_fixed(double)`` converts them; NaN is refused."""
-        x = np.ascontiguousarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        # float32 is read as it is (each value converts exactly to float64 in the kernel): no float64 copy
+        x = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float32 else np.float64)
         if np.isnan(x).any():
             raise ValueError(f"NaN cannot be converted to {self} (ap_fixed does not represent NaN)")
         out = np.empty(x.shape, dtype=np.int64)
@@ -204,6 +206,7 @@ def from_float1(x, frac, width, signed, rounding, overflow, scale=0.0):
     ``scale``, when not 0, is ``2.0**frac``: ``x * scale`` is then the same
     correctly rounded value as ``ldexp(x, frac)`` (a libm call), and cheaper.
     """
+    x = np.float64(x)
     if np.isinf(x):
         if overflow == 0:
             return 0
@@ -252,14 +255,14 @@ def from_float_kernel(x, out, frac, width, signed, rounding, overflow):
     half = 0.5 if rounding == 1 else 2.0   # s - floor(s) is exact and below 1: 2.0 never rounds up
     if overflow == 1:
         for k in range(x.size):
-            s = x[k] * scale
+            s = np.float64(x[k]) * scale
             f = np.floor(s)
             f += 1.0 if s - f >= half else 0.0
             out[k] = np.int64(min(max(f, lo), hi))
         return
     outside = 0
     for k in range(x.size):
-        s = x[k] * scale
+        s = np.float64(x[k]) * scale
         f = np.floor(s)
         f += 1.0 if s - f >= half else 0.0
         inside = f >= lo and f <= hi
@@ -267,7 +270,7 @@ def from_float_kernel(x, out, frac, width, signed, rounding, overflow):
         outside += not inside
     if outside:
         for k in range(x.size):
-            s = x[k] * scale
+            s = np.float64(x[k]) * scale
             f = np.floor(s)
             f += 1.0 if s - f >= half else 0.0
             if not (f >= lo and f <= hi):

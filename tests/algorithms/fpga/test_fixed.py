@@ -118,3 +118,12 @@ def test_the_vectorised_float_conversion_matches_the_exact_rule_next_to_ties_and
         assert t.from_float(values).tolist() == [reference(Fraction(float(v)), t) for v in values], t
         inf = t.from_float(np.array([np.inf, -np.inf])).tolist()
         assert inf == ([t.hi, t.lo] if t.overflow == "SAT" else [0, 0]), t
+
+
+def test_float32_inputs_convert_as_their_float64_values():
+    rng = np.random.default_rng(13)
+    x = (rng.normal(size=3000) * 2.0 ** rng.integers(-12, 12, size=3000)).astype(np.float32)
+    x[:4] = [np.inf, -np.inf, 0.5, -0.5]
+    for t in [FixedType(16, 6), FixedType(16, 6, True, "RND", "SAT"), FixedType(8, 3, False, "RND", "WRAP"),
+              FixedType(58, 20, True, "RND", "WRAP")]:
+        assert np.array_equal(t.from_float(x), t.from_float(x.astype(np.float64))), t
