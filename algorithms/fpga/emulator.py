@@ -401,8 +401,10 @@ def activation_kernel(x, relu, c_act, out):
 
 
 @jit
-def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc, ops, inv_inp, inv_shift,
+def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_acc, acc, ops, inv_inp, inv_shift,
                    inv_mask, inv_tab, inv_frac, res, out):
+    """hls4ml's ``softmax_stable`` over a chunk; ``exp_acc`` is the exp table already converted to ``accum_t``
+    (``(accum_t) exp_table[idx]``, the same for every input)."""
     n, k = x.shape
     buf = np.empty(k + ops.shape[0], dtype=np.int64)
     norm_mask = (1 << norm[1]) - 1
@@ -415,7 +417,7 @@ def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc
         for i in range(k):
             d = convert1(xmax - x[r, i], in_frac, norm[0], norm[1], norm[2], norm[3], norm[4])
             idx = ((d & norm_mask) >> exp_shift) & exp_mask
-            buf[i] = convert1(exp_tab[idx], exp_frac, acc[0], acc[1], acc[2], acc[3], acc[4])
+            buf[i] = exp_acc[idx]
         for m in range(ops.shape[0]):
             buf[ops[m, 2]] = convert1(buf[ops[m, 0]] + buf[ops[m, 1]], acc[0], acc[0], acc[1], acc[2], acc[3], acc[4])
         s = buf[k + ops.shape[0] - 1]
@@ -564,8 +566,8 @@ class Network:
         for ty, n, what in ((norm, exp_n, "inp_norm_t"), (inv_inp, inv_n, "inv_inp_t")):
             if ty.width < n:
                 raise UnsupportedNetwork(f"{where}: {what} {ty} has fewer bits than the table address ({n})")
-        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, np.asarray(layer.exp_table, np.int64),
-                layer.exp_table_type.frac, _p(acc), reduce_ops(width), _p(inv_inp), inv_inp.width - inv_n,
+        exp_acc = acc.convert(np.asarray(layer.exp_table, np.int64), layer.exp_table_type)
+        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, exp_acc, _p(acc), reduce_ops(width), _p(inv_inp), inv_inp.width - inv_n,
                 (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
 
     def quantise(self, x) -> np.ndarray:
