@@ -284,6 +284,37 @@ def fit_row(out, r, n, c):
 
 
 @jit(inline="always")
+def finish_row(acc, out, r, n, c0, c1, relu):
+    """``out[r, j] = relu((res_t)(accum_t) acc[j])`` in one loop for a step ``c1`` that drops bits or none
+    (``c0``'s wrap or clamp leaves values in range as they are, so it is always applied); four versions
+    of the loop, so that no branch is left inside one."""
+    lo0, hi0, m0, sat0 = c0[3], c0[4], c0[5], c0[2] != 0
+    s1, h1, lo1, hi1, m1 = c1[0], c1[1], c1[3], c1[4], c1[5]
+    if c1[2]:
+        if relu:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = max(min(max((v + h1) >> s1, lo1), hi1), 0)
+        else:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = min(max((v + h1) >> s1, lo1), hi1)
+    else:
+        if relu:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = max((((v + h1) >> s1) - lo1 & m1) + lo1, 0)
+        else:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = (((v + h1) >> s1) - lo1 & m1) + lo1
+
+
+@jit(inline="always")
 def is_identity(c, lo, hi):
     """Whether the step ``c`` leaves every value of ``[lo, hi]`` as it is."""
     return c[0] == 0 and c[3] <= lo and c[4] >= hi
@@ -312,6 +343,7 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
     do_res = not is_identity(c1, c0[3], c0[4])
     do_act = act != 0 and not is_identity(c_act, c1[3], c1[4])
     relu = act == 2
+    fused = c1[0] >= 0   # (res_t) drops bits or none: one loop from the sums to the (ReLU'd) results
     for r in range(n):
         for j in range(n_pad):
             acc[j] = bias_acc[j]
@@ -341,15 +373,18 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
                                       + _ashr32(np.int32(np.int32(x1 * w[i1, j]) + h), s)
                                       + _ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s)
                                       + _ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s))
-        for j in range(n_out):
-            out[r, j] = acc[j]
-        if do_acc:
-            fit_row(out, r, n_out, c0)
-        if do_res:
-            fit_row(out, r, n_out, c1)
-        if relu:
+        if fused:
+            finish_row(acc, out, r, n_out, c0, c1, relu)
+        else:
             for j in range(n_out):
-                out[r, j] = max(out[r, j], 0)
+                out[r, j] = acc[j]
+            if do_acc:
+                fit_row(out, r, n_out, c0)
+            if do_res:
+                fit_row(out, r, n_out, c1)
+            if relu:
+                for j in range(n_out):
+                    out[r, j] = max(out[r, j], 0)
         if do_act:
             fit_row(out, r, n_out, c_act)
 
