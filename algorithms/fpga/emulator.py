@@ -367,6 +367,13 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
                     a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s), lo32), hi32)), lo32), hi32)
                     a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s), lo32), hi32)), lo32), hi32)
                     acc[j] = a
+            elif s == 0:   # exact products (h is 0 too): the wrapped sum of the plain products
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + x0 * w[i0, j] + x1 * w[i1, j] + x2 * w[i2, j] + x3 * w[i3, j])
+            elif h == 0:   # AP_TRN
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(x0 * w[i0, j]), s) + _ashr32(np.int32(x1 * w[i1, j]), s)
+                                      + _ashr32(np.int32(x2 * w[i2, j]), s) + _ashr32(np.int32(x3 * w[i3, j]), s))
             else:
                 for j in range(n_pad):
                     acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(x0 * w[i0, j]) + h), s)
