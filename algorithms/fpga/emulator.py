@@ -23,12 +23,27 @@ Dense layers run on int64 raw values: every product must stay below 2**62
 (checked when the network is built; otherwise it is refused with
 :class:`UnsupportedNetwork`); AP_WRAP sums wrap once at the end (the low bits
 of an int64 sum are those of the wrapped sums), AP_SAT sums clamp after each
-addition unless no input can reach the limits.  Where every product stays
-below 2**52 and every sum below 2**53 (16-bit types and most others) the same
-loop runs in float64 on the integer values, exactly and faster (float
-multiplies are cheaper than int64 ones); a float64 matrix product (BLAS) was
-measured slower for these layer sizes.  Anything else (other layers, activations,
-strategies, modes) is refused, never approximated.
+addition unless no input can reach the limits.  Two faster loops give the same
+results where they are provably exact, chosen per layer when the network is
+built (:attr:`Network.PATHS`, in this order):
+
+- int32 (8 lanes per AVX2 vector), where inputs, weights and products (plus
+  the rounding half) fit in int32 and the accumulator is AP_WRAP of at most
+  32 bits (the low 32 bits of the sum are all that matters), AP_SAT of at most
+  31 bits (``acc + product`` cannot overflow before the clamp), or never leaves
+  int32 (16-bit types: products below 2**30);
+- float64 on the integer values where every product stays below 2**52 and
+  every sum below 2**53.
+
+The int32 loop takes a row at a time, skips its zero inputs (half of them
+after a ReLU), adds four inputs per pass over the outputs (padded with zero
+weights to whole vectors) and converts the sums to the (ReLU'd) results in one
+loop, skipping conversions that cannot change a value.  Tried and measured
+slower here: batches of rows in the inner loop with transposed inputs (no
+zero skipping, 1.3-1.8x slower after a ReLU), accumulators in scalar locals
+(numba vectorised the wrong loop, with gathers), the conversions over blocks of
+rows, and a float64 matrix product (BLAS).  Anything else (other layers,
+activations, strategies, modes) is refused, never approximated.
 """
 from __future__ import annotations
 
