@@ -70,17 +70,20 @@ def run(a, accum: str) -> None:
         for k in range(0, a.inputs, a.chunk):
             out[k:k + a.chunk] = net.run(x[k:k + a.chunk])
 
-    ref = None
+    ref = []
+
+    def reference():
+        ref[:] = [hls.predict(hm, x[:n_hls])]
+
     for _ in range(a.repeat):   # alternating, so that both sides see the same load
         emu.append(timed(emulate))
-        t0, c0 = time.perf_counter(), time.process_time()
-        ref = hls.predict(hm, x[:n_hls])
-        hls_runs.append((time.perf_counter() - t0, time.process_time() - c0))
+        hls_runs.append(timed(reference))
+    ref = ref[0]
     exact = int(np.all(ref == out[:n_hls], axis=1).sum())
     t_emu, c_emu = min(t for t, _ in emu), min(c for _, c in emu)
     t_hls, c_hls = min(t for t, _ in hls_runs), min(c for _, c in hls_runs)
-    print(f"precision {a.precision}, accumulators {accum}, 16-64-32-32-5, one core (load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores), best of {a.repeat} passes of each side")
+    print(f"precision {a.precision}, accumulators {accum}, 16-64-32-32-5, one core "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), best of {a.repeat} passes of each side")
     print(f"{'':16s} {'inputs':>9s} {'wall s':>8s} {'inputs/s':>12s} {'CPU s':>8s} {'inputs/CPU s':>13s}")
     for label, n, t, c in (("emulator", a.inputs, t_emu, c_emu), ("hls4ml predict", n_hls, t_hls, c_hls)):
         print(f"{label:16s} {n:>9d} {t:8.2f} {n / t:12,.0f} {c:8.2f} {n / c:13,.0f}")

@@ -280,6 +280,12 @@ def _ashr32(typingctx, v, s):
 
 
 @jit(inline="always")
+def _sat_add(a, x, w, h, s, lo, hi):
+    """``clamp(a + clamp((x * w + h) >> s))`` on int32 (AP_SAT products and sums)."""
+    return min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x * w) + h), s), lo), hi)), lo), hi)
+
+
+@jit(inline="always")
 def fit_row(out, r, n, c):
     """``out[r, :n]`` converted in place by the step ``c`` (see :func:`fit`), one pass per operation with
     the branches outside the loops, so that each loop vectorises."""
@@ -376,12 +382,10 @@ def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c
             x0, x1, x2, x3 = xs[k], xs[k + 1], xs[k + 2], xs[k + 3]
             if sat:
                 for j in range(n_pad):
-                    a = acc[j]
-                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x0 * w[i0, j]) + h), s), lo32), hi32)), lo32), hi32)
-                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x1 * w[i1, j]) + h), s), lo32), hi32)), lo32), hi32)
-                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s), lo32), hi32)), lo32), hi32)
-                    a = min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s), lo32), hi32)), lo32), hi32)
-                    acc[j] = a
+                    a = _sat_add(acc[j], x0, w[i0, j], h, s, lo32, hi32)
+                    a = _sat_add(a, x1, w[i1, j], h, s, lo32, hi32)
+                    a = _sat_add(a, x2, w[i2, j], h, s, lo32, hi32)
+                    acc[j] = _sat_add(a, x3, w[i3, j], h, s, lo32, hi32)
             elif s == 0:   # exact products (h is 0 too): the wrapped sum of the plain products
                 for j in range(n_pad):
                     acc[j] = np.int32(acc[j] + x0 * w[i0, j] + x1 * w[i1, j] + x2 * w[i2, j] + x3 * w[i3, j])
@@ -624,8 +628,8 @@ class Network:
             if ty.width < n:
                 raise UnsupportedNetwork(f"{where}: {what} {ty} has fewer bits than the table address ({n})")
         exp_acc = acc.convert(np.asarray(layer.exp_table, np.int64), layer.exp_table_type)
-        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, exp_acc, _p(acc), reduce_ops(width), _p(inv_inp), inv_inp.width - inv_n,
-                (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
+        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, exp_acc, _p(acc), reduce_ops(width),
+                _p(inv_inp), inv_inp.width - inv_n, (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
 
     def quantise(self, x) -> np.ndarray:
         """Float inputs ``(n, n_inputs)`` to raw integers of the input type (as the C++ bridge converts them)."""
