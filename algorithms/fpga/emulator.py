@@ -23,12 +23,27 @@ Dense layers run on int64 raw values: every product must stay below 2**62
 (checked when the network is built; otherwise it is refused with
 :class:`UnsupportedNetwork`); AP_WRAP sums wrap once at the end (the low bits
 of an int64 sum are those of the wrapped sums), AP_SAT sums clamp after each
-addition unless no input can reach the limits.  Where every product stays
-below 2**52 and every sum below 2**53 (16-bit types and most others) the same
-loop runs in float64 on the integer values, exactly and faster (float
-multiplies are cheaper than int64 ones); a float64 matrix product (BLAS) was
-measured slower for these layer sizes.  Anything else (other layers, activations,
-strategies, modes) is refused, never approximated.
+addition unless no input can reach the limits.  Two faster loops give the same
+results where they are provably exact, chosen per layer when the network is
+built (:attr:`Network.PATHS`, in this order):
+
+- int32 (8 lanes per AVX2 vector), where inputs, weights and products (plus
+  the rounding half) fit in int32 and the accumulator is AP_WRAP of at most
+  32 bits (the low 32 bits of the sum are all that matters), AP_SAT of at most
+  31 bits (``acc + product`` cannot overflow before the clamp), or never leaves
+  int32 (16-bit types: products below 2**30);
+- float64 on the integer values where every product stays below 2**52 and
+  every sum below 2**53.
+
+The int32 loop takes a row at a time, skips its zero inputs (half of them
+after a ReLU), adds four inputs per pass over the outputs (padded with zero
+weights to whole vectors) and converts the sums to the (ReLU'd) results in one
+loop, skipping conversions that cannot change a value.  Tried and measured
+slower here: batches of rows in the inner loop with transposed inputs (no
+zero skipping, 1.3-1.8x slower after a ReLU), accumulators in scalar locals
+(numba vectorised the wrong loop, with gathers), the conversions over blocks of
+rows, and a float64 matrix product (BLAS).  Anything else (other layers,
+activations, strategies, modes) is refused, never approximated.
 """
 from __future__ import annotations
 
@@ -39,6 +54,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hepreco.framework.errors import ConfigurationError
+
+from numba import types
+from numba.extending import intrinsic
 
 from .._numba import jit
 from .fixed import FixedType, UnsupportedFixedPoint, convert1
@@ -253,6 +271,150 @@ def dense_kernel(x, w, bias_acc, qmode, shift, half, sat, lo, hi, c_res, act, c_
             out[r, j] = v
 
 
+@intrinsic
+def _ashr32(typingctx, v, s):
+    """``v >> s`` on int32 (numba's ``>>`` widens to int64, which stops the loop vectorising 8 lanes wide)."""
+    def codegen(context, builder, signature, args):
+        return builder.ashr(args[0], args[1])
+    return types.int32(types.int32, types.int32), codegen
+
+
+@jit(inline="always")
+def _sat_add(a, x, w, h, s, lo, hi):
+    """``clamp(a + clamp((x * w + h) >> s))`` on int32 (AP_SAT products and sums)."""
+    return min(max(np.int32(a + min(max(_ashr32(np.int32(np.int32(x * w) + h), s), lo), hi)), lo), hi)
+
+
+@jit(inline="always")
+def fit_row(out, r, n, c):
+    """``out[r, :n]`` converted in place by the step ``c`` (see :func:`fit`), one pass per operation with
+    the branches outside the loops, so that each loop vectorises."""
+    shift, half, lo, hi, mask = c[0], c[1], c[3], c[4], c[5]
+    if shift > 0:
+        for j in range(n):
+            out[r, j] = (out[r, j] + half) >> shift
+    elif shift < 0:
+        for j in range(n):
+            out[r, j] = out[r, j] << -shift
+    if c[2]:
+        for j in range(n):
+            out[r, j] = min(max(out[r, j], lo), hi)
+    else:
+        for j in range(n):
+            out[r, j] = ((out[r, j] - lo) & mask) + lo
+
+
+@jit(inline="always")
+def finish_row(acc, out, r, n, c0, c1, relu):
+    """``out[r, j] = relu((res_t)(accum_t) acc[j])`` in one loop for a step ``c1`` that drops bits or none
+    (``c0``'s wrap or clamp leaves values in range as they are, so it is always applied); four versions
+    of the loop, so that no branch is left inside one."""
+    lo0, hi0, m0, sat0 = c0[3], c0[4], c0[5], c0[2] != 0
+    s1, h1, lo1, hi1, m1 = c1[0], c1[1], c1[3], c1[4], c1[5]
+    if c1[2]:
+        if relu:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = max(min(max((v + h1) >> s1, lo1), hi1), 0)
+        else:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = min(max((v + h1) >> s1, lo1), hi1)
+    else:
+        if relu:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = max((((v + h1) >> s1) - lo1 & m1) + lo1, 0)
+        else:
+            for j in range(n):
+                v = np.int64(acc[j])
+                v = min(max(v, lo0), hi0) if sat0 else ((v - lo0) & m0) + lo0
+                out[r, j] = (((v + h1) >> s1) - lo1 & m1) + lo1
+
+
+@jit(inline="always")
+def is_identity(c, lo, hi):
+    """Whether the step ``c`` leaves every value of ``[lo, hi]`` as it is."""
+    return c[0] == 0 and c[3] <= lo and c[4] >= hi
+
+
+@jit
+def dense_int32_kernel(x, w, bias_acc, shift, half, sat, lo, hi, acc_in_range, c_res, act, c_act, out):
+    """:func:`dense_kernel` on int32 where :class:`Network` has checked that every input, weight,
+    product (plus ``half``) and partial sum fits: AP_WRAP sums keep their low 32 bits, which are those of
+    the wrapped sums for accumulators of up to 32 bits; AP_SAT sums of up to 31 bits are clamped after
+    each addition.  The products are quantised with ``(x * w + half) >> shift`` (``shift`` 0: exact).
+    Rows are computed one at a time, skipping zero inputs; the loop over outputs runs 8 lanes wide
+    (``w`` and ``bias_acc`` may have more columns than ``out``, zeros, to fill whole vectors).
+    Conversions that cannot change a value are skipped: ``(accum_t)`` of the sum when ``acc_in_range``
+    (it never leaves the accumulator's range), ``(res_t)`` and the activation's type when they hold
+    every value of the type before them."""
+    n, n_in = x.shape
+    n_out, n_pad = out.shape[1], w.shape[1]
+    acc = np.empty(n_pad, dtype=np.int32)
+    nz = np.empty(n_in + 3, dtype=np.int64)
+    xs = np.empty(n_in + 3, dtype=np.int32)
+    # a shift of 31 floors any |value| < 2**31 to 0 or -1, as every longer one does (int32 shifts stop at 31)
+    h, s, lo32, hi32 = np.int32(half), np.int32(min(shift, 31)), np.int32(lo), np.int32(hi)
+    c0, c1 = c_res[0], c_res[1]
+    do_acc = not acc_in_range
+    do_res = not is_identity(c1, c0[3], c0[4])
+    do_act = act != 0 and not is_identity(c_act, c1[3], c1[4])
+    relu = act == 2
+    fused = c1[0] >= 0   # (res_t) drops bits or none: one loop from the sums to the (ReLU'd) results
+    for r in range(n):
+        for j in range(n_pad):
+            acc[j] = bias_acc[j]
+        # the non-zero inputs, four per pass over the outputs (padded with zeros, which add nothing)
+        count = 0
+        for i in range(n_in):
+            nz[count] = i
+            xs[count] = x[r, i]
+            count += x[r, i] != 0
+        for m in range(count, count + 3):
+            nz[m] = 0
+            xs[m] = 0
+        for k in range(0, count, 4):
+            i0, i1, i2, i3 = nz[k], nz[k + 1], nz[k + 2], nz[k + 3]
+            x0, x1, x2, x3 = xs[k], xs[k + 1], xs[k + 2], xs[k + 3]
+            if sat:
+                for j in range(n_pad):
+                    a = _sat_add(acc[j], x0, w[i0, j], h, s, lo32, hi32)
+                    a = _sat_add(a, x1, w[i1, j], h, s, lo32, hi32)
+                    a = _sat_add(a, x2, w[i2, j], h, s, lo32, hi32)
+                    acc[j] = _sat_add(a, x3, w[i3, j], h, s, lo32, hi32)
+            elif s == 0:   # exact products (h is 0 too): the wrapped sum of the plain products
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + x0 * w[i0, j] + x1 * w[i1, j] + x2 * w[i2, j] + x3 * w[i3, j])
+            elif h == 0:   # AP_TRN
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(x0 * w[i0, j]), s) + _ashr32(np.int32(x1 * w[i1, j]), s)
+                                      + _ashr32(np.int32(x2 * w[i2, j]), s) + _ashr32(np.int32(x3 * w[i3, j]), s))
+            else:
+                for j in range(n_pad):
+                    acc[j] = np.int32(acc[j] + _ashr32(np.int32(np.int32(x0 * w[i0, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x1 * w[i1, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x2 * w[i2, j]) + h), s)
+                                      + _ashr32(np.int32(np.int32(x3 * w[i3, j]) + h), s))
+        if fused:
+            finish_row(acc, out, r, n_out, c0, c1, relu)
+        else:
+            for j in range(n_out):
+                out[r, j] = acc[j]
+            if do_acc:
+                fit_row(out, r, n_out, c0)
+            if do_res:
+                fit_row(out, r, n_out, c1)
+            if relu:
+                for j in range(n_out):
+                    out[r, j] = max(out[r, j], 0)
+        if do_act:
+            fit_row(out, r, n_out, c_act)
+
+
 @jit
 def dense_float_kernel(x, w, bias_acc, half, sat, lo, hi, c_res, act, c_act, out):
     """:func:`dense_kernel` in float64 on integer values: ``floor(x * w + half)`` with ``w`` scaled by
@@ -300,8 +462,10 @@ def activation_kernel(x, relu, c_act, out):
 
 
 @jit
-def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc, ops, inv_inp, inv_shift,
+def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_acc, acc, ops, inv_inp, inv_shift,
                    inv_mask, inv_tab, inv_frac, res, out):
+    """hls4ml's ``softmax_stable`` over a chunk; ``exp_acc`` is the exp table already converted to ``accum_t``
+    (``(accum_t) exp_table[idx]``, the same for every input)."""
     n, k = x.shape
     buf = np.empty(k + ops.shape[0], dtype=np.int64)
     norm_mask = (1 << norm[1]) - 1
@@ -314,7 +478,7 @@ def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc
         for i in range(k):
             d = convert1(xmax - x[r, i], in_frac, norm[0], norm[1], norm[2], norm[3], norm[4])
             idx = ((d & norm_mask) >> exp_shift) & exp_mask
-            buf[i] = convert1(exp_tab[idx], exp_frac, acc[0], acc[1], acc[2], acc[3], acc[4])
+            buf[i] = exp_acc[idx]
         for m in range(ops.shape[0]):
             buf[ops[m, 2]] = convert1(buf[ops[m, 0]] + buf[ops[m, 1]], acc[0], acc[0], acc[1], acc[2], acc[3], acc[4])
         s = buf[k + ops.shape[0] - 1]
@@ -322,6 +486,20 @@ def softmax_kernel(x, in_frac, norm, exp_shift, exp_mask, exp_tab, exp_frac, acc
         inv = inv_tab[((si & inv_wmask) >> inv_shift) & inv_mask]
         for i in range(k):
             out[r, i] = convert1(buf[i] * inv, acc[0] + inv_frac, res[0], res[1], res[2], res[3], res[4])
+
+
+def int32_exact(xmax: int, wmax: int, pmax: int, acc: FixedType, sat: bool, reach: float) -> bool:
+    """Whether :func:`dense_int32_kernel` computes a dense layer exactly: inputs up to ``xmax`` and
+    weights up to ``wmax`` (raw, at the accumulator's bits), products plus the rounding half up to
+    ``pmax``, and either clamped sums of an accumulator of at most 31 bits (AP_SAT: ``acc + product``
+    stays within int32), or sums whose low 32 bits are all that matters (AP_WRAP of at most 32 bits)
+    or that never leave int32 (the largest reachable partial sum, ``reach``)."""
+    limit = 2 ** 31 - 1
+    if xmax > limit or wmax > limit or pmax > limit:
+        return False
+    if sat:
+        return acc.width <= 31
+    return acc.width <= 32 or reach <= limit
 
 
 def _p(t: FixedType) -> np.ndarray:
@@ -345,11 +523,17 @@ _NO_STEP = np.zeros(6, dtype=np.int64)
 class Network:
     """A fixed-point network: ``input_type`` and ``layers``; checked for exact emulation when built."""
 
-    def __init__(self, input_type: FixedType, layers: list, n_inputs: int, float_path: bool = True):
+    #: the faster dense-layer paths, in order of preference; the int64 loop is the fallback for all
+    PATHS = ("int32", "float")
+
+    def __init__(self, input_type: FixedType, layers: list, n_inputs: int, paths: tuple = PATHS):
         self.input_type = FixedType.parse(input_type)
         self.layers = list(layers)
         self.n_inputs = int(n_inputs)
-        self.float_path = float_path   # False: every dense layer on the int64 loop (same results, slower)
+        unknown = set(paths) - set(self.PATHS)
+        if unknown:
+            raise ValueError(f"unknown dense-layer paths {sorted(unknown)} (known: {', '.join(self.PATHS)})")
+        self.paths = tuple(paths)   # () : every dense layer on the int64 loop (same results, slower)
         self._plan = self._prepare()
 
     @property
@@ -368,7 +552,7 @@ class Network:
             if isinstance(layer, Dense):
                 if layer.n_in != width:
                     raise UnsupportedNetwork(f"{where}: expects {layer.n_in} inputs, the previous layer gives {width}")
-                plan.append(("dense", self._prepare_dense(layer, t, where, self.float_path)))
+                plan.append(("dense", self._prepare_dense(layer, t, where, self.paths)))
                 t, width = layer.result_type, layer.n_out
             elif isinstance(layer, Activation):
                 if layer.function not in ("relu", "linear"):
@@ -387,7 +571,7 @@ class Network:
         return plan
 
     @staticmethod
-    def _prepare_dense(layer: Dense, t: FixedType, where: str, float_path: bool = True) -> tuple:
+    def _prepare_dense(layer: Dense, t: FixedType, where: str, paths: tuple = PATHS) -> tuple:
         acc = layer.accum_type
         w = np.asarray(layer.weights, dtype=np.int64)
         pmax = max(abs(t.lo), abs(t.hi)) * int(np.abs(w).max(initial=0))
@@ -407,7 +591,20 @@ class Network:
         reach = (float(np.abs(bias_acc).max(initial=0)) + float(qmax.sum(axis=0).max(initial=0))) * (1 + 1e-9) + 1
         if sat and reach <= min(-acc.lo, acc.hi):
             sat = False   # no product or partial sum can leave the accumulator's range: clamping is a no-op
-        if float_path and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
+        for path in paths:
+            if path == "int32" and int32_exact(xmax, int(np.abs(w).max(initial=0)), pmax + half, acc, sat, reach):
+                in_range = sat or reach <= min(-acc.lo, acc.hi) or (acc.signed and acc.width == 32)
+                # outputs padded with zero weights to whole vectors: a multiple of 32 (the vectorised loop's
+                # step), or of 8 for up to 8 outputs (its 4-lane tail, cheaper than 32 lanes for a few outputs)
+                pad = -layer.n_out % (8 if layer.n_out <= 8 else 32)
+                w32 = np.pad(w.astype(np.int32), ((0, 0), (0, pad)))
+                return ("int32", w32, np.pad(bias_acc.astype(np.int32), (0, pad)), shift, half, sat, acc.lo, acc.hi,
+                        in_range, c_res)
+            if path == "float" and pmax < 2 ** 52 and (acc.width <= 52 if sat else reach < 2 ** 53):
+                break
+        else:
+            path = "int64"
+        if path == "float":
             return ("float", np.ascontiguousarray(w.astype(np.float64) / 2.0 ** shift),
                     bias_acc.astype(np.float64), 0.5 if half else 0.0, sat, float(acc.lo), float(acc.hi), c_res)
         return ("int", np.ascontiguousarray(w), bias_acc, 0 if shift == 0 else 1, shift, half, sat,
@@ -430,9 +627,9 @@ class Network:
         for ty, n, what in ((norm, exp_n, "inp_norm_t"), (inv_inp, inv_n, "inv_inp_t")):
             if ty.width < n:
                 raise UnsupportedNetwork(f"{where}: {what} {ty} has fewer bits than the table address ({n})")
-        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, np.asarray(layer.exp_table, np.int64),
-                layer.exp_table_type.frac, _p(acc), reduce_ops(width), _p(inv_inp), inv_inp.width - inv_n,
-                (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
+        exp_acc = acc.convert(np.asarray(layer.exp_table, np.int64), layer.exp_table_type)
+        return (t.frac, _p(norm), norm.width - exp_n, (1 << exp_n) - 1, exp_acc, _p(acc), reduce_ops(width),
+                _p(inv_inp), inv_inp.width - inv_n, (1 << inv_n) - 1, np.asarray(layer.inv_table, np.int64), inv_t.frac, _p(layer.result_type))
 
     def quantise(self, x) -> np.ndarray:
         """Float inputs ``(n, n_inputs)`` to raw integers of the input type (as the C++ bridge converts them)."""
@@ -452,8 +649,9 @@ class Network:
             if kind == "dense":
                 fused = not trace and k + 1 < len(plan) and plan[k + 1][0] == "activation"
                 act, c_act = plan[k + 1][1] if fused else (0, _NO_STEP)
-                out = np.empty((x.shape[0], p[1].shape[1]), dtype=np.int64)
-                (dense_float_kernel if p[0] == "float" else dense_kernel)(x, *p[1:], act, c_act, out)
+                out = np.empty((x.shape[0], self.layers[k].n_out), dtype=np.int64)
+                kernel = {"int32": dense_int32_kernel, "float": dense_float_kernel, "int": dense_kernel}[p[0]]
+                kernel(x, *p[1:], act, c_act, out)
                 k += fused
             elif kind == "activation":
                 out = np.empty_like(x)

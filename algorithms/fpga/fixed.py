@@ -122,7 +122,9 @@ class FixedType:
 
     def from_float(self, x) -> np.ndarray:
         """Raw integers (int64) of float values, as ``ap_fixed(double)`` converts them; NaN is refused."""
-        x = np.ascontiguousarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        # float32 is read as it is (each value converts exactly to float64 in the kernel): no float64 copy
+        x = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float32 else np.float64)
         if np.isnan(x).any():
             raise ValueError(f"NaN cannot be converted to {self} (ap_fixed does not represent NaN)")
         out = np.empty(x.shape, dtype=np.int64)
@@ -204,6 +206,7 @@ def from_float1(x, frac, width, signed, rounding, overflow, scale=0.0):
     ``scale``, when not 0, is ``2.0**frac``: ``x * scale`` is then the same
     correctly rounded value as ``ldexp(x, frac)`` (a libm call), and cheaper.
     """
+    x = np.float64(x)
     if np.isinf(x):
         if overflow == 0:
             return 0
@@ -222,10 +225,9 @@ def from_float1(x, frac, width, signed, rounding, overflow, scale=0.0):
         return np.int64(f)
     if overflow == 1:
         return hi if f > hi else lo
-    m = np.fmod(f, np.ldexp(1.0, width))
-    if m < 0:
-        m += np.ldexp(1.0, width)
-    v = np.int64(m)
+    v = np.int64(np.fmod(f, np.ldexp(1.0, width)))   # exact: |fmod| < 2**width <= 2**62
+    if v < 0:
+        v += 1 << width   # in integers: m + 2.0**width rounds for widths over 53 bits
     if signed and v > hi:
         v -= 1 << width
     return v
@@ -241,5 +243,35 @@ def convert_kernel(raw, out, src_frac, frac, width, signed, rounding, overflow):
 def from_float_kernel(x, out, frac, width, signed, rounding, overflow):
     # 2**frac is a normal double for |frac| < 1022: multiply by it instead of calling ldexp per value
     scale = np.ldexp(1.0, frac) if -1000 < frac < 1000 else 0.0
+    if scale == 0.0 or width > 52:
+        for k in range(x.size):
+            out[k] = from_float1(x[k], frac, width, signed, rounding, overflow, scale)
+        return
+    # Types of up to 52 bits: a loop without branches (it vectorises) gives every value whose result is in
+    # range, as from_float1 does; AP_SAT clamps the others (+-inf included) in the same loop, AP_WRAP
+    # recomputes them afterwards with from_float1.
+    lo = -float(1 << (width - 1)) if signed else 0.0
+    hi = float((1 << (width - 1)) - 1) if signed else float((1 << width) - 1)
+    half = 0.5 if rounding == 1 else 2.0   # s - floor(s) is exact and below 1: 2.0 never rounds up
+    if overflow == 1:
+        for k in range(x.size):
+            s = np.float64(x[k]) * scale
+            f = np.floor(s)
+            f += 1.0 if s - f >= half else 0.0
+            out[k] = np.int64(min(max(f, lo), hi))
+        return
+    outside = 0
     for k in range(x.size):
-        out[k] = from_float1(x[k], frac, width, signed, rounding, overflow, scale)
+        s = np.float64(x[k]) * scale
+        f = np.floor(s)
+        f += 1.0 if s - f >= half else 0.0
+        inside = f >= lo and f <= hi
+        out[k] = np.int64(f if inside else 0.0)
+        outside += not inside
+    if outside:
+        for k in range(x.size):
+            s = np.float64(x[k]) * scale
+            f = np.floor(s)
+            f += 1.0 if s - f >= half else 0.0
+            if not (f >= lo and f <= hi):
+                out[k] = from_float1(x[k], frac, width, signed, rounding, overflow, scale)

@@ -61,8 +61,9 @@ def test_random_dense_networks_match_the_exact_reference_at_every_layer():
         raw = net.quantise(x)
         expected = reference_network(net, raw)
         assert net.run_raw(raw).tolist() == expected, trial
-        as_ints = Network(net.input_type, net.layers, net.n_inputs, float_path=False)
-        assert as_ints.run_raw(raw).tolist() == expected, trial
+        for paths in [("float",), ()]:
+            other = Network(net.input_type, net.layers, net.n_inputs, paths=paths)
+            assert other.run_raw(raw).tolist() == expected, (trial, paths)
         final, layers = net.run_raw(raw, trace=True)
         assert np.array_equal(final, layers[-1])
 
@@ -109,3 +110,47 @@ def test_torch_layers_hls4ml_converts_but_we_do_not_emulate_are_refused(tmp_path
     _, folder = hls.write_project(model, hls.Precision(), 4)
     with pytest.raises(UnsupportedNetwork, match=r"layer .* \(nnet::sigmoid\): this layer is not supported"):
         hls.read_project(folder)
+
+
+@pytest.mark.parametrize("in_t, w_t, acc_t, path", [
+    # the largest products that fit in int32 (65535 x -32768), wrapping 32-bit sums: the int32 loop
+    ("ap_ufixed<16,16>", "ap_fixed<16,16>", "ap_fixed<32,32,AP_TRN,AP_WRAP>", "int32"),
+    ("ap_ufixed<16,16>", "ap_fixed<16,16>", "ap_ufixed<32,32,AP_TRN,AP_WRAP>", "int32"),
+    # products rounded at one bit less (half an LSB added first), still within int32
+    ("ap_ufixed<16,16>", "ap_fixed<16,16>", "ap_fixed<32,33,AP_RND,AP_WRAP>", "int32"),
+    # products one bit wider than int32 holds: float64 instead
+    ("ap_ufixed<17,17>", "ap_fixed<16,16>", "ap_fixed<32,32,AP_TRN,AP_WRAP>", "float"),
+    # a 33-bit wrapping accumulator whose sums leave int32: float64
+    ("ap_fixed<16,16>", "ap_fixed<16,16>", "ap_fixed<33,33,AP_TRN,AP_WRAP>", "float"),
+    # saturating sums clamped at 31 bits fit (acc + product stays in int32), at 32 bits they do not
+    ("ap_fixed<16,16>", "ap_fixed<16,16>", "ap_fixed<31,31,AP_RND,AP_SAT>", "int32"),
+    ("ap_fixed<16,16>", "ap_fixed<16,16>", "ap_fixed<32,32,AP_RND,AP_SAT>", "float"),
+    # products too wide for int32 and float64: the int64 loop
+    ("ap_fixed<28,28>", "ap_fixed<28,28>", "ap_fixed<56,56,AP_TRN,AP_WRAP>", "int"),
+])
+def test_int32_is_chosen_only_where_products_and_sums_fit_and_is_exact_at_the_edge(in_t, w_t, acc_t, path):
+    rng = np.random.default_rng(7)
+    tin, tw, tacc = (FixedType.parse(t) for t in (in_t, w_t, acc_t))
+    # weights and inputs at their extremes, so that products and sums reach the limits (and overflow)
+    w = rng.choice([tw.lo, tw.hi, tw.lo + 1, 0], size=(8, 10))
+    bias_t = FixedType(16, 16)
+    b = rng.choice([bias_t.lo, bias_t.hi, 0], size=10)
+    res_t = FixedType(tacc.width, tacc.integer, tacc.signed, "TRN", "SAT")
+    layers = [Dense(w, b, tw, bias_t, tacc, res_t, name="d"), Activation("relu", FixedType(12, 10), name="a")]
+    net = Network(tin, layers, 8)
+    assert net._plan[0][1][0] == path
+    raw = rng.choice([tin.lo, tin.hi, tin.hi - 1, 0], size=(40, 8))
+    raw[0], raw[1] = tin.hi, tin.lo
+    expected = reference_network(net, raw)
+    final, _ = net.run_raw(raw, trace=True)
+    assert net.run_raw(raw).tolist() == final.tolist() == expected
+    assert Network(tin, layers, 8, paths=()).run_raw(raw).tolist() == expected
+    # the exact sums do leave the accumulator's range (they wrap or clamp), or the edge would test nothing
+    exact = np.abs(raw.astype(object) @ w.astype(object)).max() * Fraction(2) ** tacc.frac
+    assert exact > tacc.hi and tin.frac == tw.frac == 0
+
+
+def test_unknown_dense_paths_are_refused():
+    t = FixedType.parse("ap_fixed<16,6>")
+    with pytest.raises(ValueError, match=r"unknown dense-layer paths \['int16'\] \(known: int32, float\)"):
+        Network(t, [_dense()], 4, paths=("int16",))

@@ -105,3 +105,25 @@ def test_the_float_conversion_by_multiplication_equals_the_ldexp_one_down_to_sub
                 a = [from_float1(v, frac, 62, True, rounding, overflow, 2.0 ** frac) for v in x]
                 b = [from_float1(v, frac, 62, True, rounding, overflow) for v in x]
                 assert a == b
+
+
+def test_the_vectorised_float_conversion_matches_the_exact_rule_next_to_ties_and_range_edges():
+    # values one ulp either side of half an LSB (where floor(s + 0.5) would round the wrong way), of the
+    # range limits, infinities and huge values, in types of up to 52 bits (the branch-free loop) and wider
+    base = np.concatenate([np.arange(-300, 300) + 0.5, [2.0 ** 51 + 0.5, -(2.0 ** 50) - 0.5, 1e300, -1e300]])
+    x = np.concatenate([np.nextafter(base, np.inf), np.nextafter(base, -np.inf), base, [0.5 - 2.0 ** -54]])
+    for t in [FixedType(w, w - f, s, q, o) for w in (4, 9, 16, 40, 52, 53, 60) for f in (0, 3)
+              for s in (True, False) for q in ("TRN", "RND") for o in ("WRAP", "SAT")]:
+        values = x * 2.0 ** -t.frac
+        assert t.from_float(values).tolist() == [reference(Fraction(float(v)), t) for v in values], t
+        inf = t.from_float(np.array([np.inf, -np.inf])).tolist()
+        assert inf == ([t.hi, t.lo] if t.overflow == "SAT" else [0, 0]), t
+
+
+def test_float32_inputs_convert_as_their_float64_values():
+    rng = np.random.default_rng(13)
+    x = (rng.normal(size=3000) * 2.0 ** rng.integers(-12, 12, size=3000)).astype(np.float32)
+    x[:4] = [np.inf, -np.inf, 0.5, -0.5]
+    for t in [FixedType(16, 6), FixedType(16, 6, True, "RND", "SAT"), FixedType(8, 3, False, "RND", "WRAP"),
+              FixedType(58, 20, True, "RND", "WRAP")]:
+        assert np.array_equal(t.from_float(x), t.from_float(x.astype(np.float64))), t

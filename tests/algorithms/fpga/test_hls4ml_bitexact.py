@@ -20,8 +20,9 @@ def test_predict_is_bit_exact_including_saturated_inputs(compiled_model):
     ours, theirs = net.run(x), hls.predict(hm, x)
     assert ours.shape == theirs.shape == (20000, 5)
     assert np.array_equal(ours, theirs), f"{np.sum(np.any(ours != theirs, axis=1))} of 20000 differ"
-    # the int64 loop, used where float64 would not be exact, gives the same
-    assert np.array_equal(Network(net.input_type, net.layers, 16, float_path=False).run(x), theirs)
+    # the float64 and int64 loops, used where int32 (or float64) would not be exact, give the same
+    assert np.array_equal(Network(net.input_type, net.layers, 16, paths=("float",)).run(x), theirs)
+    assert np.array_equal(Network(net.input_type, net.layers, 16, paths=()).run(x), theirs)
     # the inputs reach beyond the input type: saturated or wrapped by the conversion
     limit = net.input_type.to_float(net.input_type.hi)
     assert np.mean(np.abs(x) > limit) > 0.05
@@ -67,9 +68,11 @@ def test_the_generated_cpp_types_are_the_configured_ones():
                                   "weight_t": "ap_fixed<16,6,AP_RND,AP_SAT,0>"}
         assert entry["result"] == "ap_fixed<16,6,AP_RND,AP_SAT,0>"
     # the emulator's dense paths are all exercised: (quantised products?, clamped sums?)
-    kinds = [(p[0], p[4]) for kind, p in net._plan if kind == "dense"]
-    assert kinds == [("float", False)] * 3 + [("float", True)]
-    slow = Network(net.input_type, net.layers, 16, float_path=False)
+    kinds = [(p[0], p[3] > 0, p[5]) for kind, p in net._plan if kind == "dense"]
+    assert kinds == [("int32", True, False)] * 2 + [("int32", False, False), ("int32", False, True)]
+    floats = Network(net.input_type, net.layers, 16, paths=("float",))
+    assert [(p[0], p[4]) for kind, p in floats._plan if kind == "dense"] == [("float", False)] * 3 + [("float", True)]
+    slow = Network(net.input_type, net.layers, 16, paths=())
     assert [(p[0], p[6], p[3]) for kind, p in slow._plan if kind == "dense"] == \
         [("int", False, 1), ("int", False, 1), ("int", False, 0), ("int", True, 0)]
     softmax = record["layers"][-1]
