@@ -141,7 +141,11 @@ def _worker_init(parent: int, threads: int) -> None:
     from . import job
 
     job.freeze_after_build = True  # a worker exists to run the job
-    policy.set_environment(threads)  # before any algorithm imports numba or torch (spawned workers)
+    if "numba" not in sys.modules:
+        # a spawned worker: before any algorithm imports numba or torch.  A forked one has them loaded with the
+        # client's pool sizes; numba re-reads NUMBA_NUM_THREADS at each compilation and refuses a changed value
+        # once its pool runs, so the environment stays as the client's there
+        policy.set_environment(threads)
     policy.apply(threads)
     multiprocessing.util.Finalize(None, finalize_processors, exitpriority=10)
     # Ctrl-C reaches the whole process group: the main process alone decides how to stop (it lets the

@@ -129,16 +129,18 @@ def register_fork_check(name: str, check: Callable[[], str | None]) -> None:
 
 
 def fork_hazard() -> str | None:
-    """Why forking this process is unsafe now (None: it is not): other Python threads run (a child gets
-    none of them, and any lock one holds stays locked there), or a registered library says why."""
+    """Why forking this process is unsafe now (None: it is not), every reason found: other Python threads
+    run (a child gets none of them, and any lock one holds stays locked there), or registered libraries say
+    why."""
+    reasons = []
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
-        return f"other threads run in this process ({', '.join(sorted(others))})"
+        reasons.append(f"other threads run in this process ({', '.join(sorted(others))})")
     for check in list(_fork_checks.values()):
         reason = check()
         if reason:
-            return reason
-    return None
+            reasons.append(reason)
+    return "; ".join(reasons) or None
 
 
 def state() -> dict[str, object]:

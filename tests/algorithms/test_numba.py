@@ -63,3 +63,41 @@ def test_numba_threading_layer_once_started_is_a_fork_hazard():
     before, after = proc.stdout.splitlines()
     assert before == "None"
     assert after.startswith("numba's ") and after.endswith("threading layer is running in this process")
+
+
+FORKED_WORKER_COMPILES = """
+import multiprocessing, os
+from concurrent.futures import ProcessPoolExecutor
+import numba, numpy as np
+import hepreco.algorithms._numba
+from hepreco.framework import executors
+
+def work(n):
+    @numba.njit(parallel=True, cache=False)
+    def total(a):
+        s = 0.0
+        for i in numba.prange(a.size):
+            s += a[i]
+        return s
+
+    @numba.njit(cache=False)
+    def plain(a):
+        return a.sum()
+
+    return total(np.ones(n)) + plain(np.ones(n))  # a compilation after the worker's pool started
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                             initializer=executors._worker_init, initargs=(os.getpid(), 1)) as pool:
+        print(pool.submit(work, 8).result())
+"""
+
+
+def test_a_forked_worker_compiles_kernels_after_its_thread_pool_started(tmp_path):
+    # numba re-reads NUMBA_NUM_THREADS at every compilation and refuses a value changed since its pool started:
+    # a forked worker keeps the client's environment
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED_WORKER_COMPILES)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "16.0"

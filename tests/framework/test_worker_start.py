@@ -67,7 +67,7 @@ def test_a_fork_hazard_starts_the_workers_fresh_and_is_reported(toy_job, tmp_pat
     report = run_job(probe_job(toy_job, out), f"job.executor={executor}", "job.workers=2")
     assert report["status"] == "ok" and report["executor"]["start"] == "spawn"
     if ProcessExecutor.start_method == "fork":
-        assert report["executor"]["not_forked"] == "busylib's thread pool is running"
+        assert "busylib's thread pool is running" in report["executor"]["not_forked"]
     seen = hdf5_stream(out, "H5")
     assert seen["InitPid"] == seen["EventPid"], "each fresh worker initialised its own job"
     assert os.getpid() not in seen["InitPid"], "the client did not build the job for nothing"
