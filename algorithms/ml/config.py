@@ -165,6 +165,7 @@ class CellNetArgs(_ModelArgs):
     channels = Property([4], doc="channels of the 3x3 conv layers of each layer's branch", items=int,
                         validator=_sizes)
     dense = Property([64, 32], doc="widths of the dense head", items=int, validator=_sizes)
+    layer_sums = Property(False, doc="also feed the head log(1 + summed energy) of each layer window")
 
 
 MODEL_ARGS = {c.type_name: c for c in (MLPArgs, CNNArgs, EFNArgs, PFNArgs, ParticleNetArgs, CellNetArgs)}

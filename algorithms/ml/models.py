@@ -182,11 +182,15 @@ class CellNet(nn.Module):
     Each branch is ``conv 3 x 3 (padding 1), ReLU`` per entry of ``channels``,
     flattened, so windows of any size (a 3 x 7 strip window too) fit.  With
     ``n_outputs = 1`` it regresses a value (energy), otherwise it classifies.
+    ``layer_sums`` adds ``log(1 + sum)`` of each (scaled) window, clipped at 0,
+    to the head's inputs: a scale-free view of the longitudinal profile over
+    the energy range that the linear branches would have to learn.
     """
 
     def __init__(self, layer_shapes: list[list[int]], n_outputs: int, channels: list[int] = (4,),
-                 dense: list[int] = (64, 32), dropout: float = 0.0):
+                 dense: list[int] = (64, 32), dropout: float = 0.0, layer_sums: bool = False):
         super().__init__()
+        self.layer_sums = bool(layer_sums)
         self.branches = nn.ModuleList()
         width = 0
         for h, w in layer_shapes:
@@ -197,10 +201,14 @@ class CellNet(nn.Module):
                 before = c
             self.branches.append(nn.Sequential(*convs))
             width += before * int(h) * int(w)
+        if self.layer_sums:
+            width += len(layer_shapes)
         self.head = _dense([width, *map(int, dense), int(n_outputs)], dropout, last_activation=False)
 
     def forward(self, *layers):
         flat = [branch(x.unsqueeze(1)).flatten(1) for branch, x in zip(self.branches, layers)]
+        if self.layer_sums:
+            flat.append(torch.log1p(torch.stack([x.flatten(1).sum(1) for x in layers], dim=1).clamp_min(0.0)))
         return self.head(torch.cat(flat, dim=1))
 
 

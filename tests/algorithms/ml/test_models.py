@@ -1,4 +1,5 @@
 """The pure torch models: output shapes, set networks invariant under constituent permutations and padding."""
+import math
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -60,7 +61,9 @@ def test_efn_is_linear_in_the_energy_fractions_inside_the_sum():
     ({"type": "mlp", "n_inputs": 4, "n_outputs": 2, "hidden": [8]}, [(6, 4)]),
     ({"type": "cnn", "image_shape": [25, 25], "n_outputs": 4}, [(6, 25, 25)]),
     ({"type": "cellnet", "layer_shapes": [[3, 7], [5, 5]], "n_outputs": 1}, [(6, 3, 7), (6, 5, 5)]),
-], ids=["mlp", "cnn", "cellnet"])
+    ({"type": "cellnet", "layer_shapes": [[3, 7], [5, 5]], "n_outputs": 1, "layer_sums": True},
+     [(6, 3, 7), (6, 5, 5)]),
+], ids=["mlp", "cnn", "cellnet", "cellnet-layer-sums"])
 def test_models_map_a_batch_to_one_row_of_outputs_per_object(config, inputs):
     model = models.build(config)
     out = model(*(torch.rand(*s) for s in inputs))
@@ -95,3 +98,14 @@ def test_unknown_model_type_is_refused_with_the_known_types():
 def test_an_image_too_small_for_its_pooling_steps_is_refused():
     with pytest.raises(ValueError, match=r"too small for 3 pooling steps"):
         models.build({"type": "cnn", "image_shape": [4, 4], "n_outputs": 2, "channels": [4, 4, 4]})
+
+
+def test_cellnet_layer_sums_feed_the_log_of_each_window_sum_to_the_head():
+    model = models.build({"type": "cellnet", "layer_shapes": [[2, 2], [1, 3]], "n_outputs": 1, "channels": [1],
+                          "dense": [], "layer_sums": True})
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head[-1].weight[0, -2:] = torch.tensor([1.0, 10.0])  # only the two sums reach the output
+    a, b = torch.tensor([[[1.0, 2.0], [0.0, 1.0]]]), torch.tensor([[[-5.0, 1.0, 0.0]]])
+    assert model(a, b).item() == pytest.approx(math.log1p(4.0))  # the negative sum is clipped at 0
