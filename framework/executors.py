@@ -161,6 +161,19 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
+def _start_method(wanted: str, prepare: Callable[[], object] | None) -> tuple[str, str]:
+    """``(method, why not forked)`` for new workers: "fork" after ``prepare()`` built the job here, when
+    ``wanted`` is "fork", there is something to prepare and no fork hazard is found before or after it;
+    else "spawn"."""
+    if wanted != "fork" or prepare is None:
+        return "spawn", ""
+    why = policy.fork_hazard() or ""
+    if not why:
+        prepare()
+        why = policy.fork_hazard() or ""
+    return ("spawn" if why else "fork"), why
+
+
 class ProcessExecutor(Executor):
     """A local pool of ``workers`` processes, forked from the prepared client where safe (else 'spawn')."""
 
@@ -176,15 +189,9 @@ class ProcessExecutor(Executor):
         self.started: tuple[str, str] = ("", "")
 
     def _pool(self) -> ProcessPoolExecutor:
-        method, why = "spawn", ""
-        if self.start_method == "fork" and self._prepare is not None:
-            why = policy.fork_hazard() or ""
-            if not why:
-                self._prepare()  # once: the built job stays in this process for the next pool too
-                why = policy.fork_hazard() or ""
-            method = "spawn" if why else "fork"
-        self.started = (method, why)
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
+        # prepared once: the built job stays in this process for the next pool too
+        self.started = _start_method(self.start_method, self._prepare)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.started[0]),
                                    initializer=_worker_init, initargs=(os.getpid(), self.threads))
 
     def run(self, fn, items, prepare=None):
@@ -324,17 +331,10 @@ class DaskExecutor(Executor):
         if self.scheduler:
             self.client = distributed.Client(self.scheduler)
             return
-        method, why = "spawn", ""
-        if self.start_method == "fork" and prepare is not None:
-            why = policy.fork_hazard() or ""
-            if not why:
-                prepare()
-                why = policy.fork_hazard() or ""
-            method = "spawn" if why else "fork"
-        self.started = (method, why)
+        self.started = _start_method(self.start_method, prepare)
         # ":0": a free port; None means 8787, and when another cluster holds it distributed retries and
         # leaks the socket it tried (a ResourceWarning)
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        with dask.config.set({"distributed.worker.multiprocessing-method": self.started[0]}):
             self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                     dashboard_address=":0", silence_logs=40,
                                                     env=policy.environment(self.threads))
