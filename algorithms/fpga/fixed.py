@@ -146,14 +146,17 @@ def product_type(a: FixedType, b: FixedType) -> FixedType:
 
 # -- kernels -------------------------------------------------------------------------------
 @jit
+def int_range(width, signed):
+    """``(lo, hi)``: the smallest and largest raw integer of a ``width``-bit type (two's complement if signed)."""
+    if signed:
+        return -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return 0, (1 << width) - 1
+
+
+@jit
 def overflow1(v, width, signed, overflow):
     """Overflow handling of an integer already at the target's fractional bits (exact, within int64)."""
-    if signed:
-        lo = -(1 << (width - 1))
-        hi = (1 << (width - 1)) - 1
-    else:
-        lo = 0
-        hi = (1 << width) - 1
+    lo, hi = int_range(width, signed)
     if v >= lo and v <= hi:
         return v
     if overflow == 1:
@@ -184,11 +187,11 @@ def convert1(v, src_frac, frac, width, signed, rounding, overflow):
         if v == 0:
             return v
         if overflow == 1:
-            hi = ((1 << (width - 1)) - 1) if signed else ((1 << width) - 1)
+            lo, hi = int_range(width, signed)
             if s > 62 or v > (hi >> s):
                 if v > 0:
                     return hi
-            lo_abs = (1 << (width - 1)) if signed else 0
+            lo_abs = -lo
             if v < 0:
                 if s > 62 or v < -(lo_abs >> s):
                     return -lo_abs
@@ -215,12 +218,7 @@ def from_float1(x, frac, width, signed, rounding, overflow, scale=0.0):
     f = np.floor(s)
     if rounding == 1 and s - f >= 0.5:
         f += 1.0
-    if signed:
-        lo = -(1 << (width - 1))
-        hi = (1 << (width - 1)) - 1
-    else:
-        lo = 0
-        hi = (1 << width) - 1
+    lo, hi = int_range(width, signed)
     if f >= lo and f <= hi:
         return np.int64(f)
     if overflow == 1:
@@ -250,8 +248,8 @@ def from_float_kernel(x, out, frac, width, signed, rounding, overflow):
     # Types of up to 52 bits: a loop without branches (it vectorises) gives every value whose result is in
     # range, as from_float1 does; AP_SAT clamps the others (+-inf included) in the same loop, AP_WRAP
     # recomputes them afterwards with from_float1.
-    lo = -float(1 << (width - 1)) if signed else 0.0
-    hi = float((1 << (width - 1)) - 1) if signed else float((1 << width) - 1)
+    lo_int, hi_int = int_range(width, signed)
+    lo, hi = float(lo_int), float(hi_int)
     half = 0.5 if rounding == 1 else 2.0   # s - floor(s) is exact and below 1: 2.0 never rounds up
     if overflow == 1:
         for k in range(x.size):
