@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .windows import is_local_max, window_sum
+from .windows import local_maxima, pad_cores, window_sum
 
 #: Fields of the flat EM/tau arrays returned by :func:`em_tau`, in order (all int64).
 FIELDS = ("ieta", "iphi", "core", "em", "tau", "em_isol", "had_core", "had_isol")
@@ -43,39 +43,34 @@ def _em_cluster(em, i, j):
 
 
 @jit
-def _roi_cores(em, had):
-    """EM + hadronic 2 x 2 core sums of one event, ``int64[n_eta - 1, n_phi]`` (one pass, phi wrapped)."""
-    n_i = em.shape[0] - 1
-    n_j = em.shape[1]
-    roi = np.empty((max(n_i, 0), n_j), dtype=np.int64)
-    for i in range(n_i):
-        for j in range(n_j):
-            j1 = j + 1 if j + 1 < n_j else 0
-            roi[i, j] = (np.int64(em[i, j]) + em[i + 1, j] + em[i, j1] + em[i + 1, j1]
-                         + had[i, j] + had[i + 1, j] + had[i, j1] + had[i + 1, j1])
-    return roi
-
-
-@jit
 def _candidates(em, had, min_counts, mask):
     """Mark the objects of one event in ``mask[n_eta - 1, n_phi]``; return how many."""
     n_i = em.shape[0] - 1
     n_j = em.shape[1]
-    roi = _roi_cores(em, had)
+    roi = np.empty((n_i + 2, n_j + 2), dtype=np.int64)  # EM + hadronic core sums, padded (see .windows)
+    column = np.empty(n_j + 1, dtype=np.int64)  # sums over the core's two eta rows, phi wrapped at the end
+    for i in range(n_i):  # two straight passes that vectorise
+        for j in range(n_j):
+            column[j] = np.int64(em[i, j]) + em[i + 1, j] + had[i, j] + had[i + 1, j]
+        column[n_j] = column[0]
+        for j in range(n_j):
+            roi[i + 1, j + 1] = column[j] + column[j + 1]
+    pad_cores(roi)
+    # the EM cluster and the tau cluster lie inside the core, so a core below the threshold holds no object:
+    # only maxima of at least min_counts are candidates (exact; most pile-up cores end here)
+    local_maxima(roi, min_counts, mask)
     n = 0
     for i in range(n_i):
         for j in range(n_j):
-            mask[i, j] = 0
-            # the EM cluster and the tau cluster lie inside the core, so a core below the threshold holds no
-            # object: reject it before the local-maximum test (exact; most pile-up cores end here)
-            if roi[i, j] <= 0 or roi[i, j] < min_counts or not is_local_max(roi, i, j):
+            if mask[i, j] == 0:
                 continue
             j1 = j + 1 if j + 1 < n_j else 0
             e = _em_cluster(em, i, j)
             hc = np.int64(had[i, j]) + had[i + 1, j] + had[i, j1] + had[i + 1, j1]
             if e >= min_counts or e + hc >= min_counts:
-                mask[i, j] = 1
                 n += 1
+            else:
+                mask[i, j] = 0
     return n
 
 

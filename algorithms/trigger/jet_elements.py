@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .windows import core_sums, is_local_max, window_sum
+from .windows import local_maxima, pad_cores, window_sum
 
 #: Fields of the flat jet arrays returned by :func:`jets`, in order (all int64).
 FIELDS = ("ieta", "iphi", "core", "et")
@@ -61,13 +61,24 @@ def jets(elements, min_counts):
     counts = np.zeros(n_events, dtype=np.int64)
     for ev in numba.prange(n_events):
         grid = elements[ev]
-        cores = core_sums(grid)
-        n = 0
+        padded = np.empty((n_i + 2, n_phi + 2), dtype=np.int64)  # core sums, padded (see .windows)
+        column = np.empty(n_phi + 1, dtype=np.int64)
         for i in range(n_i):
             for j in range(n_phi):
-                if is_local_max(cores, i, j) and window_sum(grid, i, j, -1, 2) >= min_counts:
-                    mask[ev, i, j] = 1
-                    n += 1
+                column[j] = np.int64(grid[i, j]) + grid[i + 1, j]
+            column[n_phi] = column[0]
+            for j in range(n_phi):
+                padded[i + 1, j + 1] = column[j] + column[j + 1]
+        pad_cores(padded)
+        local_maxima(padded, 1, mask[ev])
+        n = 0
+        for i in range(n_i):  # the few local maxima: is the whole window above the threshold?
+            for j in range(n_phi):
+                if mask[ev, i, j]:
+                    if window_sum(grid, i, j, -1, 2) >= min_counts:
+                        n += 1
+                    else:
+                        mask[ev, i, j] = 0
         counts[ev] = n
     offsets = np.zeros(n_events + 1, dtype=np.int64)
     for ev in range(n_events):

@@ -26,6 +26,13 @@ neighbour) can be a maximum: a plateau of equal cores gives exactly one
 object, at its first core in (eta, phi) order.  (A plateau closing around the
 whole phi circle, where "first" is undefined, gives none; trigger hardware
 has the same blind spot.)
+
+The algorithms test every core at once on a *padded* core array
+(:func:`pad_cores`, :func:`local_maxima`): the cores with a copy of the last
+and first phi columns on either side and a row of zeros below and above in
+eta.  A zero neighbour never stops a core with ``C > 0``, exactly as a
+neighbour outside the grid is skipped, so the test needs no bounds or wrap
+arithmetic and runs as straight-line comparisons over whole rows.
 """
 from __future__ import annotations
 
@@ -81,10 +88,49 @@ def is_local_max(cores, i, j):
 def window_sum(grid, i, j, lo, hi):
     """Sum of ``grid`` over eta ``i + lo .. i + hi`` and phi ``j + lo .. j + hi`` (wrapped); eta outside is 0."""
     n_i, n_j = grid.shape
+    first = max(i + lo, 0)
+    stop = min(i + hi + 1, n_i)
     total = np.int64(0)
-    for ii in range(i + lo, i + hi + 1):
-        if ii < 0 or ii >= n_i:
-            continue
-        for jj in range(j + lo, j + hi + 1):
-            total += grid[ii, jj % n_j]
+    for jj in range(j + lo, j + hi + 1):
+        column = jj % n_j  # one wrap per column, not per cell
+        for ii in range(first, stop):
+            total += grid[ii, column]
     return total
+
+
+@jit
+def pad_cores(padded):
+    """Complete ``padded[n_c + 2, n_j + 2]`` whose interior ``[1:n_c + 1, 1:n_j + 1]`` holds the cores.
+
+    Columns 0 and ``n_j + 1`` get copies of the last and first phi columns; rows 0 and ``n_c + 1`` get 0.
+    """
+    n_rows, n_cols = padded.shape
+    n_j = n_cols - 2
+    for i in range(1, n_rows - 1):
+        padded[i, 0] = padded[i, n_j]
+        padded[i, n_j + 1] = padded[i, 1]
+    for j in range(n_cols):
+        padded[0, j] = 0
+        padded[n_rows - 1, j] = 0
+
+
+@jit
+def local_maxima(padded, min_core, mask):
+    """``mask[i, j] = 1`` where core ``(i, j)`` is a local maximum of at least ``max(min_core, 1)``; return how many.
+
+    ``padded`` is the padded core array of :func:`pad_cores`; the result equals :func:`is_local_max` on the cores.
+    """
+    n_c, n_j = mask.shape
+    floor = max(min_core, 1)
+    n = 0
+    for i in range(n_c):
+        below = padded[i]
+        row = padded[i + 1]
+        above = padded[i + 2]
+        for j in range(n_j):
+            c = row[j + 1]
+            ok = ((c >= floor) & (c > below[j]) & (c > below[j + 1]) & (c > below[j + 2]) & (c > row[j])
+                  & (c >= row[j + 2]) & (c >= above[j]) & (c >= above[j + 1]) & (c >= above[j + 2]))
+            mask[i, j] = ok
+            n += ok
+    return n

@@ -86,6 +86,30 @@ def test_towers_agree_with_a_numpy_reduction_of_random_cells():
     assert np.array_equal(towers_of(cells), expected)
 
 
+
+@pytest.mark.parametrize("name, ratios", [("atlas-like", {1, 4}), ("small", {0})])
+def test_towers_of_shipped_geometries_agree_with_a_numpy_reduction(name, ratios):
+    """Layers whose phi cells fall 1 or 4 per tower in order take the contiguous paths, others the phi map."""
+    from hepreco.algorithms.calo.geometry import load_geometry
+
+    g = load_geometry(name)
+    m = K.tower_map(g)
+    assert set(m.group_ratio.tolist()) == ratios
+    rng = np.random.default_rng(5)
+    cells = rng.exponential(0.3, (3, g.n_cells)).astype(np.float32)
+    kind, ieta, iphi, weight = m.cell_tower(g.n_cells)
+    n_towers = 2 * m.n_eta * m.n_phi
+    flat = np.where(kind >= 0, (kind * m.n_eta + ieta) * m.n_phi + iphi, n_towers)
+    expected = np.empty((3, n_towers), dtype=np.int32)
+    for ev in range(3):
+        et = np.bincount(flat, weights=cells[ev].astype(np.float64) * weight, minlength=n_towers + 1)[:n_towers]
+        counts = np.floor(et / LSB)
+        counts[counts < 2] = 0
+        expected[ev] = np.minimum(counts, 255)
+    got = K.tower_counts(cells, *m.tables(), m.n_eta, m.n_phi, LSB, 2, 255)
+    assert got.sum() > 0
+    assert np.array_equal(got, expected.reshape(got.shape))
+
 # -- EM/tau --------------------------------------------------------------------------------------
 def test_em_tau_object_with_cluster_isolation_and_hadronic_core():
     t = empty_towers()
