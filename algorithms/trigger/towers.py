@@ -202,15 +202,21 @@ def tower_map(geometry, deta: float = 0.1, n_phi: int = 64) -> TowerMap:
 
 
 @jit
-def _quantise(et, lsb, noise_cut, max_count):
-    if et <= 0.0:
-        return 0
-    c = math.floor(et / lsb)
-    if c < noise_cut:
-        return 0
-    if c > max_count:
-        return max_count
-    return np.int64(c)
+def _quantise_towers(et, lsb, noise_cut, max_count, out):
+    """Counts of every tower of one event (module docstring), without branches: the loop vectorises."""
+    flat_et = et.reshape(-1)
+    flat_out = out.reshape(-1)
+    low = float(max(noise_cut, 1))
+    top = float(max_count)
+    inverse = 1.0 / lsb
+    if inverse * lsb == 1.0 and math.frexp(lsb)[0] == 0.5:  # a power of two: multiplying is exact and twice as fast
+        for t in range(flat_et.shape[0]):
+            c = math.floor(flat_et[t] * inverse)
+            flat_out[t] = np.int32(min(c if c >= low else 0.0, top))
+    else:
+        for t in range(flat_et.shape[0]):
+            c = math.floor(flat_et[t] / lsb)
+            flat_out[t] = np.int32(min(c if c >= low else 0.0, top))
 
 
 @jit(parallel=True)
@@ -286,8 +292,5 @@ def tower_counts(cells, group_rows, group_kind, group_eta, group_phimap, group_n
                 pm = group_phimap[g]
                 for p in range(n):
                     target[phimap[pm + p]] += b[p]
-        for k in range(2):
-            for i in range(n_eta):
-                for j in range(n_phi):
-                    out[ev, k, i, j] = _quantise(et[k, i, j], lsb, noise_cut, max_count)
+        _quantise_towers(et, lsb, noise_cut, max_count, out[ev])
     return out
