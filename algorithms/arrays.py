@@ -10,6 +10,12 @@ The columns are views of the collection's buffers where awkward allows
 (a packed collection read straight from the store, and no ``dtype``
 conversion): kernels must treat them as read-only, like everything else read
 from the store.
+
+A collection stored as awkward's plain list-offset layout over records (or
+numbers), as the store's collections are, is read straight from its layout;
+anything else (lists made by indexing with an array, option types) goes
+through awkward's functions.  Each of those costs about 50 us per call, which
+for small chunks of fast kernels was most of an algorithm's time.
 """
 from __future__ import annotations
 
@@ -21,8 +27,33 @@ import numpy as np
 __all__ = ["jagged_offsets", "flatten_jagged", "flatten_values", "unflatten_jagged"]
 
 
+def _list_offsets(array):
+    """``(offsets from 0, start, stop, content)`` of a plain list-offset layout, or None for any other layout."""
+    layout = array.layout if isinstance(array, ak.Array) else None
+    if not isinstance(layout, ak.contents.ListOffsetArray):
+        return None
+    offsets = np.asarray(layout.offsets.data)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    return offsets.astype(np.int64) - start if start else offsets.astype(np.int64, copy=True), start, stop, \
+        layout.content
+
+
+def _numbers(content, start: int, stop: int, dtype):
+    """``content[start:stop]`` as numpy when it is a flat column of numbers, else None."""
+    if not isinstance(content, ak.contents.NumpyArray) or content.parameters:
+        return None
+    data = np.asarray(content.data)
+    if data.ndim != 1:
+        return None
+    column = data[start:stop]
+    return column if dtype is None else np.ascontiguousarray(column, dtype=dtype)
+
+
 def jagged_offsets(array) -> np.ndarray:
     """int64 offsets (``n_events + 1`` entries, from 0) of the first list level of ``array``."""
+    packed = _list_offsets(array)
+    if packed is not None:
+        return packed[0]
     counts = ak.to_numpy(ak.num(array, axis=1))
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -60,6 +91,17 @@ def flatten_jagged(array, fields: Iterable[str] | None = None, *, dtype=None) ->
         int64 ``[n_events + 1]``.
     """
     names = ak.fields(array) if fields is None else list(fields)
+    packed = _list_offsets(array)
+    record = None if packed is None else packed[3]
+    if (isinstance(record, ak.contents.RecordArray) and not record.is_tuple
+            and all(name in record.fields for name in names)):
+        offsets, start, stop, _ = packed
+        columns = {name: _numbers(record.content(name), start, stop, dtype) for name in names}
+        deeper = [name for name, column in columns.items() if column is None]
+        if deeper:
+            flat = ak.flatten(array, axis=1)
+            columns.update({name: _column(flat[name], dtype) for name in deeper})
+        return columns, offsets
     flat = ak.flatten(array, axis=1)
     return {name: _column(flat[name], dtype) for name in names}, jagged_offsets(array)
 
@@ -70,6 +112,11 @@ def flatten_values(array, *, dtype=None) -> tuple[np.ndarray, np.ndarray]:
     A deeper array (``n * var * var * number``) loses its first list level
     and stays an awkward array.
     """
+    packed = _list_offsets(array)
+    if packed is not None:
+        column = _numbers(packed[3], packed[1], packed[2], dtype)
+        if column is not None:
+            return column, packed[0]
     return _column(ak.flatten(array, axis=1), dtype), jagged_offsets(array)
 
 

@@ -85,3 +85,24 @@ def test_no_events_give_one_offset():
     assert offsets.tolist() == [0] and columns["px"].shape == (0,)
     assert jagged_offsets(empty).tolist() == [0]
     assert len(unflatten_jagged(columns, offsets)) == 0
+
+
+def test_a_slice_of_a_packed_collection_is_read_from_its_buffers():
+    array = ak.Array(make_events())[7:31]
+    px_buffer = ak.to_numpy(array.layout.content.content("px"))
+    columns, offsets = flatten_jagged(array, ("px", "constituents"))
+    assert np.shares_memory(columns["px"], px_buffer)
+    expected, expected_offsets = reference_flatten(make_events()[7:31], ("px", "constituents"))
+    assert offsets.tolist() == expected_offsets
+    assert columns["px"].tolist() == expected["px"]
+    assert columns["constituents"].tolist() == expected["constituents"]
+    values, value_offsets = flatten_values(array.pdg_id)
+    assert value_offsets.tolist() == expected_offsets
+    assert values.tolist() == [p["pdg_id"] for event in make_events()[7:31] for p in event]
+    assert jagged_offsets(array).tolist() == expected_offsets
+
+
+def test_a_missing_field_is_an_error_on_both_paths():
+    for array in (ak.Array(make_events()), ak.Array(make_events())[::-1]):
+        with pytest.raises(Exception, match="nope"):
+            flatten_jagged(array, ("px", "nope"))
