@@ -172,9 +172,11 @@ class HLTTriggerMenu(Filter):
     (``<chain>Passed``): the chain passed before prescale.  ``seeded`` is
     whether any of the chain's seed items accepted the event at L1; a chain
     that passed an event its seed did not accept is an error (its sequence
-    must start with an :class:`HLTSeed` of those items, in ``mode: and``).
-    The chain prescale is applied to the events that passed (the rule of the
-    L1 prescales, from this algorithm's per-event seed and the chain name).
+    must start with an :class:`HLTSeed` of those items, in ``mode: and``;
+    :meth:`check_job` checks this when the job is built).  The chain
+    prescale is applied to the events that passed (the rule of the L1
+    prescales, from this algorithm's per-event seed and the chain name).
+    ``end_of_job`` writes ``trigger_summary_<name>.json`` (the counts).
 
     Puts ``TriggerDecision``, one record per event::
 
