@@ -7,7 +7,7 @@ from hepreco.framework import Algorithm, ConfigurationError, Property, hookimpl
 
 
 class AfterSequence(Algorithm):
-    """Needs the component (a sequence) ``sequence`` to run before it; appends one line per ``check_job`` call to ``log``."""
+    """Needs the component ``sequence`` to run before it; appends one line per ``check_job`` call to ``log``."""
 
     sequence = Property("Selected", doc="the sequence that must run before this algorithm")
     log = Property("", doc="file receiving one line (the process id) per check_job call")
