@@ -426,6 +426,18 @@ class Component:
         that property).
         """
 
+    def check_job(self, job) -> None:
+        """Checks that need the whole built job: its sequences, source and outputs (override).
+
+        Called once in the client's build (``hepreco run`` and ``validate``),
+        after every component's :meth:`check` and the data-flow check, with
+        the :class:`~hepreco.framework.job.Job` (``job.top`` holds the
+        sequences in execution order).  Raise
+        :class:`~hepreco.framework.errors.ConfigurationError` (it is given the
+        component's job-file location) or
+        :class:`~hepreco.framework.errors.PropertyError`.
+        """
+
     def preflight(self) -> None:
         """Costly checks, run once when the job is built for ``hepreco run`` or ``validate`` (override).
 

@@ -260,6 +260,10 @@ def _build(options: JobOptions, check_dataflow: bool, preflight: bool) -> Job:
         def where(name: str) -> Location:
             return locations.get(name, Location(options.file))
         dataflow.check(source, top, outputs, where, reorder=settings.scheduling == "dataflow")
+        for comp in [*services.all(), source, *top.walk(), *outputs]:
+            check = getattr(comp, "check_job", None)
+            if check is not None:
+                checked(comp, check, job)
         for stream, reason in output_folder_conflicts(source, outputs, settings.output_dir):
             raise ConfigurationError(f"output stream {stream.name!r} {reason}; choose another job.output_dir "
                                      "(or stream name) so that the job never writes where it reads",

@@ -172,9 +172,11 @@ class HLTTriggerMenu(Filter):
     (``<chain>Passed``): the chain passed before prescale.  ``seeded`` is
     whether any of the chain's seed items accepted the event at L1; a chain
     that passed an event its seed did not accept is an error (its sequence
-    must start with an :class:`HLTSeed` of those items, in ``mode: and``).
-    The chain prescale is applied to the events that passed (the rule of the
-    L1 prescales, from this algorithm's per-event seed and the chain name).
+    must start with an :class:`HLTSeed` of those items, in ``mode: and``;
+    :meth:`check_job` checks this when the job is built).  The chain
+    prescale is applied to the events that passed (the rule of the L1
+    prescales, from this algorithm's per-event seed and the chain name).
+    ``end_of_job`` writes ``trigger_summary_<name>.json`` (the counts).
 
     Puts ``TriggerDecision``, one record per event::
 
@@ -213,6 +215,46 @@ class HLTTriggerMenu(Filter):
 
     def check(self, registry) -> None:
         record_menu(self, self.load())
+
+    def check_job(self, job) -> None:
+        """Each chain of the menu must be a filtered sequence of the job, before this algorithm, starting with
+        an :class:`HLTSeed` of the chain's L1 items that reads this algorithm's L1 decision."""
+        menu = self.load()
+        order = list(job.top.walk())
+        position = {c.name: k for k, c in enumerate(order)}
+        for chain in menu.chains:
+            seq = order[position[chain.name]] if chain.name in position else None
+            problem = self._chain_problem(chain, seq, position)
+            if problem:
+                where = job.locations.get(chain.name) if seq is not None else None  # else: this algorithm's line
+                raise ConfigurationError(f"{self.name}: chain {chain.name} of menu {menu.path}: {problem}", where)
+
+    def _chain_problem(self, chain, seq, position) -> str:
+        """What is wrong with the job's sequence ``seq`` of ``chain`` (empty: nothing)."""
+        from hepreco.framework.sequence import Sequence
+
+        seeds = list(chain.seeds)
+        start = f"starting with HLTSeed items {seeds}"
+        if seq is None:
+            return (f"the job has no sequence {chain.name}; add a filtered sequence named {chain.name} (mode: and, "
+                    f"{start}) before {self.name}")
+        if not isinstance(seq, Sequence):
+            return (f"{chain.name} is a {seq.type_name}, not a filtered sequence; make it a Sequence "
+                    f"(mode: and, {start})")
+        if position[chain.name] > position[self.name]:
+            return f"its sequence {chain.name} runs after {self.name}; move it before {self.name}"
+        must = f"its sequence must start with HLTSeed items {seeds} in mode 'and'"
+        if seq.mode != "and" or seq.invert:
+            return f"{must} (it has mode {seq.mode!r}{', invert: true' if seq.invert else ''})"
+        first = seq.members[0] if seq.members else None
+        if not isinstance(first, HLTSeed):
+            return f"{must} (it starts with {f'{first.name} ({first.type_name})' if first else 'no member'})"
+        if set(first.items) != set(seeds):
+            return f"{must} (its HLTSeed {first.name} has items {list(first.items)})"
+        if first.trigger_decision != self.l1_decision:
+            return (f"its HLTSeed {first.name} reads {first.trigger_decision!r}, {self.name} reads "
+                    f"{self.l1_decision!r}; set {first.name}.trigger_decision: {self.l1_decision}")
+        return ""
 
     def initialize(self) -> None:
         self._menu = self.load()
@@ -266,3 +308,17 @@ class HLTTriggerMenu(Filter):
         store.put(self.trigger_decision, ak.Array(records({"L1": l1_layout, "HLT": hlt,
                                                            "streams": records(streams, n)}, n)))
         return accept
+
+    def end_of_job(self, histograms, output_dir, accumulators=None):
+        """Write ``trigger_summary_<name>.json``: the counts of :func:`.summary.hlt_counts` (per chain seen,
+        seeded, passed before and after prescale; per stream; the prescale set)."""
+        import json
+        import os
+
+        from .summary import hlt_counts
+
+        acc = {k: v.to_json() for k, v in (accumulators or {}).items()}
+        path = os.path.join(output_dir, f"trigger_summary_{self.name}.json")
+        with open(path, "w") as f:
+            json.dump(hlt_counts(self.name, self.properties(), acc), f, indent=1)
+        return [path]

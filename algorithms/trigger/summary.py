@@ -1,10 +1,11 @@
 """The trigger summary (like CMS's HLTrigReport): per item events seen, passed, after prescale, rate, time.
 
 Built in the client from the merged accumulators of each ``L1TriggerMenu``
-(so it is the same under every executor, worker count and chunk size), by
-``end_of_job`` (``trigger_summary_<menu>.json``) and by the built-in plugin's
-``hepreco_job_end`` hook, which adds it to ``report.json`` under
-``"trigger"`` (printed at the end of the job).
+and ``HLTTriggerMenu`` (so it is the same under every executor, worker count
+and chunk size), by ``end_of_job`` (``trigger_summary_<menu>.json``: the
+counts; for the HLT without the steps and cost, which need the job's
+timing) and by the built-in plugin's ``hepreco_job_end`` hook, which adds it
+to ``report.json`` under ``"trigger"`` (printed at the end of the job).
 
 Rate
 ----
@@ -83,14 +84,14 @@ def _seconds(entries, timing) -> float:
     return sum(timing.get(leaf["name"], {}).get("seconds", 0.0) for e in entries for leaf in _leaves(e))
 
 
-def hlt_summary(name: str, settings: dict, accumulators: dict, report: dict) -> dict:
-    """The HLT summary of one ``HLTTriggerMenu``: per chain seeded, passed, after prescale, rate, steps and cost.
+def hlt_counts(name: str, settings: dict, accumulators: dict) -> dict:
+    """The counts of one ``HLTTriggerMenu`` from its accumulators' JSON (``report.json`` form).
 
-    The cost comes from the job's timing: a chain's is the time of the
-    algorithms of its sequence, per event it was seeded with; the HLT's is the
-    time of every algorithm of the sequence ``settings["sequence"]`` (shared
-    reconstruction included; the chains' sequences when there is no such
-    sequence), per event and per L1-accepted event.
+    Per chain the events seen, seeded (a seed item of the chain accepted the
+    event at L1, after the L1 prescale), passed before and after the chain
+    prescale, and the rate column; per stream the events accepted; with the
+    prescale set of ``settings``.  This is ``trigger_summary_<name>.json``;
+    :func:`hlt_summary` adds the steps and the cost from the job's timing.
     """
     from .menu import load_menu
 
@@ -101,12 +102,39 @@ def hlt_summary(name: str, settings: dict, accumulators: dict, report: dict) -> 
     events = int(accumulators.get("events", {}).get("value", 0))
     l1_accepted = int(accumulators.get("l1_accepted", {}).get("value", 0))
     accepted = int(accumulators.get("accepted", {}).get("value", 0))
+    rows = []
+    for chain, (seen, seeded, passed, after) in zip(menu.chains, counts):
+        r, dr = _binomial_rate(int(after), int(seen), crossing_hz)
+        rows.append({"name": chain.name, "seeds": list(chain.seeds), "prescale": chain.prescale, "seen": int(seen),
+                     "seeded": int(seeded), "passed_before_prescale": int(passed),
+                     "passed_after_prescale": int(after), "rate_hz": r, "rate_error_hz": dr,
+                     "streams": list(chain.streams)})
+    rate, rate_err = _binomial_rate(accepted, events, crossing_hz)
+    return {"level": "HLT", "algorithm": name, "menu": menu.name, "menu_file": menu.path,
+            "menu_sha256": menu.sha256, "prescale_set": menu.prescale_set, "events": events,
+            "l1_accepted": l1_accepted, "accepted": accepted, "rate_hz": rate, "rate_error_hz": rate_err,
+            "crossing_rate_hz": crossing_hz, "chains": rows,
+            "streams": {s: int(n) for s, n in zip(menu.streams, streams)},
+            "rate_note": "rate = fraction accepted x colliding bunches x revolution frequency; "
+                         "valid for a minimum-bias sample only"}
+
+
+def hlt_summary(name: str, settings: dict, accumulators: dict, report: dict) -> dict:
+    """The HLT summary of one ``HLTTriggerMenu``: :func:`hlt_counts` plus each chain's steps and the cost.
+
+    The cost comes from the job's timing: a chain's is the time of the
+    algorithms of its sequence, per event it was seeded with; the HLT's is the
+    time of every algorithm of the sequence ``settings["sequence"]`` (shared
+    reconstruction included; the chains' sequences when there is no such
+    sequence), per event and per L1-accepted event.
+    """
+    table = hlt_counts(name, settings, accumulators)
     tree = report.get("config", {}).get("algorithms", [])
     timing = report.get("timing", {})
     decisions = report.get("decisions", {})
-    rows, chain_entries = [], []
-    for chain, (seen, seeded, passed, after) in zip(menu.chains, counts):
-        entry = _find(tree, chain.name)
+    chain_entries = []
+    for row in table["chains"]:
+        entry = _find(tree, row["name"])
         steps = []
         seconds = 0.0
         if entry is not None:
@@ -116,24 +144,14 @@ def hlt_summary(name: str, settings: dict, accumulators: dict, report: dict) -> 
                 seconds += t.get("seconds", 0.0)
                 steps.append({"name": leaf["name"], "type": leaf.get("type", ""), "events": int(t.get("events", 0)),
                               "passed": decisions.get(leaf["name"]), "ms": 1e3 * t.get("seconds", 0.0)})
-        r, dr = _binomial_rate(int(after), int(seen), crossing_hz)
-        rows.append({"name": chain.name, "seeds": list(chain.seeds), "prescale": chain.prescale, "seen": int(seen),
-                     "seeded": int(seeded), "passed_before_prescale": int(passed),
-                     "passed_after_prescale": int(after), "rate_hz": r, "rate_error_hz": dr,
-                     "ms_per_seeded_event": 1e3 * seconds / seeded if seeded else 0.0,
-                     "streams": list(chain.streams), "steps": steps})
+        row["ms_per_seeded_event"] = 1e3 * seconds / row["seeded"] if row["seeded"] else 0.0
+        row["steps"] = steps
     hlt = _find(tree, settings.get("sequence", "HLT"))
     total = _seconds([hlt] if hlt is not None else chain_entries, timing)
-    rate, rate_err = _binomial_rate(accepted, events, crossing_hz)
-    return {"level": "HLT", "algorithm": name, "menu": menu.name, "menu_file": menu.path,
-            "menu_sha256": menu.sha256, "prescale_set": menu.prescale_set, "events": events,
-            "l1_accepted": l1_accepted, "accepted": accepted, "rate_hz": rate, "rate_error_hz": rate_err,
-            "crossing_rate_hz": crossing_hz, "seconds": total,
-            "ms_per_event": 1e3 * total / events if events else 0.0,
-            "ms_per_l1_accepted_event": 1e3 * total / l1_accepted if l1_accepted else 0.0,
-            "chains": rows, "streams": {s: int(n) for s, n in zip(menu.streams, streams)},
-            "rate_note": "rate = fraction accepted x colliding bunches x revolution frequency; "
-                         "valid for a minimum-bias sample only"}
+    events, l1_accepted = table["events"], table["l1_accepted"]
+    table.update({"seconds": total, "ms_per_event": 1e3 * total / events if events else 0.0,
+                  "ms_per_l1_accepted_event": 1e3 * total / l1_accepted if l1_accepted else 0.0})
+    return table
 
 
 def _algorithms(entries):

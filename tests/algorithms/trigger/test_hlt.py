@@ -1,5 +1,10 @@
 """HLT chains: filtered sequences seeded by L1 items (reconstruction only on seeded events), chain prescales
 and streams, the HLT level of the TriggerDecision, hypotheses, missing E_T, and the HLT summary with its cost."""
+import json
+import re
+import subprocess
+import sys
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -27,6 +32,7 @@ default_prescale_set: Nominal
 prescale_sets:
   Nominal: {}
   NoXE: {HLT_xe30: -1}
+  Half: {HLT_j40: 2}
 """
 
 
@@ -226,11 +232,11 @@ outputs:
 """
 
 
-def run_hlt_job(tmp_path, menu_path):
-    out = tmp_path / "out"
-    job = tmp_path / "job.yaml"
+def run_hlt_job(tmp_path, menu_path, *overrides, tag="out"):
+    out = tmp_path / tag
+    job = tmp_path / f"{tag}.yaml"
     job.write_text(JOB.format(out=out, geometry=geometry_path(), menu=menu_path))
-    report = run_job(str(job))
+    report = run_job(str(job), *overrides)
     return report, read(str(out / "All"), ["TriggerDecision"]).TriggerDecision
 
 
@@ -284,3 +290,148 @@ def test_selecting_a_chain_of_a_decision_without_an_hlt_level_is_an_error():
     with pytest.raises(Exception, match=r"unknown item 'HLT_j40' in F \(TriggerDecision has no HLT level\)"):
         testing.run([TriggerDecisionFilter("F", items=["HLT_j40"])],
                     inputs={"TriggerDecision": l1_decision([1], [0])})
+
+
+def test_hlt_summary_file_counts_equal_those_of_the_decisions_written(tmp_path, menu_path):
+    report, decision = run_hlt_job(tmp_path, menu_path, "HLTMenu.prescale_set=Half")
+    path = tmp_path / "out" / "trigger_summary_HLTMenu.json"
+    assert "trigger_summary_HLTMenu.json" in report["summaries"]
+    table = json.loads(path.read_text())
+    assert table["level"] == "HLT" and table["menu"] == "hlt_test" and table["menu_file"] == menu_path
+    assert table["prescale_set"] == "Half"
+    assert table["events"] == len(decision) == 120
+    assert table["l1_accepted"] == int(ak.sum(decision.L1.accept))
+    assert table["accepted"] == int(ak.sum(decision.HLT.accept))
+    hlt_level = decision.HLT
+    for row in table["chains"]:
+        chain = row["name"]
+        assert row["seen"] == 120
+        assert row["seeded"] == int(ak.sum(hlt_level.seeded[chain]))
+        assert row["passed_before_prescale"] == int(ak.sum(hlt_level.before_prescale[chain]))
+        assert row["passed_after_prescale"] == int(ak.sum(hlt_level.after_prescale[chain]))
+        assert row["prescale"] == ak.to_list(hlt_level.prescale[chain])[0]
+    assert [row["name"] for row in table["chains"]] == ["HLT_j40", "HLT_xe30"]
+    j40 = table["chains"][0]
+    # the prescale of 2 of the set 'Half' removed events (otherwise the columns could be swapped unnoticed)
+    assert j40["prescale"] == 2 and 0 < j40["passed_after_prescale"] < j40["passed_before_prescale"]
+    assert table["streams"] == {s: int(ak.sum(decision.streams[s])) for s in ("physics", "express")}
+    assert table["streams"]["express"] == j40["passed_after_prescale"] < table["streams"]["physics"]
+    # the counts of the report's summary (which adds steps and cost) are those of the file
+    full = report["trigger"]["HLTMenu"]
+    assert {k: full[k] for k in table if k != "chains"} == {k: v for k, v in table.items() if k != "chains"}
+    for row, full_row in zip(table["chains"], full["chains"]):
+        assert row == {k: full_row[k] for k in row}
+
+
+def test_hlt_summary_file_is_the_same_under_processes_with_two_workers(tmp_path, menu_path):
+    run_hlt_job(tmp_path, menu_path, "HLTMenu.prescale_set=Half", tag="seq")
+    report, _ = run_hlt_job(tmp_path, menu_path, "HLTMenu.prescale_set=Half", "job.executor=processes",
+                            "job.workers=2", "job.chunk_size=25", tag="proc2")
+    assert report["executor"]["name"] == "processes" and report["executor"]["workers"] == 2
+    assert report["items"]["completed"] == 5
+    seq = json.loads((tmp_path / "seq" / "trigger_summary_HLTMenu.json").read_text())
+    proc = json.loads((tmp_path / "proc2" / "trigger_summary_HLTMenu.json").read_text())
+    assert proc["events"] == 120 and proc["chains"][0]["passed_after_prescale"] > 0
+    assert proc == seq
+
+
+# -- the chains' sequences are checked when the job is built -------------------------------------------------
+XE_SEQUENCE = """\
+      - type: Sequence
+        name: HLT_xe30
+        mode: and
+        members:
+          - {type: HLTSeed, name: HLT_xe30_Seed, items: [L1_XE20, L1_J30]}
+"""
+
+
+def chain_problem_job(tmp_path, menu_path, problem):
+    """The test job with one problem in the sequences of the menu's chains; returns its path."""
+    l1_menu = f"  - {{type: L1TriggerMenu, name: L1Menu, menu: {menu_path}, trigger_decision: L1Decision}}\n"
+    hlt_menu = f"  - {{type: HLTTriggerMenu, name: HLTMenu, menu: {menu_path}}}\n"
+    hlt_sequence = "  - type: Sequence\n    name: HLT\n"
+    edits = {
+        "missing": [(XE_SEQUENCE, "")],
+        "not a sequence": [(XE_SEQUENCE, "      - {type: HLTSeed, name: HLT_xe30, items: [L1_XE20, L1_J30]}\n")],
+        "after the menu": [(hlt_menu, ""), (hlt_sequence, hlt_menu + hlt_sequence)],
+        "mode": [("name: HLT_xe30\n        mode: and", "name: HLT_xe30\n        mode: all")],
+        "items": [("items: [L1_XE20, L1_J30]", "items: [L1_XE20]")],
+        "first member": [("          - {type: HLTSeed, name: HLT_j40_Seed, items: [L1_J30]}\n", "")],
+        "other L1 decision": [
+            (l1_menu, l1_menu + l1_menu.replace("L1Menu", "L1Other").replace("L1Decision", "L1Other")),
+            ("items: [L1_XE20, L1_J30]}", "items: [L1_XE20, L1_J30], trigger_decision: L1Other}")],
+    }
+    text = JOB.format(out=tmp_path / "out", geometry=geometry_path(), menu=menu_path)
+    for old, new in edits.get(problem, []):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / f"{problem.replace(' ', '_')}.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+CHAIN_PROBLEMS = {
+    "missing": r"HLTMenu: chain HLT_xe30 of menu \S*menu\.yaml: the job has no sequence HLT_xe30; add a filtered "
+               r"sequence named HLT_xe30 \(mode: and, starting with HLTSeed items \['L1_XE20', 'L1_J30'\]\) "
+               r"before HLTMenu$",
+    "not a sequence": r"HLTMenu: chain HLT_xe30 of menu \S*menu\.yaml: HLT_xe30 is a HLTSeed, not a filtered "
+                      r"sequence; make it a Sequence \(mode: and, starting with HLTSeed items "
+                      r"\['L1_XE20', 'L1_J30'\]\)$",
+    "after the menu": r"HLTMenu: chain HLT_j40 of menu \S*menu\.yaml: its sequence HLT_j40 runs after HLTMenu; "
+                      r"move it before HLTMenu$",
+    "mode": r"HLTMenu: chain HLT_xe30 of menu \S*menu\.yaml: its sequence must start with HLTSeed items "
+            r"\['L1_XE20', 'L1_J30'\] in mode 'and' \(it has mode 'all'\)$",
+    "items": r"HLTMenu: chain HLT_xe30 of menu \S*menu\.yaml: its sequence must start with HLTSeed items "
+             r"\['L1_XE20', 'L1_J30'\] in mode 'and' \(its HLTSeed HLT_xe30_Seed has items \['L1_XE20'\]\)$",
+    "first member": r"HLTMenu: chain HLT_j40 of menu \S*menu\.yaml: its sequence must start with HLTSeed items "
+                    r"\['L1_J30'\] in mode 'and' \(it starts with Step \(L1JetsAsJets\)\)$",
+    "other L1 decision": r"HLTMenu: chain HLT_xe30 of menu \S*menu\.yaml: its HLTSeed HLT_xe30_Seed reads "
+                         r"'L1Other', HLTMenu reads 'L1Decision'; set HLT_xe30_Seed.trigger_decision: L1Decision$",
+}
+
+
+def build_file(path):
+    from hepreco.framework import config
+    from hepreco.framework.job import build
+
+    return build(config.load(path))
+
+
+def line_of(path, text):
+    """1-based number of the first line of ``path`` that is ``text``."""
+    with open(path) as f:
+        return f.read().splitlines().index(text) + 1
+
+
+@pytest.mark.parametrize("problem", list(CHAIN_PROBLEMS))
+def test_chain_sequence_problems_are_errors_when_the_job_is_built(tmp_path, menu_path, problem):
+    path = chain_problem_job(tmp_path, menu_path, problem)
+    with pytest.raises(ConfigurationError, match=r"^\S+\.yaml:\d+: " + CHAIN_PROBLEMS[problem]):
+        build_file(path)
+
+
+def test_the_job_with_every_chain_sequence_builds(tmp_path, menu_path):
+    job = build_file(chain_problem_job(tmp_path, menu_path, "none"))
+    assert [c.name for c in job.top.walk()][-4:] == ["HLT_xe30_Seed", "HLTMenu", "Rates", "J40"]
+
+
+def test_chain_errors_point_at_the_menu_algorithm_or_the_chain_sequence(tmp_path, menu_path):
+    missing = chain_problem_job(tmp_path, menu_path, "missing")
+    menu_line = line_of(missing, f"  - {{type: HLTTriggerMenu, name: HLTMenu, menu: {menu_path}}}")
+    with pytest.raises(ConfigurationError, match=rf"^{re.escape(missing)}:{menu_line}: HLTMenu: chain HLT_xe30"):
+        build_file(missing)
+    mode = chain_problem_job(tmp_path, menu_path, "mode")
+    sequence_line = line_of(mode, "        name: HLT_xe30") - 1  # its '- type: Sequence' line
+    with pytest.raises(ConfigurationError, match=rf"^{re.escape(mode)}:{sequence_line}: HLTMenu: chain HLT_xe30"):
+        build_file(mode)
+
+
+@pytest.mark.parametrize("command, problem", [("validate", "missing"), ("run", "first member")])
+def test_chain_sequence_problems_are_one_line_cli_errors(tmp_path, menu_path, command, problem):
+    path = chain_problem_job(tmp_path, menu_path, problem)
+    proc = subprocess.run([sys.executable, "-m", "hepreco.framework.cli", command, path], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert re.match(rf"^hepreco: error: {re.escape(path)}:\d+: " + CHAIN_PROBLEMS[problem], proc.stderr.strip())
+    assert not (tmp_path / "out").exists(), "no event was processed"
