@@ -34,6 +34,12 @@ class Algorithm(Component):
 
     kind = "algorithm"
 
+    #: True where :meth:`end_of_job` only writes files from its arguments (plots, tables) and changes nothing
+    #: in the process that runs it: the event loop may then run it on one of the executor's workers, next to
+    #: the drawing of the histograms, while the client writes the rest.  Leave it False for anything that
+    #: registers results in the client (artefacts, calibrations).
+    end_of_job_on_workers = False
+
     on_error = Property("abort", doc="what to do when execute raises: stop the job (abort), drop the failing "
                         "events (skip_event) or the whole chunk (skip_chunk)", choices=ERROR_POLICIES)
 
@@ -48,7 +54,9 @@ class Algorithm(Component):
         """Called once per process after the last chunk."""
 
     def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
-        """Called once in the client after all chunks, with this algorithm's merged histograms and accumulators.
+        """Called once after all chunks, with this algorithm's merged histograms and accumulators.
+
+        It runs in the client, or on a worker where :attr:`end_of_job_on_workers` allows it.
 
         ``histograms`` maps the names given to :meth:`book` to the merged
         ``hist.Hist`` of the whole job, ``accumulators`` the names given to

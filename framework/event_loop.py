@@ -19,7 +19,7 @@ from . import threads as thread_policy
 from .algorithm import call_end_of_job
 from .errors import AlgorithmError, JobAborted
 from .executors import ItemFailure, make_executor
-from .job import Job, prepare, process_item
+from .job import Job, end_of_job_task, prepare, process_item
 from .manifest import Manifest, atomic_write_json, writing
 from .report import summary, versions
 from .io.merge import Combiner
@@ -142,18 +142,26 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         with writing(out):
             for combiner in combiners if complete and interrupted is None else []:
                 combiner.flush()
-            # the executor's workers draw the histograms while this process writes the rest
-            hist_svc = job.services.histograms
-            tasks = hist_svc.drawing_tasks(histograms, out)
-            drawing = executor.map_async(draw_task, tasks) if executor else (lambda: [draw_task(t) for t in tasks])
-            hist_files = hist_svc.write_root(histograms, out)
-            summaries = []
+            # the executor's workers run the end of job of algorithms that only write plots and tables (the
+            # longest tasks, so they go first) and draw the histograms, while this process writes the rest
+            local, remote = [], []
             for alg in job.algorithms() if interrupted is None else []:
                 prefix = alg.name + "/"
                 owned = {k[len(prefix):]: h for k, h in histograms.items() if k.startswith(prefix)}
                 owned_acc = {k[len(prefix):]: a for k, a in accumulators.items() if k.startswith(prefix)}
                 if owned or owned_acc:
-                    summaries += call_end_of_job(alg, owned, owned_acc, out)
+                    on_workers = alg.end_of_job_on_workers and executor is not None and executor.has_workers
+                    (remote if on_workers else local).append((alg, owned, owned_acc))
+            summarising = executor.map_async(
+                partial(end_of_job_task, resolved, out, job_key, artefacts=pins, threads=threads),
+                [(alg.name, owned, owned_acc) for alg, owned, owned_acc in remote]) if remote else list
+            hist_svc = job.services.histograms
+            tasks = hist_svc.drawing_tasks(histograms, out)
+            drawing = executor.map_async(draw_task, tasks) if executor else (lambda: [draw_task(t) for t in tasks])
+            hist_files = hist_svc.write_root(histograms, out)
+            written = {alg.name: call_end_of_job(alg, owned, owned_acc, out) for alg, owned, owned_acc in local}
+            written.update({alg.name: paths for (alg, _, _), paths in zip(remote, summarising())})
+            summaries = [path for alg in job.algorithms() for path in written.get(alg.name, [])]
             hist_files += hist_svc.drawn(tasks, drawing())
     except BaseException:
         manifest.close(complete=False, raising=False)

@@ -27,8 +27,9 @@ other thread and no library reports a thread pool that a fork would break
 systems, the workers are started fresh ('spawn').
 
 After the event loop, :meth:`Executor.map_async` spreads end-of-job work
-(drawing the histograms) over the same workers while the client does its own
-(the algorithms' summaries).
+(drawing the histograms, and the summaries of algorithms whose end of job
+only writes plots and tables) over the same workers while the client does its
+own (the ROOT file of histograms, the other algorithms' summaries).
 """
 from __future__ import annotations
 
@@ -89,6 +90,11 @@ class Executor:
         first (the others need not).
         """
         raise NotImplementedError
+
+    @property
+    def has_workers(self) -> bool:
+        """Whether :meth:`map_async` runs on workers now (after a complete event loop), not in this process."""
+        return False
 
     def map_async(self, fn: Callable, args: Iterable) -> Callable[[], list]:
         """Start ``[fn(a) for a in args]`` on the workers while they are up (end-of-job work); return a waiter.
@@ -272,6 +278,10 @@ class ProcessExecutor(Executor):
                     fut.cancel()
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def has_workers(self) -> bool:
+        return self._live is not None
+
     def map_async(self, fn, args):
         args = list(args)
         if self._live is None:
@@ -373,6 +383,10 @@ class DaskExecutor(Executor):
         finally:
             for fut in futures:
                 fut.cancel()
+
+    @property
+    def has_workers(self) -> bool:
+        return self.client is not None
 
     def map_async(self, fn, args):
         args = list(args)

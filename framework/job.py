@@ -427,6 +427,22 @@ def prepare(resolved: dict, output_dir: str, key: str, artefacts: dict[str, str]
     return proc
 
 
+def end_of_job_task(resolved: dict, output_dir: str, key: str, task: tuple, artefacts: dict[str, str] | None = None,
+                    threads: int = 0) -> list[str]:
+    """Worker entry point after the event loop: ``task = (algorithm name, histograms, accumulators)``.
+
+    Runs that algorithm's ``end_of_job`` on this process's job (see
+    :attr:`~hepreco.framework.algorithm.Algorithm.end_of_job_on_workers`) and
+    returns the paths it wrote.
+    """
+    from .algorithm import call_end_of_job
+
+    name, histograms, accumulators = task
+    job = prepare(resolved, output_dir, key, artefacts, threads).job
+    alg = next(a for a in job.algorithms() if a.name == name)
+    return call_end_of_job(alg, histograms, accumulators, output_dir)
+
+
 def finalize_processors() -> None:
     """Finalise every job built in this process (end of job in that worker)."""
     while _PROCESSORS:

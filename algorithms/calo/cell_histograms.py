@@ -37,6 +37,8 @@ class CaloCellHistograms(Algorithm):
 class CaloEventDisplay(Algorithm):
     """Cell energies of one event in eta-phi, one panel per layer (``event_display_<run>_<event>.png``)."""
 
+    end_of_job_on_workers = True  # it only writes plots and tables
+
     cells = Input("CaloCells", doc="calibrated cells (event, cell) [GeV]")
     event = Property(0, doc="event number to display", ge=0)
     run = Property(-1, doc="run of that event (-1: any run)")

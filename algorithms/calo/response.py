@@ -25,6 +25,8 @@ class CaloResponse(Algorithm):
     resolution against energy (``calo_response.png``, ``calo_response.json``).
     """
 
+    end_of_job_on_workers = True  # it only writes plots and tables
+
     particles = Input("TruthParticles", doc="one gun particle per event")
     cells = Input("CaloCells", doc="calibrated cells (event, cell) [GeV]")
     cone = Property(0.35, doc="Delta R of the cone around the particle direction", gt=0)

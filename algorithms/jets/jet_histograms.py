@@ -49,6 +49,8 @@ class JetHistograms(Algorithm):
 class JetResponse(Algorithm):
     """Jet response pT(reco)/pT(truth) and resolution against truth pT for matched jets (end-of-job plot)."""
 
+    end_of_job_on_workers = True  # it only writes plots and tables
+
     jets = Input("AntiKt4EMJets", doc="reco jets")
     truth = Input("AntiKt4TruthJets", doc="truth jets")
     matched = Input("AntiKt4Match", doc="JetTruthMatcher output for the reco jets")
