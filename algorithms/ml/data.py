@@ -114,7 +114,8 @@ def columns_of(records, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
-    return values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    return values if finite.all() else values[finite]  # no copy of a whole image set when nothing is dropped
 
 
 def _mean(values: np.ndarray) -> float:
