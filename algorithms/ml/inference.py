@@ -100,8 +100,11 @@ class ModelInference(Algorithm):
         self._loaded = self.services.artefacts.load(self.artefact("model"), artefact.load)
         self._checked = False
 
-    def _columns(self, records) -> tuple[dict[str, np.ndarray], int]:
-        """The columns the model needs, one row per object of the chunk, and the number of objects."""
+    def _columns(self, records, layout=None) -> tuple[dict[str, np.ndarray], int]:
+        """The columns the model needs, one row per object of the chunk, and the number of objects.
+
+        ``layout``: :func:`_packed` of the records, when the caller has it.
+        """
         from . import data
 
         loaded = self._loaded
@@ -110,24 +113,25 @@ class ModelInference(Algorithm):
         ref = loaded.regression.get("relative_to", "")
         if ref and ref != data.CELLS_SUM:
             names.append(ref)
-        have = set(ak.fields(records))
+        layout = _packed(records) if layout is None else layout
+        have = set(ak.fields(records) if layout is None else layout.content.fields)
         missing = [n for n in names if n not in have]
         if missing:
             raise ConfigurationError(f"{self.name}: the model reads {', '.join(map(repr, missing))}, which the "
                                      f"records of {self.objects!r} do not have (fields: {', '.join(sorted(have))})")
-        cols = flat_columns(records, names)
+        cols = flat_columns(records, names, layout)
         n = len(next(iter(cols.values()))) if cols else 0
         if not self._checked and n:
             data.check_fields(spec, data.field_shapes(cols, list(cols)), self.name)
             self._checked = True
         return cols, n
 
-    def compute(self, records) -> dict[str, np.ndarray]:
+    def compute(self, records, layout=None) -> dict[str, np.ndarray]:
         """Per-object outputs (field name -> float32 array) of the per-event records of a chunk."""
         from . import data
 
         loaded = self._loaded
-        cols, n = self._columns(records)
+        cols, n = self._columns(records, layout)
         if n == 0:
             names = loaded.classes if self.task == "classification" else [self.output_field()]
             return {k: np.zeros(0, np.float32) for k in names}
@@ -146,8 +150,8 @@ class ModelInference(Algorithm):
 
     def execute(self, store) -> None:
         records = store[self.objects]
-        values = self.compute(records)
         layout = _packed(records)
+        values = self.compute(records, layout)
         counts = ak.to_numpy(ak.num(records, axis=1)) if layout is None else np.diff(layout.offsets.data)
         offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
@@ -162,13 +166,13 @@ class ModelInference(Algorithm):
 def _packed(records):
     """The layout of the records when it is a list-offset array of records (as read from a file or made by an
     algorithm), else None."""
-    layout = ak.to_layout(records)
+    layout = records.layout if isinstance(records, ak.Array) else ak.to_layout(records)
     if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray):
         return layout
     return None
 
 
-def flat_columns(records, names: list[str]) -> dict[str, np.ndarray]:
+def flat_columns(records, names: list[str], layout=None) -> dict[str, np.ndarray]:
     """numpy columns (one row per object) of the fields ``names`` of per-event records.
 
     Takes the fields' buffers directly (a numpy view for each field) when the records
@@ -178,7 +182,7 @@ def flat_columns(records, names: list[str]) -> dict[str, np.ndarray]:
     """
     from . import data
 
-    layout = _packed(records)
+    layout = _packed(records) if layout is None else layout
     if layout is None:
         return data.columns_of(ak.flatten(records[names], axis=1), names)
     offsets = layout.offsets.data

@@ -30,6 +30,8 @@ def predict(module, arrays: list[np.ndarray], batch_size: int) -> np.ndarray:
     tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
     outs = []
     with torch.inference_mode():
+        if 0 < n <= batch_size:  # one batch: no slicing and no concatenation
+            return module(*tensors).float().numpy()
         for first in range(0, n, batch_size):
             outs.append(module(*(t[first:first + batch_size] for t in tensors)))
         if not outs:
