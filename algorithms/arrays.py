@@ -90,11 +90,11 @@ def flatten_jagged(array, fields: Iterable[str] | None = None, *, dtype=None) ->
     offsets : numpy.ndarray
         int64 ``[n_events + 1]``.
     """
-    names = ak.fields(array) if fields is None else list(fields)
     packed = _list_offsets(array)
     record = None if packed is None else packed[3]
-    if (isinstance(record, ak.contents.RecordArray) and not record.is_tuple
-            and all(name in record.fields for name in names)):
+    is_record = isinstance(record, ak.contents.RecordArray) and not record.is_tuple
+    names = (list(record.fields) if is_record else ak.fields(array)) if fields is None else list(fields)
+    if is_record and all(name in record.fields for name in names):
         offsets, start, stop, _ = packed
         columns = {name: _numbers(record.content(name), start, stop, dtype) for name in names}
         deeper = [name for name, column in columns.items() if column is None]
