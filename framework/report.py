@@ -32,7 +32,8 @@ def summary(report: dict) -> str:
         lines.append(f"  items    {report['items']['total']} ({report['items']['resumed']} reused from an earlier run)")
     timing = sorted(report["timing"].items(), key=lambda kv: -kv[1]["seconds"])
     if timing:
-        lines.append("  time     " + ", ".join(f"{name} {row['us_per_event']:.1f} us/evt" for name, row in timing[:5]))
+        lines.append("  time     " + ", ".join(f"{name} {row['us_per_event']:.1f} us/evt" for name, row in timing[:5])
+                     + "  (largest total first; per event the algorithm ran on)")
     decisions = report.get("decisions", {})
     if decisions:
         shown = [f"{k} {v}" for k, v in decisions.items() if k != "TopSequence"]

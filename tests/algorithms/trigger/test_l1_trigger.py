@@ -230,6 +230,7 @@ def test_trigger_summary_counts_equal_a_direct_count(tmp_path, menu_path):
         written = json.load(f)
     assert written["items"] == [{**row, "us_per_event": written["items"][k]["us_per_event"]}
                                 for k, row in enumerate(table["items"])]
+    assert "us_per_event" not in written and table["us_per_event"] > 0  # the menu's own time: report.json only
 
 
 def test_prescale_set_chosen_on_the_command_line_and_an_unknown_one(tmp_path, menu_path):
