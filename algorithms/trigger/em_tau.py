@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .windows import local_maxima, pad_cores, window_sum
+from .windows import local_maxima, pad_cores, set_core_row, window_sum
 
 #: Fields of the flat EM/tau arrays returned by :func:`em_tau`, in order (all int64).
 FIELDS = ("ieta", "iphi", "core", "em", "tau", "em_isol", "had_core", "had_isol")
@@ -49,12 +49,10 @@ def _candidates(em, had, min_counts, mask):
     n_j = em.shape[1]
     roi = np.empty((n_i + 2, n_j + 2), dtype=np.int64)  # EM + hadronic core sums, padded (see .windows)
     column = np.empty(n_j + 1, dtype=np.int64)  # sums over the core's two eta rows, phi wrapped at the end
-    for i in range(n_i):  # two straight passes that vectorise
+    for i in range(n_i):
         for j in range(n_j):
             column[j] = np.int64(em[i, j]) + em[i + 1, j] + had[i, j] + had[i + 1, j]
-        column[n_j] = column[0]
-        for j in range(n_j):
-            roi[i + 1, j + 1] = column[j] + column[j + 1]
+        set_core_row(roi, i, column)
     pad_cores(roi)
     # the EM cluster and the tau cluster lie inside the core, so a core below the threshold holds no object:
     # only maxima of at least min_counts are candidates (exact; most pile-up cores end here)

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from .._numba import jit
-from .windows import local_maxima, pad_cores, window_sum
+from .windows import local_maxima, pad_cores, set_core_row, window_sum
 
 #: Fields of the flat jet arrays returned by :func:`jets`, in order (all int64).
 FIELDS = ("ieta", "iphi", "core", "et")
@@ -66,9 +66,7 @@ def jets(elements, min_counts):
         for i in range(n_i):
             for j in range(n_phi):
                 column[j] = np.int64(grid[i, j]) + grid[i + 1, j]
-            column[n_phi] = column[0]
-            for j in range(n_phi):
-                padded[i + 1, j + 1] = column[j] + column[j + 1]
+            set_core_row(padded, i, column)
         pad_cores(padded)
         local_maxima(padded, 1, mask[ev])
         n = 0

@@ -99,6 +99,17 @@ def window_sum(grid, i, j, lo, hi):
 
 
 @jit
+def set_core_row(padded, i, column):
+    """Cores of eta row ``i`` into ``padded[i + 1, 1:n_j + 1]`` from ``column``: per phi cell, the sum over rows ``i``
+    and ``i + 1`` of the grid(s), with one spare entry at ``n_j`` (set here to ``column[0]``: phi wraps)."""
+    n_j = column.shape[0] - 1
+    column[n_j] = column[0]
+    row = padded[i + 1]
+    for j in range(n_j):  # a straight pass that vectorises
+        row[j + 1] = column[j] + column[j + 1]
+
+
+@jit
 def pad_cores(padded):
     """Complete ``padded[n_c + 2, n_j + 2]`` whose interior ``[1:n_c + 1, 1:n_j + 1]`` holds the cores.
 

@@ -110,6 +110,27 @@ def test_towers_of_shipped_geometries_agree_with_a_numpy_reduction(name, ratios)
     assert got.sum() > 0
     assert np.array_equal(got, expected.reshape(got.shape))
 
+
+def test_local_maxima_of_padded_cores_equal_the_scalar_rule_on_random_grids():
+    """set_core_row + pad_cores + local_maxima (what the algorithms run) against core_sums + is_local_max."""
+    rng = np.random.default_rng(11)
+    for n_i, n_j, top in [(6, 8, 3), (16, 64, 5), (3, 4, 2)]:  # small counts: many ties and plateaus
+        grid = rng.integers(0, top, (n_i, n_j)).astype(np.int32)
+        cores = K.core_sums(grid)
+        padded = np.zeros((n_i + 1, n_j + 2), dtype=np.int64)
+        column = np.empty(n_j + 1, dtype=np.int64)
+        for i in range(n_i - 1):
+            column[:n_j] = grid[i].astype(np.int64) + grid[i + 1]
+            K.set_core_row(padded, i, column)
+        K.pad_cores(padded)
+        assert np.array_equal(padded[1:-1, 1:-1], cores)
+        for floor in (1, 3):
+            mask = np.zeros(cores.shape, dtype=np.uint8)
+            n = K.local_maxima(padded, floor, mask)
+            expected = [[K.is_local_max(cores, i, j) and cores[i, j] >= floor for j in range(n_j)]
+                        for i in range(n_i - 1)]
+            assert mask.astype(bool).tolist() == expected and n == int(np.sum(expected))
+
 # -- EM/tau --------------------------------------------------------------------------------------
 def test_em_tau_object_with_cluster_isolation_and_hadronic_core():
     t = empty_towers()
