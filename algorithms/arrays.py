@@ -125,7 +125,16 @@ def unflatten_jagged(columns, offsets) -> ak.Array:
 
     ``offsets`` must start at 0 and end at the length of the columns.
     """
-    counts = np.diff(np.asarray(offsets, dtype=np.int64))
+    offsets = np.asarray(offsets, dtype=np.int64)
+    flat = list(columns.values()) if isinstance(columns, Mapping) else [columns]
+    if flat and len(offsets) and offsets[0] == 0 and all(
+            isinstance(c, np.ndarray) and c.ndim == 1 and len(c) == offsets[-1] for c in flat):
+        # columns of numbers: the layout is built directly (awkward's zip and unflatten cost about 50 us each)
+        content = (ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in flat], list(columns),
+                                           length=int(offsets[-1]))
+                   if isinstance(columns, Mapping) else ak.contents.NumpyArray(columns))
+        return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content))
+    counts = np.diff(offsets)
     if isinstance(columns, Mapping):
         return ak.unflatten(ak.zip(dict(columns), depth_limit=1), counts)
     return ak.unflatten(columns, counts)

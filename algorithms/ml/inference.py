@@ -29,6 +29,8 @@ from hepreco.framework.artefacts import ArtefactProperty
 from hepreco.framework.component import Input, Output, Property
 from hepreco.framework.errors import ArtefactError, ConfigurationError
 
+from ..arrays import jagged_offsets, unflatten_jagged
+
 KIND = "model"
 SCHEMA = "hepreco-model/1"
 
@@ -152,12 +154,7 @@ class ModelInference(Algorithm):
         records = store[self.objects]
         layout = _packed(records)
         values = self.compute(records, layout)
-        counts = ak.to_numpy(ak.num(records, axis=1)) if layout is None else np.diff(layout.offsets.data)
-        offsets = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        content = ak.contents.RecordArray([ak.contents.NumpyArray(v) for v in values.values()], list(values),
-                                          length=int(offsets[-1]))
-        store.put(self.result_key(), ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content)))
+        store.put(self.result_key(), unflatten_jagged(values, jagged_offsets(records)))
 
     def result_key(self) -> str:
         return next(iter(self.output_keys().values()))

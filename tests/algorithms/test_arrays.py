@@ -106,3 +106,16 @@ def test_a_missing_field_is_an_error_on_both_paths():
     for array in (ak.Array(make_events()), ak.Array(make_events())[::-1]):
         with pytest.raises(Exception, match="nope"):
             flatten_jagged(array, ("px", "nope"))
+
+
+def test_unflatten_jagged_builds_columns_of_numbers_as_awkward_would():
+    columns = {"pt": np.array([3.0, 1.0, 4.0], np.float32), "n": np.array([1, 5, 9]),
+               "ok": np.array([True, False, True])}
+    offsets = np.array([0, 2, 2, 3])
+    built = unflatten_jagged(columns, offsets)
+    reference = ak.unflatten(ak.zip(columns, depth_limit=1), np.diff(offsets))
+    assert built.type == reference.type and built.tolist() == reference.tolist()
+    values = unflatten_jagged(columns["n"], offsets)
+    assert values.type == ak.unflatten(columns["n"], np.diff(offsets)).type and values.tolist() == [[1, 5], [], [9]]
+    with pytest.raises(ValueError):  # columns longer than the offsets say: refused, as awkward refuses it
+        unflatten_jagged(columns, np.array([0, 1, 2]))
