@@ -12,8 +12,9 @@ conversion): kernels must treat them as read-only, like everything else read
 from the store.
 
 A collection stored as awkward's plain list-offset layout over records (or
-numbers), as the store's collections are, is read straight from its layout;
-anything else (lists made by indexing with an array, option types) goes
+numbers), as the store's collections are, is read straight from its layout,
+and flat columns of numbers are built straight into one; anything else
+(lists made by indexing with an array, option types, deeper fields) goes
 through awkward's functions.  Each of those costs about 50 us per call, which
 for small chunks of fast kernels was most of an algorithm's time.
 """
