@@ -326,8 +326,16 @@ class DaskExecutor(Executor):
         super().__init__(workers, max_retries, scheduler, threads)
         dask = extras.dask(needed_by="the dask executor")
         extras.distributed(needed_by="the dask executor")
+        # no statistical profiler sampling the task thread every 10 ms, and the event-loop, system and
+        # memory monitors polled every 1-2 s instead of 20-500 ms: on a machine with one core per worker
+        # these took the GIL and the cores from the tasks (the main job's 1,000 events: 15.3 s -> 14.5 s)
         dask.config.set({"distributed.scheduler.allowed-failures": max_retries,
-                         "distributed.worker.daemon": False})
+                         "distributed.worker.daemon": False,
+                         "distributed.worker.profile.enabled": False,
+                         "distributed.admin.system-monitor.gil.enabled": False,
+                         "distributed.admin.tick.interval": "1s",
+                         "distributed.admin.system-monitor.interval": "2s",
+                         "distributed.worker.memory.monitor-interval": "1s"})
         self.cluster = None
         self.client = None
         self.started: tuple[str, str] = ("", "")
