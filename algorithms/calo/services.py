@@ -35,6 +35,7 @@ class GeometrySvc(Service):
     neighbours = Property("all3D", doc="neighbour graph for clustering", choices=("all2D", "all3D"))
 
     _geometry = None
+    _name: tuple[str, str] | None = None  # (description file, its name), read once for the build's callers
 
     def path(self, registry) -> str:
         known = dict(registry.entries["geometry"]) if registry is not None else {}
@@ -61,9 +62,13 @@ class GeometrySvc(Service):
         """The geometry's name (from its description file, without building the geometry)."""
         if self._geometry is not None:
             return self._geometry.name
-        with open(self.path(self.services.registry)) as f:
-            description = yaml.safe_load(f)
-        return str(description.get("name", "unnamed")) if isinstance(description, dict) else "unnamed"
+        path = self.path(self.services.registry)
+        if self._name is None or self._name[0] != path:
+            with open(path) as f:
+                description = yaml.safe_load(f)
+            self._name = (path, str(description.get("name", "unnamed")) if isinstance(description, dict)
+                          else "unnamed")
+        return self._name[1]
 
     @property
     def source_sha256(self) -> str:
