@@ -11,7 +11,8 @@ Layout of a part written by :class:`Hdf5Output`::
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Sequence
 
 import awkward as ak
 import numpy as np
@@ -48,8 +49,13 @@ def write_hdf5(path: str, event_ids: np.ndarray, data: dict[str, Any], compressi
                 group.create_dataset(name, data=buf, compression=comp if buf.size else None)
 
 
-def read_hdf5(path: str, keys: list[str] | None = None, start: int = 0, stop: int | None = None):
-    """Read ``(event_ids, {key: array})`` for events ``start`` .. ``stop - 1``."""
+def read_hdf5(path: str, keys: list[str] | None = None, start: int = 0, stop: int | None = None,
+              fields: dict[str, Sequence[str]] | None = None):
+    """Read ``(event_ids, {key: array})`` for events ``start`` .. ``stop - 1``.
+
+    ``fields``: for some keys, the record fields to read (those the
+    collection has; the others are not read from the file at all).
+    """
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -62,10 +68,39 @@ def read_hdf5(path: str, keys: list[str] | None = None, start: int = 0, stop: in
                 data[key] = node[start:stop]
             else:
                 form = ak.forms.from_json(node.attrs["form"])
-                buffers = {name: node[name][()] for name in node}
-                whole = ak.from_buffers(form, int(node.attrs["length"]), buffers)
+                if fields and key in fields:
+                    form = _project(form, fields[key])
+                # only the buffers of the (projected) form are read
+                whole = ak.from_buffers(form, int(node.attrs["length"]), _Buffers(node))
                 data[key] = whole[start:stop]
         return ids, data
+
+
+class _Buffers(Mapping):
+    """The datasets of a collection's group, each read when awkward asks for it."""
+
+    def __init__(self, group):
+        self._group = group
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._group[name][()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._group)
+
+    def __len__(self) -> int:
+        return len(self._group)
+
+
+def _project(form, names: Sequence[str]):
+    """``form`` with only the record fields ``names`` (those it has) of its records (per event or not)."""
+    record = form.content if isinstance(form, ak.forms.ListOffsetForm) else form
+    if not isinstance(record, ak.forms.RecordForm):
+        return form
+    keep = [n for n in dict.fromkeys(names) if n in record.fields]
+    projected = ak.forms.RecordForm([record.content(n) for n in keep], keep, parameters=record.parameters,
+                                    form_key=record.form_key)
+    return form.copy(content=projected) if record is not form else projected
 
 
 def collections(f) -> list[str]:

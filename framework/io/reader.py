@@ -76,13 +76,22 @@ def part_source(files: list[str], collections: Sequence[str] = (), tree: str = "
     return RootSource(name="read", files=files, tree=tree, branches={k: k for k in collections})
 
 
-def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tree: str = "events"):
-    """``(event_ids, {key: array})`` of part files of one format, concatenated in the order given."""
+def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tree: str = "events",
+               fields: dict[str, Sequence[str]] | None = None):
+    """``(event_ids, {key: array})`` of part files of one format, concatenated in the order given.
+
+    ``fields`` (HDF5 parts): for some collections, the record fields to read.
+    """
+    from .hdf5 import read_hdf5
+
     wanted = list(collections or [])
     source = part_source(files, wanted, tree)
     ids, parts = [], []
     for item in source.work_items(-1, 1 << 62, 0):
-        item_ids, data = source.read(item)
+        if fields and item.input.endswith(".h5"):
+            item_ids, data = read_hdf5(item.input, source.provides(), item.first, item.last, fields)
+        else:
+            item_ids, data = source.read(item)
         ids.append(item_ids)
         parts.append(data)
     keys = list(parts[0]) if parts else wanted
@@ -94,7 +103,8 @@ def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tr
     return event_ids, data
 
 
-def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *, tree: str = "events") -> ak.Array:
+def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *, tree: str = "events",
+         fields: dict[str, Sequence[str]] | None = None) -> ak.Array:
     """Events of output parts as one awkward array of records (``run``, ``event``, collections).
 
     Parameters
@@ -105,11 +115,15 @@ def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *
         Store keys to read (default: all in the files).
     tree
         TTree name of ROOT parts.
+    fields
+        For some collections of HDF5 parts, the record fields to read
+        (``{"JetDataset": ["mass", "tau21"]}``); the other fields are not
+        read from the files.  Names the collection lacks are left out.
 
     Examples
     --------
     >>> events = read("output/main/Ntuple", ["AntiKt4CalibratedJets"])
     >>> events.AntiKt4CalibratedJets.pt          # jagged, one list per event [GeV]
     """
-    event_ids, data = read_parts(_files(paths), collections, tree=tree)
+    event_ids, data = read_parts(_files(paths), collections, tree=tree, fields=fields)
     return ak.zip({"run": event_ids["run"], "event": event_ids["event"], **data}, depth_limit=1)

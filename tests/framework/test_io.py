@@ -66,6 +66,28 @@ def test_hdf5_round_trip_is_exact_for_any_awkward_layout(tmp_path):
     assert back["Dense"].dtype == np.float32 and (back["Dense"] == data["Dense"][1:]).all()
 
 
+def test_hdf5_reads_only_the_record_fields_asked_for(tmp_path, monkeypatch):
+    from hepreco.framework.io import hdf5, read
+
+    ids = make_event_ids(1, np.arange(3))
+    jets = ak.Array([[{"pt": 1.5, "c": [1, 2], "image": np.ones((2, 2))}], [],
+                     [{"pt": 2.5, "c": [], "image": np.zeros((2, 2))}, {"pt": 3.0, "c": [5], "image": np.eye(2)}]])
+    write_hdf5(str(tmp_path / "f.h5"), ids, {"Jets": jets, "Dense": np.arange(3.0)})
+    asked = []
+    original = hdf5._Buffers.__getitem__
+    monkeypatch.setattr(hdf5._Buffers, "__getitem__", lambda self, name: asked.append(name) or original(self, name))
+    _, back = read_hdf5(str(tmp_path / "f.h5"), ["Jets"], 1, 3, fields={"Jets": ["c", "no_such_field"]})
+    assert ak.fields(back["Jets"]) == ["c"]
+    assert back["Jets"].tolist() == [[], [{"c": []}, {"c": [5]}]]
+    full = ak.forms.from_json(__import__("h5py").File(tmp_path / "f.h5")["Jets"].attrs["form"])
+    pt_key = full.content.content("pt").form_key
+    image_keys = {full.content.content("image").form_key, full.content.content("image").content.form_key}
+    assert asked and not any(name.startswith((pt_key + "-", *(k + "-" for k in image_keys))) for name in asked)
+    events = read(str(tmp_path / "f.h5"), ["Jets"], fields={"Jets": ["pt", "image"]})
+    assert ak.fields(events.Jets) == ["pt", "image"]
+    assert events.Jets.pt.tolist() == jets.pt.tolist() and events.Jets.image.tolist() == jets.image.tolist()
+
+
 def test_missing_input_files_are_a_clear_error(tmp_path, write_job):
     reader = write_job(READER.format(chunk=7, out=tmp_path / "x", source="RootSource", files=tmp_path / "none*.root"))
     with pytest.raises(ConfigurationError, match=r"RootSource: no input file matches '.*none\*\.root'"):
