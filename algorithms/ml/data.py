@@ -148,39 +148,54 @@ def fit_preprocessing(columns: dict[str, np.ndarray], spec: InputSpec) -> dict[s
     return prep
 
 
+def _zero_non_finite(x: np.ndarray) -> np.ndarray:
+    """Set the non-finite values of ``x`` to 0 (an undefined input sits at the mean), in place.
+
+    One sum decides: it is finite when every value is (a sum that overflows
+    only costs the full check), which spares a boolean array of the whole
+    input per chunk.
+    """
+    if x.size and not np.isfinite(x.sum()):
+        x[~np.isfinite(x)] = 0.0
+    return x
+
+
 def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) -> list[np.ndarray]:
     """The float32 arrays the model takes, in order (see the table of the module docstring)."""
+    default = {"mean": 0.0, "std": 1.0}
+
     def scaled(f, v):
-        p = prep.get(f, {"mean": 0.0, "std": 1.0})
+        p = prep.get(f, default)
         out = np.subtract(v, np.float32(p["mean"]), dtype=np.float32)
         out *= np.float32(1.0 / p["std"])
-        bad = ~np.isfinite(out)
-        if bad.any():  # an undefined feature (NaN, inf) sits at the mean
-            out[bad] = 0.0
-        return out
+        return _zero_non_finite(out)
+
+    def standardised(x, params):
+        # the float32 arithmetic of scaled(), on all fields at once (the last axis): a chunk's objects are
+        # few and per-field passes would cost more than a small model
+        x -= np.array([p["mean"] for p in params], np.float32)
+        x *= np.array([1.0 / p["std"] for p in params], np.float32)
+        return _zero_non_finite(x)
 
     if spec.kind == "features":
         if not spec.fields:
             return [np.zeros((len(columns.get(spec.count, [])), 0), np.float32)]
-        # the same float32 arithmetic as scaled(), on the whole matrix at once: a chunk's objects are few and
-        # per-column calls would cost more than the model
         x = np.empty((len(columns[spec.fields[0]]), len(spec.fields)), np.float32)
         for i, f in enumerate(spec.fields):
             x[:, i] = columns[f]
-        params = [prep.get(f, {"mean": 0.0, "std": 1.0}) for f in spec.fields]
-        x -= np.array([p["mean"] for p in params], np.float32)
-        x *= np.array([1.0 / p["std"] for p in params], np.float32)
-        bad = ~np.isfinite(x)
-        if bad.any():  # an undefined feature (NaN, inf) sits at the mean
-            x[bad] = 0.0
-        return [x]
+        return [standardised(x, [prep.get(f, default) for f in spec.fields])]
     if spec.kind == "set":
-        size = columns[spec.fields[0]].shape[1]
+        # x[..., 0] is the weight (as it is, non-finite -> 0) when the set has one, then the scaled fields; each
+        # channel is scaled and masked while contiguous (numpy's arithmetic broadcast over a last axis of 2-5
+        # channels was most of the preprocessing), then written into one (objects, constituents, channels) array
+        n, size = columns[spec.fields[0]].shape[:2]
         mask = (np.arange(size)[None, :] < columns[spec.count].astype(np.int64)[:, None]).astype(np.float32)
-        parts = [np.nan_to_num(columns[spec.weight].astype(np.float32), posinf=0.0, neginf=0.0)] if spec.weight else []
-        parts += [scaled(f, columns[f]) for f in spec.fields]
-        x = np.stack(parts, axis=-1)
-        x *= mask[..., None]
+        channels = [_zero_non_finite(np.array(columns[spec.weight], np.float32))] if spec.weight else []
+        channels += [scaled(f, columns[f]) for f in spec.fields]
+        x = np.empty((n, size, len(channels)), np.float32)
+        for i, c in enumerate(channels):
+            c *= mask
+            x[..., i] = c
         return [x, mask]
     return [np.ascontiguousarray(scaled(f, columns[f])) for f in spec.fields]
 

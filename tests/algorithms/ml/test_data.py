@@ -52,6 +52,13 @@ def test_set_preprocessing_ignores_the_padding_and_keeps_it_zero():
     np.testing.assert_allclose(x[..., 0], cols["const_pt_frac"])  # the EFN weight comes first, unscaled
     np.testing.assert_allclose(x[0, :2, 1], (np.array([1.0, 3.0]) - 3.0) / np.std([1.0, 3.0, 5.0]), rtol=1e-6)
     assert x[0, 2, 1] == 0 and x[1, 1:, 1].tolist() == [0, 0]
+    # undefined values: a constituent's at the mean (0), a weight's 0, the padding 0 whatever it holds
+    cols["const_deta"][0, 1] = np.nan
+    cols["const_deta"][1, 2] = np.inf
+    cols["const_pt_frac"][0, 0] = np.inf
+    x, _ = data.model_inputs(cols, spec, prep)
+    assert x[0, :, 0].tolist() == [0, pytest.approx(0.3), 0] and x[0, 1, 1] == 0 and x[1, 2].tolist() == [0, 0]
+    assert np.isfinite(x).all()
 
 
 def test_undefined_feature_values_sit_at_the_mean():
