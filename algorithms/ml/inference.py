@@ -137,11 +137,11 @@ class ModelInference(Algorithm):
         if n == 0:
             names = loaded.classes if self.task == "classification" else [self.output_field()]
             return {k: np.zeros(0, np.float32) for k in names}
+        classify = self.task == "classification"
         out = self._runtime.predict(loaded.module, data.model_inputs(cols, loaded.spec, loaded.preprocessing),
-                                    self.batch_size)
-        if self.task == "classification":
-            probs = self._runtime.softmax(out)
-            return {c: np.ascontiguousarray(probs[:, i], dtype=np.float32) for i, c in enumerate(loaded.classes)}
+                                    self.batch_size, probabilities=classify)
+        if classify:
+            return {c: np.ascontiguousarray(out[:, i], dtype=np.float32) for i, c in enumerate(loaded.classes)}
         ref = loaded.regression.get("relative_to", "")
         reference = data.reference_energy(cols, ref, loaded.spec) if ref else None
         value = data.decode_target(out[:, 0], reference, loaded.preprocessing[data.TARGET])
@@ -188,11 +188,24 @@ def flat_columns(records, names: list[str], layout=None) -> dict[str, np.ndarray
     out = {}
     for name in dict.fromkeys(names):
         field = rec.contents[rec.field_to_index(name)]
-        if isinstance(field, ak.contents.NumpyArray):
-            out[name] = np.asarray(field.data)[start:stop]
-        else:
-            out[name] = np.asarray(field[start:stop].to_backend_array())
+        dense = _dense(field)
+        out[name] = dense[start:stop] if dense is not None else np.asarray(field[start:stop].to_backend_array())
     return out
+
+
+def _dense(field) -> np.ndarray | None:
+    """A numpy view of a field that is numbers or fixed-size arrays of numbers (an image, a cell window), else
+    None: its buffer reshaped, without awkward's slicing and conversion (about 40 us a field)."""
+    length = field.length
+    shape = []
+    while isinstance(field, ak.contents.RegularArray):
+        shape.append(field.size)
+        field = field.content
+    if not isinstance(field, ak.contents.NumpyArray):
+        return None
+    data = np.asarray(field.data)
+    count = length * int(np.prod(shape, dtype=np.int64))  # a content may run past what the arrays use
+    return data[:count].reshape(length, *shape, *data.shape[1:])
 
 
 def _at_model(exc: ConfigurationError) -> ConfigurationError:

@@ -269,6 +269,11 @@ def test_flat_columns_of_sliced_and_reordered_records_equal_awkward_flatten(data
         flat = ak.flatten(view, axis=1)
         for f in ("m", "image", "n_const"):
             np.testing.assert_array_equal(cols[f], ak.to_numpy(flat[f]))
+    # fixed-size arrays whose buffer runs past what they use (awkward allows it)
+    windows = ak.contents.RegularArray(ak.contents.NumpyArray(np.arange(10.0)), 3)
+    layout = ak.contents.ListOffsetArray(ak.index.Index64(np.array([0, 2, 3])),
+                                         ak.contents.RecordArray([windows], ["w"]))
+    np.testing.assert_array_equal(flat_columns(ak.Array(layout), ["w"])["w"], np.arange(9.0).reshape(3, 3))
 
 
 def test_inference_follows_the_thread_policy_of_the_job(trained_mlp, dataset, write_job, tmp_path):
