@@ -30,6 +30,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -284,14 +285,35 @@ class Split:
 
 @dataclass
 class Dataset:
-    """A dataset loaded for training."""
+    """A dataset loaded for training.
+
+    ``sha256`` (:func:`data_sha256` of ``files``) is computed in a thread
+    started by :func:`load`, while the dataset is prepared and the model
+    trained (hashlib works without the interpreter lock): reading the whole
+    files again cost a training on one epoch of a small model a fifth of its
+    time.  Reading it waits for that thread.
+    """
 
     splits: dict[int, Split]
     spec: InputSpec
     preprocessing: dict
     classes: list[str]
     files: list[str]
-    sha256: str
+    _sha256: str | Future
+
+    @property
+    def sha256(self) -> str:
+        if isinstance(self._sha256, Future):
+            self._sha256 = self._sha256.result()
+        return self._sha256
+
+
+def _hash_in_background(files: list[str]) -> Future:
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hepreco-data-sha256")
+    try:
+        return pool.submit(data_sha256, files)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def class_map(labels: list[str], classes: list | dict) -> tuple[list[str], np.ndarray]:
@@ -365,6 +387,7 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
     parts = part_files(paths)
     if not parts:
         raise ConfigurationError(f"data.files: no part files in {paths}")
+    sha256 = _hash_in_background(parts)
     wanted = [*spec.needed(), "split", "weight", "label", *extra, *([flatten] if flatten else [])]
     if target:
         wanted.append(target)
@@ -431,4 +454,4 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
         if reference is not None:
             ex["__reference__"] = reference[sel]
         splits[s] = Split(model_inputs(part, spec, prep), y, weight[sel], ex)
-    return Dataset(splits, spec, prep, names, parts, data_sha256(parts))
+    return Dataset(splits, spec, prep, names, parts, sha256)
