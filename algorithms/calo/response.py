@@ -1,7 +1,6 @@
 """Single-particle response and resolution against energy, with plots."""
 from __future__ import annotations
 
-import json
 import os
 
 import awkward as ak
@@ -9,6 +8,7 @@ import hist
 import numpy as np
 
 from hepreco.framework import Algorithm, Input, Property, ServiceProperty
+from hepreco.framework.manifest import atomic_write_json
 
 from .kernels import cone_sums, fit_resolution, resolution_model
 
@@ -102,8 +102,7 @@ class CaloResponse(Algorithm):
         if not summary:
             return []
         json_path = os.path.join(output_dir, "calo_response.json")
-        with open(json_path, "w") as f:
-            json.dump(summary, f, indent=1)
+        atomic_write_json(json_path, summary, indent=1)
         import matplotlib
 
         matplotlib.use("Agg", force=False)

@@ -18,7 +18,6 @@ bins, where the generator bias hardly varies.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ import numpy as np
 from hepreco.framework import Algorithm, Input, Output, Property
 from hepreco.framework.artefacts import ArtefactProperty, write_metadata
 from hepreco.framework.component import ServiceProperty
+from hepreco.framework.manifest import atomic_write_json
 
 from ..arrays import flatten_jagged, unflatten_jagged
 
@@ -307,8 +307,7 @@ class JetCalibrationDeriver(Algorithm):
             written.append(write_table(os.path.join(output_dir, f"{name}.h5"), table, meta))
             artefacts.record_derived(written[0])
         json_path = os.path.join(output_dir, "jes_response.json")
-        with open(json_path, "w") as f:
-            json.dump(summary, f, indent=1, default=float)
+        atomic_write_json(json_path, summary, indent=1, default=float)
         written += [json_path, self._plot(summary, os.path.join(output_dir, "jes_response.png"))]
         return written
 

@@ -8,6 +8,7 @@ import hist
 import numpy as np
 
 from hepreco.framework import Algorithm, Input, Property
+from hepreco.framework.manifest import atomic_write_json
 
 
 class JetHistograms(Algorithm):
@@ -80,7 +81,6 @@ class JetResponse(Algorithm):
             self.moments.add(w[ok], at=(i[ok], np.full(ok.sum(), k)))
 
     def end_of_job(self, histograms: dict, output_dir: str, accumulators: dict | None = None) -> list[str]:
-        import json
 
         import matplotlib
 
@@ -99,8 +99,7 @@ class JetResponse(Algorithm):
         table = {"pt": centres.tolist(), "events": n[ok].astype(int).tolist(), "response": mean.tolist(),
                  "response_error": (rms / np.sqrt(n[ok])).tolist(), "resolution": (rms / mean).tolist()}
         json_path = os.path.join(output_dir, f"{self.name}.json")
-        with open(json_path, "w") as f:
-            json.dump(table, f, indent=1)
+        atomic_write_json(json_path, table, indent=1)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
         a1.errorbar(centres, mean, yerr=table["response_error"], fmt="o")
         a1.axhline(1.0, color="grey", ls="--", lw=0.8)

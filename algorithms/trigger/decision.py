@@ -7,6 +7,7 @@ import awkward as ak
 import numpy as np
 
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
+from hepreco.framework.manifest import atomic_write_json
 
 from ..arrays import flatten_jagged
 from .menu import evaluate_item, load_menu, prescale_accept, record_menu
@@ -129,7 +130,6 @@ class L1TriggerMenu(Filter):
 
     def end_of_job(self, histograms, output_dir, accumulators=None):
         """Write ``trigger_summary_<name>.json``: the summary of :func:`.summary.menu_summary`."""
-        import json
         import os
 
         from .summary import menu_summary
@@ -138,8 +138,7 @@ class L1TriggerMenu(Filter):
         table = menu_summary(self.name, self.properties(), acc, None)
         del table["us_per_event"]  # the menu's own time needs the job's timing: it is in report.json only
         path = os.path.join(output_dir, f"trigger_summary_{self.name}.json")
-        with open(path, "w") as f:
-            json.dump(table, f, indent=1)
+        atomic_write_json(path, table, indent=1)
         return [path]
 
 

@@ -15,7 +15,6 @@ curve reaches 99% of its plateau: ``x99 = x50 + sqrt(2) erfinv(0.98) sigma
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -24,6 +23,7 @@ import awkward as ak
 import numpy as np
 
 from hepreco.framework import Algorithm, Input, Property, PropertyError
+from hepreco.framework.manifest import atomic_write_json
 
 #: sqrt(2) erfinv(2 x 0.99 - 1): x99 = x50 + Z99 sigma
 Z99 = 2.3263478740408408
@@ -141,8 +141,7 @@ class TriggerEfficiency(Algorithm):
                  "efficiency": eff.tolist(), "efficiency_error": err.tolist(), "fit": fit,
                  "note": "x99: where the fitted curve reaches 99% of its plateau (GeV)"}
         base = os.path.join(output_dir, f"turn_on_{self.name}")
-        with open(base + ".json", "w") as f:
-            json.dump(table, f, indent=1)
+        atomic_write_json(base + ".json", table, indent=1)
         self._plot(table, centres, base + ".png")
         return [base + ".json", base + ".png"]
 

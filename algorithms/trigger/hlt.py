@@ -21,6 +21,7 @@ import numpy as np
 
 from hepreco.framework import ConfigurationError, Filter, Input, Output, Property, PropertyError
 from hepreco.framework.algorithm import Algorithm
+from hepreco.framework.manifest import atomic_write_json
 
 from ..arrays import flatten_jagged
 from .decision import LHC_REVOLUTION_HZ, TriggerDecisionFilter
@@ -312,13 +313,11 @@ class HLTTriggerMenu(Filter):
     def end_of_job(self, histograms, output_dir, accumulators=None):
         """Write ``trigger_summary_<name>.json``: the counts of :func:`.summary.hlt_counts` (per chain seen,
         seeded, passed before and after prescale; per stream; the prescale set)."""
-        import json
         import os
 
         from .summary import hlt_counts
 
         acc = {k: v.to_json() for k, v in (accumulators or {}).items()}
         path = os.path.join(output_dir, f"trigger_summary_{self.name}.json")
-        with open(path, "w") as f:
-            json.dump(hlt_counts(self.name, self.properties(), acc), f, indent=1)
+        atomic_write_json(path, hlt_counts(self.name, self.properties(), acc), indent=1)
         return [path]

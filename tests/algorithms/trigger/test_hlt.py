@@ -323,6 +323,24 @@ def test_hlt_summary_file_counts_equal_those_of_the_decisions_written(tmp_path, 
         assert row == {k: full_row[k] for k in row}
 
 
+def test_a_failing_summary_write_leaves_the_earlier_file_whole_and_nothing_else(tmp_path, menu_path, monkeypatch):
+    from hepreco.algorithms.trigger import summary
+    from hepreco.framework import config
+    from hepreco.framework.job import build
+
+    run_hlt_job(tmp_path, menu_path)
+    path = tmp_path / "out" / "trigger_summary_HLTMenu.json"
+    before = path.read_text()
+    menu = next(a for a in build(config.load(str(tmp_path / "out.yaml"))).algorithms() if a.name == "HLTMenu")
+    # a table that cannot be encoded half-way through
+    monkeypatch.setattr(summary, "hlt_counts", lambda *a: {"events": 120, "chains": [{"name": "x", "bad": object()}]})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        menu.end_of_job({}, str(tmp_path / "out"), {})
+    assert path.read_text() == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if "trigger_summary" in p.name) == [
+        "trigger_summary_HLTMenu.json", "trigger_summary_L1Menu.json"]
+
+
 def test_hlt_summary_file_is_the_same_under_processes_with_two_workers(tmp_path, menu_path):
     run_hlt_job(tmp_path, menu_path, "HLTMenu.prescale_set=Half", tag="seq")
     report, _ = run_hlt_job(tmp_path, menu_path, "HLTMenu.prescale_set=Half", "job.executor=processes",
