@@ -24,6 +24,8 @@ def nearest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
             break
         if c not in found and len(name) >= 3 and name.lower() in c.lower():
             found.append(c)
+    if not found:  # an abbreviation of the name: 'm' for 'mass', 'pt' for 'ptjet'
+        found = [c for c in candidates if c and name.lower().startswith(c.lower())][-n:][::-1]
     return found
 
 

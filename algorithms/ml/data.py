@@ -394,13 +394,16 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
     if relative_to and relative_to != CELLS_SUM:
         wanted.append(relative_to)
     # only the fields used are read (a tagger on 20 features does not read the jet images)
-    events = read(parts, [collection], fields={collection: wanted})
+    try:
+        events = read(parts, [collection], fields={collection: wanted})
+    except ConfigurationError as exc:
+        if getattr(exc, "field", None):
+            raise MissingField(exc.field, exc.have) from None
+        raise
     if collection not in ak.fields(events):
         raise ConfigurationError(f"data.collection: {collection!r} is not in the files; they hold "
                                  f"{', '.join(f for f in ak.fields(events) if f not in ('run', 'event'))}")
     records = ak.flatten(events[collection], axis=1)
-    if not set(wanted) <= set(ak.fields(records)):  # name the missing field against all the files have
-        records = ak.flatten(read(parts, [collection])[collection], axis=1)
     cols = columns_of(records, wanted)
     spec.shapes = field_shapes(cols, [*spec.fields, *([spec.weight] if spec.weight else [])])
     if spec.kind == "set":

@@ -20,7 +20,7 @@ from typing import Sequence
 import awkward as ak
 import numpy as np
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, suggestion
 
 _EXTENSIONS = (".h5", ".root")
 
@@ -86,9 +86,13 @@ def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tr
 
     wanted = list(collections or [])
     source = part_source(files, wanted, tree)
+    items = source.work_items(-1, 1 << 62, 0)
+    hdf5 = files[0].endswith(".h5")
+    if fields is not None:
+        fields = _checked_fields(fields, source.provides(), files[0])
     ids, parts = [], []
-    for item in source.work_items(-1, 1 << 62, 0):
-        if fields and item.input.endswith(".h5"):
+    for item in items:
+        if fields and hdf5:
             item_ids, data = read_hdf5(item.input, source.provides(), item.first, item.last, fields)
         else:
             item_ids, data = source.read(item)
@@ -100,7 +104,52 @@ def read_parts(files: list[str], collections: Sequence[str] | None = None, *, tr
     for key in keys:
         values = [p[key] for p in parts]
         data[key] = np.concatenate(values) if isinstance(values[0], np.ndarray) else ak.concatenate(values)
+    if fields and not hdf5:  # ROOT: the whole collections were read; keep the fields asked for
+        for key, names in fields.items():
+            _check_names(key, names, list(ak.fields(data[key])), files[0])
+            data[key] = data[key][names]
     return event_ids, data
+
+
+def _checked_fields(fields, collections: Sequence[str], first: str) -> dict[str, list[str]]:
+    """``fields`` as ``{collection: [field, ...]}``, every collection read and every field in it (by the
+    first file's schema), else a ConfigurationError naming the field (``.field``, ``.have``)."""
+    if not isinstance(fields, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(f, str) for f in v)
+            for k, v in fields.items()):
+        raise ConfigurationError(f"hepreco.io.read: fields must map collections to lists of field names, "
+                                 f"e.g. {{'JetDataset': ['m', 'tau21']}}; got {fields!r}")
+    out = {}
+    for key, names in fields.items():
+        if key not in collections:
+            raise ConfigurationError(f"hepreco.io.read: fields names collection {key!r}, which is not read; "
+                                     f"{suggestion(key, collections)}")
+        if first.endswith(".h5"):  # ROOT parts: checked once read
+            _check_names(key, names, hdf5_record_fields(first, key), first)
+        out[key] = list(dict.fromkeys(names))
+    return out
+
+
+def _check_names(key: str, names: Sequence[str], have: list[str], path: str) -> None:
+    for name in names:
+        if name not in have:
+            exc = ConfigurationError(f"hepreco.io.read: collection {key!r} has no field {name!r} (in {path}); "
+                                     f"{suggestion(name, have) if have else 'it is not a collection of records'}")
+            exc.field, exc.have = name, have
+            raise exc
+
+
+def hdf5_record_fields(path: str, key: str) -> list[str]:
+    """The record fields of collection ``key`` of an HDF5 part (from its schema; no data is read)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        node = f[key]
+        if hasattr(node, "shape"):
+            return []
+        form = ak.forms.from_json(node.attrs["form"])
+    record = form.content if isinstance(form, ak.forms.ListOffsetForm) else form
+    return list(record.fields) if isinstance(record, ak.forms.RecordForm) else []
 
 
 def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *, tree: str = "events",
@@ -116,9 +165,11 @@ def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *
     tree
         TTree name of ROOT parts.
     fields
-        For some collections of HDF5 parts, the record fields to read
-        (``{"JetDataset": ["mass", "tau21"]}``); the other fields are not
-        read from the files.  Names the collection lacks are left out.
+        For some collections, the record fields to keep
+        (``{"JetDataset": ["m", "tau21"]}``).  From HDF5 parts the other
+        fields are not read at all; from ROOT parts the collections are
+        read whole and then cut to these fields.  A collection that is
+        not read, or a field it does not have, is an error.
 
     Examples
     --------

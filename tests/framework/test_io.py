@@ -88,6 +88,26 @@ def test_hdf5_reads_only_the_record_fields_asked_for(tmp_path, monkeypatch):
     assert events.Jets.pt.tolist() == jets.pt.tolist() and events.Jets.image.tolist() == jets.image.tolist()
 
 
+def test_reading_fields_a_collection_lacks_or_of_a_collection_not_read_is_a_clear_error(tmp_path):
+    from hepreco.framework.io import read
+
+    path = str(tmp_path / "f.h5")
+    write_hdf5(path, make_event_ids(1, np.arange(2)), {"Jets": ak.Array([[{"m": 1.0, "tau21": 0.5}], []]),
+                                                        "Dense": np.arange(2.0)})
+    with pytest.raises(ConfigurationError, match=r"collection 'Jets' has no field 'mass' \(in .*f\.h5\); "
+                                                 r"did you mean 'm'\?"):
+        read(path, fields={"Jets": ["mass"]})
+    with pytest.raises(ConfigurationError, match=r"fields names collection 'Jet', which is not read; "
+                                                 r"did you mean 'Jets'\?"):
+        read(path, ["Jets"], fields={"Jet": ["m"]})
+    with pytest.raises(ConfigurationError, match=r"fields must map collections to lists of field names"):
+        read(path, fields=["m"])
+    with pytest.raises(ConfigurationError, match=r"fields must map collections to lists of field names"):
+        read(path, fields={"Jets": "m"})
+    with pytest.raises(ConfigurationError, match=r"collection 'Dense' has no field 'x'.*not a collection of records"):
+        read(path, fields={"Dense": ["x"]})
+
+
 def test_missing_input_files_are_a_clear_error(tmp_path, write_job):
     reader = write_job(READER.format(chunk=7, out=tmp_path / "x", source="RootSource", files=tmp_path / "none*.root"))
     with pytest.raises(ConfigurationError, match=r"RootSource: no input file matches '.*none\*\.root'"):
@@ -148,6 +168,13 @@ def test_root_output_writes_lists_inside_records_as_counts_and_flattened_values(
     assert ak.fields(back["Jets"]) == ["pt", "constituents"]
     assert back["Clusters"].tolist() == clusters.tolist()
     assert back["Weight"].tolist() == data["Weight"].tolist()
+    # fields of ROOT parts: the collection cut to them, or the field it lacks named
+    from hepreco.framework.io import read
+
+    cut = read(str(tmp_path / "part-00000.root"), ["Jets"], fields={"Jets": ["constituents"]})
+    assert cut.Jets.tolist() == jets[["constituents"]].tolist()
+    with pytest.raises(ConfigurationError, match=r"collection 'Jets' has no field 'ptt' .*did you mean 'pt'\?"):
+        read(str(tmp_path / "part-00000.root"), ["Jets"], fields={"Jets": ["ptt"]})
 
 
 def test_root_output_writes_records_of_records_per_event_as_flat_branches(tmp_path, hepreco_log):
