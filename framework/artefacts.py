@@ -175,8 +175,20 @@ class Artefact:
                 "geometry": self.geometry, "sha256": self.sha256, "path": self.path, "origin": self.origin}
 
 
+def _is_artefact(path: str) -> bool:
+    try:
+        return os.path.isfile(path) and _cached_metadata(path) is not None
+    except ArtefactError:
+        return False
+
+
 def describe_file(path: str, origin: str = "job") -> Artefact:
     """The :class:`Artefact` of one file (metadata read, content hashed)."""
+    if os.path.isdir(path):
+        inside = sorted(f for f in os.listdir(path) if not f.endswith(SIDECAR) and _is_artefact(os.path.join(path, f)))
+        hint = (f"give the artefact file inside it: {', '.join(repr(os.path.join(path, f)) for f in inside)}"
+                if inside else "it holds no artefact file")
+        raise ArtefactError(f"{path!r} is a folder, not an artefact file; {hint}")
     meta = _cached_metadata(path)
     if meta is None:
         raise ArtefactError(f"{path!r} is not a hepreco artefact: it has no metadata (HDF5 attribute "

@@ -176,6 +176,21 @@ def test_unreadable_artefact_or_file_without_metadata_is_refused(job, tmp_path):
         build_job(job(f"\n    scale: {bare}"))
 
 
+def test_a_folder_given_as_artefact_names_the_artefact_files_inside(tmp_path):
+    folder = tmp_path / "training"
+    folder.mkdir()
+    (folder / "loss.png").write_bytes(b"png")
+    (folder / "metrics.json").write_text("{}")
+    with pytest.raises(ArtefactError, match=r"'.*training' is a folder, not an artefact file; it holds no artefact"):
+        describe_file(str(folder))
+    weights = folder / "model@1.bin"
+    weights.write_bytes(b"w")
+    write_metadata(str(weights), {"name": "model", "version": 1, "kind": "scale", "schema": "s/1"})
+    with pytest.raises(ArtefactError, match=r"is a folder, not an artefact file; give the artefact file inside it: "
+                                            r"'.*training/model@1\.bin'$"):
+        describe_file(str(folder))
+
+
 def test_artefact_of_another_kind_schema_or_context_is_refused(job, tmp_path):
     cases = [(dict(kind="weights"), r"toy-scale-up@1 at .* is a 'weights' artefact; "
                                     r"ScaleVector.scale needs a 'scale' artefact"),
