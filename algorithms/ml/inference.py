@@ -60,7 +60,10 @@ class ModelInference(Algorithm):
         """The checked metadata of the model (raises a one-line ConfigurationError saying what differs)."""
         from . import artefact
 
-        art = self.artefact("model")
+        try:
+            art = self.artefact("model")
+        except ConfigurationError as exc:
+            raise _at_model(exc) from None  # placed at the model setting (its line, or the --set that gave it)
         who = f"{self.name}.model"
         try:
             meta = artefact.check_file(art.path, art.metadata)

@@ -100,6 +100,18 @@ def test_a_model_that_does_not_fit_the_job_is_refused_at_build_time(trained_mlp,
         build_job(job)
 
 
+def test_a_model_given_on_the_command_line_is_refused_there(trained_mlp, dataset, write_job, tmp_path):
+    path, _ = trained_mlp
+    job = write_job(JOB.format(out=tmp_path / "out", dataset=dataset, model=path, extra=""))
+    # the error points at the --set that gave the value, not at the job file's model: line
+    with pytest.raises(ArtefactError, match=r"^--set Tagger.model=.*: '.*' is a folder, not an artefact file; "
+                                            r"give the artefact file inside it: '.*toy-mlp@1.safetensors'"):
+        build_job(job, f"Tagger.model={os.path.dirname(path)}")
+    with pytest.raises(ArtefactError, match=r"^--set Tagger.model=/no/such.safetensors: Tagger.model: "
+                                            r"no artefact /no/such.safetensors"):
+        build_job(job, "Tagger.model=/no/such.safetensors")
+
+
 def test_a_classifier_is_refused_where_a_regression_is_needed(trained_mlp):
     path, _ = trained_mlp
     with pytest.raises(ArtefactError, match=r"toy-mlp@1 .* is a classification model; CaloEnergyRegression needs a "
