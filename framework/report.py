@@ -69,6 +69,11 @@ def summary(report: dict) -> str:
         lines.append(f"  hists    {len(report['histograms'])} file(s) in {report['output_dir']}")
     for path in report.get("summaries", []):
         lines.append(f"  summary  {report['output_dir']}/{path}")
+    # artefacts the user installed: they take the place of built-in ones of the same name and version
+    mine = [(who, a) for who, a in report.get("artefacts", {}).items() if a.get("origin") == "user"]
+    if mine:
+        lines.append("  artefact " + ", ".join(f"{a['name']}@{a['version']} for {who}" for who, a in mine)
+                     + " from your artefact folder (hepreco artefacts list)")
     for art in report.get("artefacts_derived", []):
         lines.append(f"  artefact {art['name']}@{art['version']} ({art['kind']}, sha256 {art['sha256'][:12]}); "
                      f"install it with: {art['install']}")

@@ -91,6 +91,15 @@ def test_user_folder_comes_before_plugins_highest_version_first_and_a_path_befor
     assert (by_path.origin, by_path.version, by_path.sha256) == ("job", 9, sha256(given))
 
 
+def test_the_run_summary_says_when_an_artefact_comes_from_the_users_folder(job, user, tmp_path):
+    from hepreco.framework.report import summary
+
+    assert "artefact folder" not in summary(run_job(job()))  # the plugin's own
+    install(toy_artefact(tmp_path / "derived", 3.0, version=1))  # same name and version: takes its place
+    text = summary(run_job(job(), "job.output_dir=" + str(tmp_path / "again")))
+    assert "  artefact toy-scale-up@1 for ScaleVector.scale from your artefact folder (hepreco artefacts list)" in text
+
+
 def test_artefact_content_is_part_of_the_configuration_hash(job, tmp_path):
     plugin_hash = build_job(job()).config_hash()
     assert build_job(job()).config_hash() == plugin_hash
