@@ -17,6 +17,13 @@ def _weights(w, n: int) -> np.ndarray:
     return np.ones(n, np.float64) if w is None else np.asarray(w, np.float64)
 
 
+def versus(probs: np.ndarray, signal: int, background: int) -> np.ndarray:
+    """The score of class ``signal`` against class ``background`` of a multi-class model: p_s / (p_s + p_b),
+    their likelihood ratio (the other classes, e.g. Z when tagging W, do not dilute it; for two classes it
+    is p_s)."""
+    return probs[:, signal] / np.maximum(probs[:, signal] + probs[:, background], 1e-30)
+
+
 def roc_curve(is_signal, score, weight=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(eff_background, eff_signal, thresholds)`` for cuts ``score >= threshold``, from (0, 0) to (1, 1).
 

@@ -136,12 +136,6 @@ def jsd(p: np.ndarray, q: np.ndarray) -> float:
     return 0.5 * kl(p) + 0.5 * kl(q)
 
 
-def _versus(probs: np.ndarray, signal: int, background: int) -> np.ndarray:
-    """The score of ``signal`` against ``background`` of a multi-class model: p_s / (p_s + p_b), their
-    likelihood ratio (the other classes, e.g. Z when tagging W, do not dilute it)."""
-    return probs[:, signal] / np.maximum(probs[:, signal] + probs[:, background], 1e-30)
-
-
 def _rates(is_signal, score, weight) -> dict:
     return {"auc": metrics.auc(is_signal, score, weight), "rejection_50": metrics.rejection(is_signal, score, 0.5, weight),
             "rejection_30": metrics.rejection(is_signal, score, 0.3, weight)}
@@ -184,7 +178,7 @@ def jets(data: list[str], models: list[str], output_dir: str, collection: str = 
         for name, (members, probs) in scores.items():
             i, b = _index(members, task), _index(members, labels[0])
             if i is not None and b is not None and i != b:
-                methods[name] = _versus(probs[sel], i, b)
+                methods[name] = metrics.versus(probs[sel], i, b)
         table["tasks"][f"{task}_vs_qcd"] = {"window_GeV": [lo, hi], "signal": int(sig.sum()),
                                             "background": int((~sig).sum()),
                                             "methods": {m: _rates(sig, s, w) for m, s in methods.items()}}
@@ -218,7 +212,7 @@ def sculpting(scores, cols, label, weight, labels) -> dict:
         i, b = _index(members, "w"), _index(members, labels[0])
         if i is None or b is None or i == b:
             continue
-        s = _versus(probs, i, b)
+        s = metrics.versus(probs, i, b)
         cut = float(np.quantile(s[label == w_label], 0.5))  # 50% W efficiency (unweighted quantile)
         keep = qcd & (s > cut)
         after = np.histogram(cols["sd_m"][keep], SCULPT_BINS, weights=weight[keep])[0]
@@ -286,7 +280,7 @@ def egamma(data: list[str], models: list[str], output_dir: str, collection: str 
             i = _index(members, names[c]) if labels else c
             b = _index(members, names[0]) if labels else 0
             if i is not None and b is not None and i != b:
-                methods[name] = _versus(probs[pair_test], i, b)
+                methods[name] = metrics.versus(probs[pair_test], i, b)
         tasks[f"{names[c]}_vs_{names[0]}"] = {
             "objects": {"test": int(len(y)), "signal": int(y.sum())},
             "methods": {m: {"accuracy": float(np.mean((sc > 0.5) == (y == 1))), "auc": metrics.auc(y == 1, sc)}

@@ -295,10 +295,11 @@ def signal_pairs(target: np.ndarray, classes: list[str]):
 
 
 def classification_metrics(probs: np.ndarray, target: np.ndarray, weight: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy, and per signal class against the first class: AUC and 1/eps_B at 50% and 30% signal efficiency."""
+    """Accuracy, and per signal class c against the first class: AUC and 1/eps_B at 50% and 30% signal efficiency
+    of the score p_c / (p_c + p_0) (:func:`.metrics.versus`, as the performance study takes it)."""
     out = {"accuracy": float(np.mean(probs.argmax(axis=1) == target)) if len(target) else float("nan")}
     for c, name, sel, sig in signal_pairs(target, classes):
-        score, w = probs[sel, c], weight[sel]
+        score, w = metrics.versus(probs[sel], c, 0), weight[sel]
         out[f"{name}_vs_{classes[0]}"] = {
             "auc": metrics.auc(sig, score, w), "rejection_50": metrics.rejection(sig, score, 0.5, w),
             "rejection_30": metrics.rejection(sig, score, 0.3, w), "signal": int(sig.sum()),
@@ -356,10 +357,11 @@ def plot_classification(probs, target, weight, classes, folder) -> list[str]:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for c, name, sel, sig in signal_pairs(target, classes):
-        eff_b, eff_s, _ = metrics.roc_curve(sig, probs[sel, c], weight[sel])
+        score = metrics.versus(probs[sel], c, 0)
+        eff_b, eff_s, _ = metrics.roc_curve(sig, score, weight[sel])
         ok = eff_b > 0
         ax.plot(eff_s[ok], 1.0 / eff_b[ok], label=f"{name} vs {classes[0]} "
-                f"(AUC {metrics.auc(sig, probs[sel, c], weight[sel]):.3f})")
+                f"(AUC {metrics.auc(sig, score, weight[sel]):.3f})")
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency")
     ax.set_ylabel("background rejection 1/eps_B")

@@ -92,3 +92,19 @@ def test_tied_infinite_scores_are_one_point_of_the_roc_curve_without_warnings():
         eff_b, eff_s, thresholds = metrics.roc_curve(y == 1, score)
     assert list(thresholds) == [np.inf, 0.9, 0.5, 0.2, -np.inf]  # the three -inf objects pass or fail together
     assert list(eff_b) == [0.0, 0.0, 0.0, 1 / 3, 1.0] and list(eff_s) == [0.0, 1 / 3, 2 / 3, 2 / 3, 1.0]
+
+
+def test_the_training_scores_a_class_against_the_background_by_their_likelihood_ratio():
+    from hepreco.algorithms.ml.training import classification_metrics
+
+    # classes [qcd, w, z]; a W jet that looks like a Z has a small p_w but a large p_w / (p_w + p_qcd)
+    probs = np.array([[0.1, 0.2, 0.7],    # w, Z-like
+                      [0.6, 0.3, 0.1],    # qcd
+                      [0.5, 0.45, 0.05],  # qcd
+                      [0.3, 0.6, 0.1]])   # w
+    target = np.array([1, 0, 0, 1])
+    np.testing.assert_allclose(metrics.versus(probs, 1, 0), [2 / 3, 1 / 3, 0.45 / 0.95, 2 / 3])
+    table = classification_metrics(probs, target, np.ones(4), ["qcd", "w", "z"])
+    assert table["w_vs_qcd"]["auc"] == 1.0  # on p_w alone the Z-like W jet ranks below both QCD jets: 0.5
+    assert metrics.auc(target == 1, probs[:, 1]) == 0.5
+    assert table["z_vs_qcd"]["signal"] == 0 and table["w_vs_qcd"]["background"] == 2
