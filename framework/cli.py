@@ -288,6 +288,10 @@ def cmd_artefacts(args) -> int:
     return 0
 
 
+#: fewer test objects than this make ``hepreco train`` say its figures are a rough indication
+SMALL_TEST = 1000
+
+
 def cmd_train(args) -> int:
     from hepreco.algorithms.ml import training  # torch and the ML code only for this command
 
@@ -296,6 +300,11 @@ def cmd_train(args) -> int:
     figures = {k: v for k, v in test.items() if isinstance(v, (int, float))}
     print(f"trained {os.path.basename(result['artefact'])}: {result['metrics']['epochs']} epoch(s), best "
           f"{result['metrics']['best_epoch']}, " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+    n_test = result["metrics"].get("objects", {}).get(result["metrics"].get("evaluated_on", "test"), 0)
+    if 0 < n_test < SMALL_TEST:
+        # binomial error of an accuracy near 0.8 on n objects: sqrt(0.16 / n)
+        print(f"  note: these figures come from {n_test} {result['metrics'].get('evaluated_on', 'test')} objects "
+              f"(an accuracy is uncertain by about {(0.16 / n_test) ** 0.5:.2f}); make more events for a measurement")
     for path in result["files"]:
         print(f"  wrote {path}")
     print(f"install it with: hepreco artefacts install {result['artefact']}")

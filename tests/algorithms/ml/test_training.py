@@ -96,6 +96,10 @@ def test_hepreco_train_command_and_artefacts_install(write_config, dataset, tmp_
     assert main(["train", path, "--set", "training.epochs=2", "--set", "version=2", "-o", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "trained toy-mlp@2.safetensors: 2 epoch(s)" in text and "hepreco artefacts install" in text
+    n_test = json.loads((out / "metrics.json").read_text())["objects"]["test"]
+    assert 0 < n_test < 1000  # the toy dataset: the figures are said to be rough
+    assert re.search(rf"note: these figures come from {n_test} test objects \(an accuracy is uncertain by about "
+                     rf"0\.\d\d\); make more events for a measurement", text)
     assert main(["artefacts", "install", str(out / "toy-mlp@2.safetensors")]) == 0
     assert "installed toy-mlp@2 (model," in capsys.readouterr().out
     assert os.path.exists(tmp_path / "user" / "toy-mlp@2.safetensors.json")
