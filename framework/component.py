@@ -398,6 +398,16 @@ class Component:
     def output_keys(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in self._outputs}
 
+    def extra_inputs(self) -> dict[str, str]:
+        """Keys this component reads that its configuration names rather than an ``Input``: ``{what: key}``.
+
+        A trigger menu reads the decision of each of its chains, named in the
+        menu file.  With ``job.scheduling: dataflow`` their producers are
+        ordered before this component, and the data-flow graph shows them;
+        checking that they exist is the component's own (``check_job``).
+        """
+        return {}
+
     def resolved(self) -> dict[str, Any]:
         """Every setting (properties and keys) as plain data, for dumps and hashes."""
         return {**self.properties(), **self.input_keys(), **self.output_keys()}

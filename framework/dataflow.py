@@ -35,6 +35,7 @@ def _io(component) -> tuple[set[str], set[str]]:
             writes |= w
         return reads, writes
     reads = {key for attr, key in component.input_keys().items() if not component._inputs[attr].optional}
+    reads |= set(component.extra_inputs().values())
     return reads, set(component.output_keys().values())
 
 
@@ -186,7 +187,7 @@ def graph_text(source, top: Sequence) -> str:
                 made[m.decision] = m.name
                 continue
             lines.append(f"{pad}{m.name} [{m.type_name}]")
-            for key in m.input_keys().values():
+            for key in [*m.input_keys().values(), *m.extra_inputs().values()]:
                 lines.append(f"{pad}    in:  {key} <- {made.get(key, '?')}")
             for key in m.output_keys().values():
                 lines.append(f"{pad}    out: {key}")
@@ -205,7 +206,7 @@ def graph_dot(source, top: Sequence) -> str:
         out.append(f'  "key:{key}" [label="{key}", shape=ellipse];')
     for m in top.leaves():
         out.append(f'  "{m.name}" [shape=box];')
-        for key in m.input_keys().values():
+        for key in [*m.input_keys().values(), *m.extra_inputs().values()]:
             out.append(f'  "key:{key}" -> "{m.name}";')
         for key in m.output_keys().values():
             out.append(f'  "{m.name}" -> "key:{key}";')

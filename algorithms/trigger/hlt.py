@@ -217,6 +217,10 @@ class HLTTriggerMenu(Filter):
     def check(self, registry) -> None:
         record_menu(self, self.load())
 
+    def extra_inputs(self) -> dict[str, str]:
+        """The decision of each chain of the menu (its filtered sequence's ``<chain>Passed``)."""
+        return {f"chain {c.name}": f"{c.name}Passed" for c in self.load().chains}
+
     def check_job(self, job) -> None:
         """Each chain of the menu must be a filtered sequence of the job, before this algorithm, starting with
         an :class:`HLTSeed` of the chain's L1 items that reads this algorithm's L1 decision."""

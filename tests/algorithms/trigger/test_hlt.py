@@ -433,6 +433,22 @@ def test_the_job_with_every_chain_sequence_builds(tmp_path, menu_path):
     assert [c.name for c in job.top.walk()][-4:] == ["HLT_xe30_Seed", "HLTMenu", "Rates", "J40"]
 
 
+def test_dataflow_scheduling_puts_the_chains_before_the_menu_that_reads_their_decisions(tmp_path, menu_path):
+    from hepreco.framework import config, dataflow
+    from hepreco.framework.job import build
+
+    path = chain_problem_job(tmp_path, menu_path, "after the menu")
+    options = config.load(path)
+    config.apply_override(options, "job.scheduling=dataflow")
+    job = build(options)
+    names = [c.name for c in job.top.members]
+    assert names.index("HLT") < names.index("HLTMenu")  # listed after it in the file
+    graph = dataflow.graph_text(job.source, job.top)
+    menu = graph[graph.index("HLTMenu [HLTTriggerMenu]"):]
+    assert "in:  HLT_j40Passed <- HLT_j40" in menu and "in:  HLT_xe30Passed <- HLT_xe30" in menu
+    assert '"key:HLT_j40Passed" -> "HLTMenu"' in dataflow.graph_dot(job.source, job.top)
+
+
 def test_chain_errors_point_at_the_menu_algorithm_or_the_chain_sequence(tmp_path, menu_path):
     missing = chain_problem_job(tmp_path, menu_path, "missing")
     menu_line = line_of(missing, f"  - {{type: HLTTriggerMenu, name: HLTMenu, menu: {menu_path}}}")
