@@ -104,25 +104,27 @@ class HistogramSvc(Service):
         os.replace(tmp, path)
         return [path]
 
-    def drawing_tasks(self, hists: dict[str, hist.Hist], output_dir: str) -> list[tuple[hist.Hist, str]]:
-        """``(histogram, PNG path)`` for :func:`draw_task`, one per histogram (none when ``png`` is off).
+    def drawing_tasks(self, hists: dict[str, hist.Hist], output_dir: str) -> list[tuple[hist.Hist, str, str]]:
+        """``(histogram, PNG path, owner)`` for :func:`draw_task`, one per histogram (none when ``png`` is off).
 
+        The owner is the algorithm that booked it (the part of the key before ``/``), for the title.
         The tasks are picklable: the event loop has the executor's workers draw them.
         """
         if not (self.png and hists):
             return []
         folder = os.path.join(output_dir, self.png_dir)
         os.makedirs(folder, exist_ok=True)
-        return [(h, os.path.join(folder, k.replace("/", "_") + ".png")) for k, h in sorted(hists.items())]
+        return [(h, os.path.join(folder, k.replace("/", "_") + ".png"), k.rpartition("/")[0])
+                for k, h in sorted(hists.items())]
 
     @staticmethod
-    def drawn(tasks: list[tuple[hist.Hist, str]], results: list[bool]) -> list[str]:
+    def drawn(tasks: list[tuple], results: list[bool]) -> list[str]:
         """The PNG paths of ``tasks`` that :func:`draw_task` drew (``results``: what it returned)."""
-        return [path for (_, path), ok in zip(tasks, results) if ok]
+        return [task[1] for task, ok in zip(tasks, results) if ok]
 
 
-def draw_task(task: tuple[hist.Hist, str]) -> bool:
-    """Draw one ``(histogram, path)`` task to PNG; False when the histogram cannot be drawn (3D and more)."""
+def draw_task(task: tuple) -> bool:
+    """Draw one ``(histogram, path, owner)`` task to PNG; False when the histogram cannot be drawn (3D and more)."""
     from .plotting import draw
 
     return draw(*task)

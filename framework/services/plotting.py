@@ -5,8 +5,12 @@ import hist
 import numpy as np
 
 
-def draw(h: hist.Hist, path: str) -> bool:
-    """Draw a 1D (steps with error bars) or 2D (colour map) histogram to ``path``; False for other dimensions."""
+def draw(h: hist.Hist, path: str, owner: str = "") -> bool:
+    """Draw a 1D (steps with error bars) or 2D (colour map) histogram to ``path``; False for other dimensions.
+
+    The title is the histogram's label (else its name), after ``owner`` (the algorithm that booked it,
+    which says which collection it describes) when given.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -43,7 +47,9 @@ def draw(h: hist.Hist, path: str) -> bool:
     else:
         plt.close(fig)
         return False
-    ax.set_title(h.label or h.name or "", y=1.01)  # a fixed position: the automatic one costs a third of the drawing
+    what = h.label or h.name or ""
+    # a fixed position: the automatic one costs a third of the drawing
+    ax.set_title(f"{owner}: {what}" if owner and what else owner or what, y=1.01)
     fig.savefig(path)
     plt.close(fig)
     return True

@@ -1,5 +1,6 @@
 """Random streams, messages, histograms and timing services."""
 import logging
+import os
 
 import hist
 import numpy as np
@@ -47,6 +48,23 @@ def test_message_levels_per_component_and_counters():
     finally:
         svc.finalize()
         logging.getLogger("hepreco.Chatty").setLevel(logging.NOTSET)
+
+
+def test_histogram_pngs_are_titled_with_the_algorithm_that_booked_them(tmp_path, monkeypatch):
+    import matplotlib
+    from matplotlib.axes import Axes
+
+    from hepreco.framework.services.histograms import draw_task
+
+    matplotlib.use("Agg", force=False)
+    titles = []
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: titles.append(text) or original(self, text, *a, **k))
+    svc = HistogramSvc()
+    svc.book("AntiKt10Histograms", "m", hist.axis.Regular(4, 0, 4, label="m [GeV]")).fill([1.0])
+    (task,) = svc.drawing_tasks(svc.harvest(), str(tmp_path))
+    assert draw_task(task) and os.path.getsize(task[1]) > 0
+    assert titles == ["AntiKt10Histograms: m"]
 
 
 def test_histograms_harvest_reset_merge_and_write(tmp_path):
