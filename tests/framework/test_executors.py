@@ -110,3 +110,23 @@ def test_process_pool_draws_the_items_as_workers_free_up_not_all_at_once():
         assert len(drawn) <= 3  # two in flight per worker, and the next one looked at
         rest = list(results)
     assert sorted([first, *rest]) == list(range(1, 9)) and drawn == list(range(8))
+
+
+def _worker_settings():
+    import dask
+
+    return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            dask.config.get("distributed.admin.system-monitor.interval"))
+
+
+def test_dask_workers_run_without_the_task_profiler_and_poll_their_monitors_slowly():
+    from hepreco.framework.executors import DaskExecutor
+
+    executor = DaskExecutor(workers=1)
+    try:
+        executor._connect()
+        settings = executor.client.run(_worker_settings)
+    finally:
+        executor.close()
+    # the profiler sampling the task thread every 10 ms, and monitors every 20-500 ms, cost the tasks the GIL
+    assert list(settings.values()) == [(False, "1s", "2s")]
