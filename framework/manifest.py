@@ -427,7 +427,7 @@ class Manifest:
             tmp = f"{self.path}.tmp{os.getpid()}"
             try:
                 with open(tmp, "w", encoding="utf-8", newline="") as f:
-                    f.write(f'{{\n "config_hash": {json.dumps(self.config_hash)},\n "complete": {json.dumps(complete)},'
+                    f.write(f'{{\n "physics_hash": {json.dumps(self.config_hash)},\n "complete": {json.dumps(complete)},'
                             '\n "items": {')
                     sep = "\n  "
                     streams = set()

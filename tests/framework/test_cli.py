@@ -55,7 +55,10 @@ def test_run_prints_summary_and_writes_report(toy_job, tmp_path):
         assert key in report
     assert report["versions"]["numpy"] and report["timing"]["HardParticles"]["events"] == 30
     with open(tmp_path / "out" / "manifest.json") as f:
-        parts = [p for item in json.load(f)["items"].values() for p in item["parts"]]
+        manifest = json.load(f)
+    # the manifest holds the physics hash (what --resume compares), under that name
+    assert manifest["physics_hash"] == report["physics_hash"] != report["config_hash"]
+    parts = [p for item in manifest["items"].values() for p in item["parts"]]
     for p in parts:
         assert os.path.getsize(tmp_path / "out" / p["file"]) == p["bytes"] and len(p["sha256"]) == 64
     streams = {p["stream"] for p in parts}
