@@ -21,5 +21,5 @@ def test_job_runs_with_few_events(job, tmp_path):
     assert report["status"] == "ok" and report["events"]["read"] == 4
     with open(tmp_path / "report.json") as f:
         assert json.load(f)["events"]["read"] == 4
-    for name in report["histograms"]:
+    for name in report["histograms"] + report["summaries"]:  # PNGs, summary tables, the event display
         assert os.path.getsize(tmp_path / name) > 0

@@ -93,13 +93,18 @@ class CaloEventDisplay(Algorithm):
             values = np.clip(h.values().T, 0.0, None)
             top = values.max()
             norm = LogNorm(vmin=max(top * 1e-4, 1e-3), vmax=top) if top > 0 else None
-            mesh = ax.pcolormesh(h.axes[0].edges, h.axes[1].edges, np.where(values > 0, values, np.nan),
-                                 norm=norm, cmap="inferno")
-            ax.set_title(f"{name}  (sum {values.sum():.1f} GeV)", fontsize=9)
+            shown = np.where(values > 0, values, np.nan)
+            ex, ey = h.axes[0].edges, h.axes[1].edges
+            if _uniform(ex) and _uniform(ey):  # a regular grid of cells: an image, drawn faster than a mesh
+                mesh = ax.imshow(shown, extent=(ex[0], ex[-1], ey[0], ey[-1]), origin="lower", aspect="auto",
+                                 interpolation="nearest", norm=norm, cmap="inferno")
+            else:
+                mesh = ax.pcolormesh(ex, ey, shown, norm=norm, cmap="inferno")
+            ax.set_title(f"{name}  (sum {values.sum():.1f} GeV)", fontsize=9, y=1.01)  # fixed: no layout pass
             ax.set_xlabel(r"$\eta$")
             ax.set_ylabel(r"$\phi$")
             ax.set_facecolor("#101010")
-            fig.colorbar(mesh, ax=ax, label="GeV")
+            fig.colorbar(mesh, ax=ax, label="GeV").ax.minorticks_off()  # decades only: a third of the drawing
         for ax in list(axes.flat)[len(maps):]:
             ax.axis("off")
         fig.suptitle(f"event {self.event}: calibrated cell energies above {self.threshold:g} sigma of noise")
@@ -110,3 +115,9 @@ class CaloEventDisplay(Algorithm):
 
     def geometry_names(self) -> list[str]:
         return list(self.services.get(self.geometry_svc).geom.layer_names) if self.services else []
+
+
+def _uniform(edges: np.ndarray) -> bool:
+    """Whether bin ``edges`` are equally spaced (to float rounding)."""
+    widths = np.diff(edges)
+    return widths.size > 0 and bool(np.allclose(widths, widths[0], rtol=1e-6, atol=0.0))

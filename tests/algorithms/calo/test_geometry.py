@@ -284,3 +284,10 @@ def test_layer_tables_are_consistent(small):
         assert small.iphi[cells].max() == small.layer_n_phi[layer] - 1
         assert small.phi[cells].min() == pytest.approx(
             -math.pi + 0.5 * small.layer_dphi[layer])
+
+
+def test_event_display_draws_equally_spaced_cells_as_an_image_and_others_as_a_mesh():
+    from hepreco.algorithms.calo.cell_histograms import _uniform
+
+    assert _uniform(np.linspace(-2.5, 2.5, 201)) and _uniform(np.linspace(-np.pi, np.pi, 257))
+    assert not _uniform(np.array([0.0, 0.1, 0.3])) and not _uniform(np.array([1.0]))
