@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 import awkward as ak
 import numpy as np
 
-__all__ = ["jagged_offsets", "flatten_jagged", "flatten_values", "unflatten_jagged"]
+__all__ = ["jagged_offsets", "flatten_jagged", "flatten_values", "unflatten_jagged", "dense_values"]
 
 
 def _list_offsets(array):
@@ -39,14 +39,25 @@ def _list_offsets(array):
         layout.content
 
 
-def _numbers(content, start: int, stop: int, dtype):
-    """``content[start:stop]`` as numpy when it is a flat column of numbers, else None."""
+def dense_values(content, start: int, stop: int) -> np.ndarray | None:
+    """``content[start:stop]`` as a numpy view when it holds numbers or fixed-size arrays of numbers (an image,
+    a cell window: one more axis per fixed size), else None (what only awkward can convert)."""
+    length, shape = content.length, []
+    while isinstance(content, ak.contents.RegularArray) and not content.parameters:
+        shape.append(content.size)
+        content = content.content
     if not isinstance(content, ak.contents.NumpyArray) or content.parameters:
         return None
     data = np.asarray(content.data)
-    if data.ndim != 1:
+    count = length * int(np.prod(shape, dtype=np.int64))  # a content may run past what the arrays use
+    return data[:count].reshape(length, *shape, *data.shape[1:])[start:stop]
+
+
+def _numbers(content, start: int, stop: int, dtype):
+    """``content[start:stop]`` as numpy when it is a flat column of numbers, else None."""
+    column = dense_values(content, start, stop)
+    if column is None or column.ndim != 1:
         return None
-    column = data[start:stop]
     return column if dtype is None else np.ascontiguousarray(column, dtype=dtype)
 
 

@@ -29,7 +29,7 @@ from hepreco.framework.artefacts import ArtefactProperty
 from hepreco.framework.component import Input, Output, Property
 from hepreco.framework.errors import ArtefactError, ConfigurationError
 
-from ..arrays import jagged_offsets, unflatten_jagged
+from ..arrays import dense_values, jagged_offsets, unflatten_jagged
 
 KIND = "model"
 SCHEMA = "hepreco-model/1"
@@ -105,11 +105,8 @@ class ModelInference(Algorithm):
         self._loaded = self.services.artefacts.load(self.artefact("model"), artefact.load)
         self._checked = False
 
-    def _columns(self, records, layout=None) -> tuple[dict[str, np.ndarray], int]:
-        """The columns the model needs, one row per object of the chunk, and the number of objects.
-
-        ``layout``: :func:`_packed` of the records, when the caller has it.
-        """
+    def _columns(self, records) -> tuple[dict[str, np.ndarray], int]:
+        """The columns the model needs, one row per object of the chunk, and the number of objects."""
         from . import data
 
         loaded = self._loaded
@@ -118,7 +115,7 @@ class ModelInference(Algorithm):
         ref = loaded.regression.get("relative_to", "")
         if ref and ref != data.CELLS_SUM:
             names.append(ref)
-        layout = _packed(records) if layout is None else layout
+        layout = _packed(records)
         have = set(ak.fields(records) if layout is None else layout.content.fields)
         missing = [n for n in names if n not in have]
         if missing:
@@ -131,12 +128,12 @@ class ModelInference(Algorithm):
             self._checked = True
         return cols, n
 
-    def compute(self, records, layout=None) -> dict[str, np.ndarray]:
+    def compute(self, records) -> dict[str, np.ndarray]:
         """Per-object outputs (field name -> float32 array) of the per-event records of a chunk."""
         from . import data
 
         loaded = self._loaded
-        cols, n = self._columns(records, layout)
+        cols, n = self._columns(records)
         if n == 0:
             names = loaded.classes if self.task == "classification" else [self.output_field()]
             return {k: np.zeros(0, np.float32) for k in names}
@@ -155,8 +152,7 @@ class ModelInference(Algorithm):
 
     def execute(self, store) -> None:
         records = store[self.objects]
-        layout = _packed(records)
-        values = self.compute(records, layout)
+        values = self.compute(records)
         store.put(self.result_key(), unflatten_jagged(values, jagged_offsets(records)))
 
     def result_key(self) -> str:
@@ -191,24 +187,9 @@ def flat_columns(records, names: list[str], layout=None) -> dict[str, np.ndarray
     out = {}
     for name in dict.fromkeys(names):
         field = rec.contents[rec.field_to_index(name)]
-        dense = _dense(field)
-        out[name] = dense[start:stop] if dense is not None else np.asarray(field[start:stop].to_backend_array())
+        dense = dense_values(field, start, stop)
+        out[name] = dense if dense is not None else np.asarray(field[start:stop].to_backend_array())
     return out
-
-
-def _dense(field) -> np.ndarray | None:
-    """A numpy view of a field that is numbers or fixed-size arrays of numbers (an image, a cell window), else
-    None: its buffer reshaped, without awkward's slicing and conversion (about 40 us a field)."""
-    length = field.length
-    shape = []
-    while isinstance(field, ak.contents.RegularArray):
-        shape.append(field.size)
-        field = field.content
-    if not isinstance(field, ak.contents.NumpyArray):
-        return None
-    data = np.asarray(field.data)
-    count = length * int(np.prod(shape, dtype=np.int64))  # a content may run past what the arrays use
-    return data[:count].reshape(length, *shape, *data.shape[1:])
 
 
 def _at_model(exc: ConfigurationError) -> ConfigurationError:
