@@ -92,10 +92,28 @@ class _Buffers(Mapping):
         return len(self._group)
 
 
+def _records(form):
+    """The RecordForm of a collection's records (per event or not), or None for a collection of no records."""
+    record = form.content if isinstance(form, ak.forms.ListOffsetForm) else form
+    return record if isinstance(record, ak.forms.RecordForm) else None
+
+
+def record_fields(path: str, key: str) -> list[str]:
+    """The record fields of collection ``key`` of a part (from its schema; no data is read)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        node = f[key]
+        if hasattr(node, "shape"):
+            return []
+        record = _records(ak.forms.from_json(node.attrs["form"]))
+    return list(record.fields) if record is not None else []
+
+
 def _project(form, names: Sequence[str]):
     """``form`` with only the record fields ``names`` (those it has) of its records (per event or not)."""
-    record = form.content if isinstance(form, ak.forms.ListOffsetForm) else form
-    if not isinstance(record, ak.forms.RecordForm):
+    record = _records(form)
+    if record is None:
         return form
     keep = [n for n in dict.fromkeys(names) if n in record.fields]
     projected = ak.forms.RecordForm([record.content(n) for n in keep], keep, parameters=record.parameters,

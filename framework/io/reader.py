@@ -125,7 +125,9 @@ def _checked_fields(fields, collections: Sequence[str], first: str) -> dict[str,
             raise ConfigurationError(f"hepreco.io.read: fields names collection {key!r}, which is not read; "
                                      f"{suggestion(key, collections)}")
         if first.endswith(".h5"):  # ROOT parts: checked once read
-            _check_names(key, names, hdf5_record_fields(first, key), first)
+            from .hdf5 import record_fields
+
+            _check_names(key, names, record_fields(first, key), first)
         out[key] = list(dict.fromkeys(names))
     return out
 
@@ -137,19 +139,6 @@ def _check_names(key: str, names: Sequence[str], have: list[str], path: str) -> 
                                      f"{suggestion(name, have) if have else 'it is not a collection of records'}")
             exc.field, exc.have = name, have
             raise exc
-
-
-def hdf5_record_fields(path: str, key: str) -> list[str]:
-    """The record fields of collection ``key`` of an HDF5 part (from its schema; no data is read)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        node = f[key]
-        if hasattr(node, "shape"):
-            return []
-        form = ak.forms.from_json(node.attrs["form"])
-    record = form.content if isinstance(form, ak.forms.ListOffsetForm) else form
-    return list(record.fields) if isinstance(record, ak.forms.RecordForm) else []
 
 
 def read(paths: str | Sequence[str], collections: Sequence[str] | None = None, *, tree: str = "events",
