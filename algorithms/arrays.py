@@ -20,6 +20,8 @@ for small chunks of fast kernels was most of an algorithm's time.
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable, Mapping
 
 import awkward as ak
@@ -49,7 +51,7 @@ def dense_values(content, start: int, stop: int) -> np.ndarray | None:
     if not isinstance(content, ak.contents.NumpyArray) or content.parameters:
         return None
     data = np.asarray(content.data)
-    count = length * int(np.prod(shape, dtype=np.int64))  # a content may run past what the arrays use
+    count = length * math.prod(shape)  # a content may run past what the arrays use (math.prod: np.prod costs 4 us)
     return data[:count].reshape(length, *shape, *data.shape[1:])[start:stop]
 
 
