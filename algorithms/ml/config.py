@@ -8,7 +8,7 @@ the file and line, with the nearest valid names)::
     version: 1
     task: classification          # or regression
     data:     {files, collection, labels, classes, use_weights, flatten, flatten_bins, target, relative_to}
-    inputs:   {kind, fields, weight, count}
+    inputs:   {kind, fields, weight, count, globals}
     model:    {type, <sizes of that type>}
     training: {optimizer, learning_rate, weight_decay, batch_size, epochs, patience, seed, device,
                threads, disco_feature, disco_lambda, max_objects}
@@ -107,6 +107,8 @@ class InputsSection(Component):
                               "(cells_*)", items=str)
     weight = Property("", doc="set inputs of an EFN: the pT-fraction field (const_pt_frac)")
     count = Property("n_const", doc="set inputs: field with the number of real constituents")
+    globals = Property([], doc="image and set inputs: per-object scalar fields (e.g. [pt]) given to the dense "
+                               "head, standardised", items=str)
 
 
 def _sizes(v) -> None:
@@ -314,6 +316,9 @@ def from_dict(doc: Any, path: str, overrides: list[str] = ()) -> TrainConfig:
     if model_type == "particlenet" and len(inputs.fields) < model.n_coords:
         raise placed(PropertyError("inputs", "fields", f"particlenet takes its {model.n_coords} coordinates from the "
                                                        "first fields (const_deta, const_dphi)"), "inputs.fields")
+    if inputs.globals and inputs.kind not in ("image", "set"):
+        raise placed(PropertyError("inputs", "globals", f"globals are for image and set inputs; {inputs.kind!r} "
+                                                        "inputs take every scalar in 'fields'"), "inputs.globals")
     if model_type == "efn" and not inputs.weight:
         raise placed(PropertyError("inputs", "weight", "an EFN needs the pT-fraction field (const_pt_frac)"),
                      "inputs.weight")

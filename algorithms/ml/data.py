@@ -21,6 +21,11 @@ set           ``x (N, C, F)``, ``mask (N, C)``: constituent fields standardised 
 cells         ``cells_<layer> (N, h, w)`` per layer, divided by the layer's cell-energy std
 ============  =====================================================================================
 
+Image and set inputs may add ``globals``, per-object scalars (the jet's ``pt``)
+standardised like features and given last, as ``g (N, G)``: the constituents'
+pT fractions and the image's normalised pixels carry no energy scale, so
+without them a network cannot tell a W's mass from a QCD jet's at another pT.
+
 Non-finite values (an undefined substructure ratio) are left out of the means
 and stds and given to the model as the mean (0 after standardisation).  This
 module needs numpy and awkward only (no torch).
@@ -60,22 +65,25 @@ class InputSpec:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     weight: str = ""        # set inputs of an EFN: the pT-fraction field, first in x and unscaled
     count: str = "n_const"  # set inputs: number of real constituents
+    globals: list[str] = field(default_factory=list)  # image and set inputs: per-object scalars, given last
 
     def needed(self) -> list[str]:
         """Every record field the inputs are made of."""
         extra = [self.weight] if self.weight else []
-        return [*extra, *self.fields] + ([self.count] if self.kind == "set" else [])
+        return [*extra, *self.fields] + ([self.count] if self.kind == "set" else []) + list(self.globals)
 
     def to_dict(self) -> dict:
         out = {"kind": self.kind, "fields": list(self.fields), "shapes": {k: list(v) for k, v in self.shapes.items()}}
         if self.kind == "set":
             out.update(weight=self.weight, count=self.count)
+        if self.globals:
+            out["globals"] = list(self.globals)
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputSpec":
         return cls(str(d["kind"]), list(d["fields"]), {k: list(v) for k, v in d.get("shapes", {}).items()},
-                   str(d.get("weight", "")), str(d.get("count", "n_const")))
+                   str(d.get("weight", "")), str(d.get("count", "n_const")), list(d.get("globals", [])))
 
 
 def field_shapes(columns: dict[str, np.ndarray], names: Sequence[str]) -> dict[str, list[int]]:
@@ -133,6 +141,9 @@ def _std(values: np.ndarray) -> float:
 def fit_preprocessing(columns: dict[str, np.ndarray], spec: InputSpec) -> dict[str, dict[str, float]]:
     """Mean and std of each input field on the (train) objects of ``columns``."""
     prep = {}
+    for f in spec.globals:
+        v = columns[f].astype(np.float64)
+        prep[f] = {"mean": _mean(v), "std": _std(v)}
     if spec.kind == "features":
         for f in spec.fields:
             v = columns[f].astype(np.float64)
@@ -178,13 +189,17 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
         x *= np.array([1.0 / p["std"] for p in params], np.float32)
         return _zero_non_finite(x)
 
+    def matrix(names):
+        x = np.empty((len(columns[names[0]]), len(names)), np.float32)
+        for i, f in enumerate(names):
+            x[:, i] = columns[f]
+        return standardised(x, [prep.get(f, default) for f in names])
+
     if spec.kind == "features":
         if not spec.fields:
             return [np.zeros((len(columns.get(spec.count, [])), 0), np.float32)]
-        x = np.empty((len(columns[spec.fields[0]]), len(spec.fields)), np.float32)
-        for i, f in enumerate(spec.fields):
-            x[:, i] = columns[f]
-        return [standardised(x, [prep.get(f, default) for f in spec.fields])]
+        return [matrix(spec.fields)]
+    g = [matrix(spec.globals)] if spec.globals else []
     if spec.kind == "set":
         # x[..., 0] is the weight (as it is, non-finite -> 0) when the set has one, then the scaled fields; each
         # channel is scaled and masked while contiguous (numpy's arithmetic broadcast over a last axis of 2-5
@@ -197,8 +212,8 @@ def model_inputs(columns: dict[str, np.ndarray], spec: InputSpec, prep: dict) ->
         for i, c in enumerate(channels):
             c *= mask
             x[..., i] = c
-        return [x, mask]
-    return [np.ascontiguousarray(scaled(f, columns[f])) for f in spec.fields]
+        return [x, mask, *g]
+    return [np.ascontiguousarray(scaled(f, columns[f])) for f in spec.fields] + g
 
 
 def reference_energy(columns: dict[str, np.ndarray], relative_to: str, spec: InputSpec) -> np.ndarray:
@@ -405,19 +420,22 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
                                  f"{', '.join(f for f in ak.fields(events) if f not in ('run', 'event'))}")
     records = ak.flatten(events[collection], axis=1)
     cols = columns_of(records, wanted)
-    spec.shapes = field_shapes(cols, [*spec.fields, *([spec.weight] if spec.weight else [])])
+    spec.shapes = field_shapes(cols, [*spec.fields, *([spec.weight] if spec.weight else []), *spec.globals])
     if spec.kind == "set":
         sizes = {tuple(cols[f].shape[1:]) for f in spec.fields + ([spec.weight] if spec.weight else [])}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
             raise ConfigurationError(f"set fields must all be arrays of one length C, got shapes {spec.shapes}")
     if spec.kind in ("image", "cells"):
-        bad = {f: s for f, s in spec.shapes.items() if len(s) != 2}
+        bad = {f: spec.shapes[f] for f in spec.fields if len(spec.shapes[f]) != 2}
         if bad:
             raise ConfigurationError(f"{spec.kind} fields must be 2D per object, got shapes {bad}")
     if spec.kind == "features":
         bad = {f: s for f, s in spec.shapes.items() if s}
         if bad:
             raise ConfigurationError(f"features must be scalars per object, got shapes {bad}")
+    bad = {f: spec.shapes[f] for f in spec.globals if spec.shapes[f]}
+    if bad:
+        raise ConfigurationError(f"globals must be scalars per object, got shapes {bad}")
 
     keep = np.ones(len(records), bool)
     names: list[str] = []

@@ -17,6 +17,10 @@ type             class                          inputs
 ``cellnet``      :class:`CellNet`               ``layer_1 (B, h1, w1), layer_2 ...``: cell energies per layer
 ===============  =============================  =============================================================
 
+The image and set networks take ``n_globals`` per-object scalars (the jet's pT)
+as a last input ``g (B, G)``, concatenated to what their dense head reads (the
+flattened convolutions, the pooled constituents).
+
 The set networks sum over constituents (Deep Sets), so they are invariant
 under permutations of the constituents by construction; padded entries are
 masked out.  ParticleNet (EdgeConv on k-nearest-neighbour graphs) pools with a
@@ -29,6 +33,11 @@ from hepreco.framework import extras
 
 torch = extras.torch(needed_by="the ML models (hepreco.algorithms.ml)")
 nn = torch.nn
+
+
+def _with(x, g):
+    """``x`` with the per-object globals ``g`` (if any) appended to its last axis."""
+    return x if g is None else torch.cat([x, g], dim=-1)
 
 
 def _dense(sizes: list[int], dropout: float = 0.0, last_activation: bool = True) -> nn.Sequential:
@@ -58,7 +67,7 @@ class JetImageCNN(nn.Module):
     """Convolutions (3 x 3, ReLU, 2 x 2 max pooling) on a one-channel image, then a dense head."""
 
     def __init__(self, image_shape: list[int], n_outputs: int, channels: list[int] = (8, 16),
-                 dense: list[int] = (32,), dropout: float = 0.0):
+                 dense: list[int] = (32,), dropout: float = 0.0, n_globals: int = 0):
         super().__init__()
         h, w = map(int, image_shape)
         convs: list[nn.Module] = []
@@ -69,20 +78,21 @@ class JetImageCNN(nn.Module):
         if h < 1 or w < 1:
             raise ValueError(f"image {list(image_shape)} is too small for {len(channels)} pooling steps")
         self.convs = nn.Sequential(*convs)
-        self.head = _dense([before * h * w, *map(int, dense), int(n_outputs)], dropout, last_activation=False)
+        self.head = _dense([before * h * w + int(n_globals), *map(int, dense), int(n_outputs)], dropout,
+                           last_activation=False)
 
-    def forward(self, image):
-        return self.head(self.convs(image.unsqueeze(1)).flatten(1))
+    def forward(self, image, g=None):
+        return self.head(_with(self.convs(image.unsqueeze(1)).flatten(1), g))
 
 
 class _DeepSet(nn.Module):
     """``F(sum_i w_i Phi(x_i))`` over the constituents of each object (padded entries have weight 0)."""
 
     def __init__(self, n_phi_inputs: int, n_outputs: int, phi: list[int], latent: int, f: list[int],
-                 dropout: float):
+                 dropout: float, n_globals: int = 0):
         super().__init__()
         self.phi = _dense([int(n_phi_inputs), *map(int, phi), int(latent)])
-        self.f = _dense([int(latent), *map(int, f), int(n_outputs)], dropout, last_activation=False)
+        self.f = _dense([int(latent) + int(n_globals), *map(int, f), int(n_outputs)], dropout, last_activation=False)
 
     def pool(self, phi_inputs, weights):
         return (self.phi(phi_inputs) * weights.unsqueeze(-1)).sum(dim=1)
@@ -96,22 +106,22 @@ class EnergyFlowNetwork(_DeepSet):
     """
 
     def __init__(self, n_angular: int, n_outputs: int, phi: list[int] = (64, 64), latent: int = 32,
-                 f: list[int] = (64,), dropout: float = 0.0):
-        super().__init__(n_angular, n_outputs, phi, latent, f, dropout)
+                 f: list[int] = (64,), dropout: float = 0.0, n_globals: int = 0):
+        super().__init__(n_angular, n_outputs, phi, latent, f, dropout, n_globals)
 
-    def forward(self, x, mask):
-        return self.f(self.pool(x[..., 1:], x[..., 0] * mask))
+    def forward(self, x, mask, g=None):
+        return self.f(_with(self.pool(x[..., 1:], x[..., 0] * mask), g))
 
 
 class ParticleFlowNetwork(_DeepSet):
     """Particle Flow Network: ``F(sum_i Phi(x_i))`` over all features of the real constituents."""
 
     def __init__(self, n_features: int, n_outputs: int, phi: list[int] = (64, 64), latent: int = 32,
-                 f: list[int] = (64,), dropout: float = 0.0):
-        super().__init__(n_features, n_outputs, phi, latent, f, dropout)
+                 f: list[int] = (64,), dropout: float = 0.0, n_globals: int = 0):
+        super().__init__(n_features, n_outputs, phi, latent, f, dropout, n_globals)
 
-    def forward(self, x, mask):
-        return self.f(self.pool(x, mask))
+    def forward(self, x, mask, g=None):
+        return self.f(_with(self.pool(x, mask), g))
 
 
 class _EdgeConv(nn.Module):
@@ -157,7 +167,8 @@ class ParticleNet(nn.Module):
     """
 
     def __init__(self, n_features: int, n_outputs: int, n_coords: int = 2, k: int = 8,
-                 edge: list[list[int]] = ((32, 32), (64, 64)), f: list[int] = (64,), dropout: float = 0.0):
+                 edge: list[list[int]] = ((32, 32), (64, 64)), f: list[int] = (64,), dropout: float = 0.0,
+                 n_globals: int = 0):
         super().__init__()
         self.n_coords, self.k = int(n_coords), int(k)
         self.blocks = nn.ModuleList()
@@ -165,15 +176,15 @@ class ParticleNet(nn.Module):
         for widths in edge:
             self.blocks.append(_EdgeConv(before, list(widths)))
             before = int(widths[-1])
-        self.f = _dense([before, *map(int, f), int(n_outputs)], dropout, last_activation=False)
+        self.f = _dense([before + int(n_globals), *map(int, f), int(n_outputs)], dropout, last_activation=False)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, g=None):
         points, features = x[..., :self.n_coords], x
         for block in self.blocks:
             features = block(points, features, mask, self.k)
             points = features
         pooled = (features * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
-        return self.f(pooled)
+        return self.f(_with(pooled, g))
 
 
 class CellNet(nn.Module):

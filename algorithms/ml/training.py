@@ -48,6 +48,8 @@ def model_config(cfg: TrainConfig, dataset: ml_data.Dataset) -> dict:
         args["n_features"] = len(spec.fields)
     elif cfg.model_type == "cellnet":
         args["layer_shapes"] = [spec.shapes[f] for f in spec.fields]
+    if spec.globals:
+        args["n_globals"] = len(spec.globals)
     return args
 
 
@@ -72,6 +74,7 @@ def _key_of(cfg: TrainConfig, exc: Exception) -> str:
     if name is not None:
         i, d, t = cfg.inputs, cfg.data, cfg.training
         for key, value in (("inputs.fields", i.fields), ("inputs.weight", [i.weight]), ("inputs.count", [i.count]),
+                           ("inputs.globals", i.globals),
                            ("data.target", [d.target]), ("data.relative_to", [d.relative_to]),
                            ("training.disco_feature", [t.disco_feature])):
             if name in value:
@@ -94,7 +97,7 @@ def _limit(split: ml_data.Split, n: int) -> ml_data.Split:
 def load_dataset(cfg: TrainConfig) -> ml_data.Dataset:
     """The dataset of a configuration, with the preprocessing fitted on its train split."""
     d, i, t = cfg.data, cfg.inputs, cfg.training
-    spec = ml_data.InputSpec(i.kind, list(i.fields), weight=i.weight, count=i.count)
+    spec = ml_data.InputSpec(i.kind, list(i.fields), weight=i.weight, count=i.count, globals=list(i.globals))
     classification = cfg.top.task == "classification"
     try:
         dataset = ml_data.load(d.files, d.collection, spec, labels=list(d.labels),

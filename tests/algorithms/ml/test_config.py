@@ -50,6 +50,8 @@ def test_a_valid_configuration_gives_typed_sections_with_defaults(write_config):
     ("  epochs: 3", "  device: gpu", 15, r"training.device: expected cpu, cuda or cuda:N, got 'gpu'"),
     ("inputs:", "input:", 8, r"unknown section or key 'input'; did you mean 'inputs'\?"),
     ("  epochs: 3", "  disco_lambda: 5.0", 15, r"training.disco_lambda: 5.0 needs disco_feature, the field"),
+    ("  fields: [m, tau32]", "  fields: [m, tau32]\n  globals: [pt]", 11,
+     r"inputs.globals: globals are for image and set inputs; 'features' inputs take every scalar in 'fields'"),
 ])
 def test_errors_name_the_file_and_line_of_the_offending_key(write_config, old, new, line, message):
     path = write_config(GOOD.replace(old, new))

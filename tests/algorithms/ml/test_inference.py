@@ -272,6 +272,55 @@ def test_a_set_tagger_in_the_chain_gives_the_same_scores_for_permuted_constituen
                                atol=1e-6)
 
 
+def test_a_set_tagger_with_globals_in_the_chain_equals_the_bare_model(dataset, tmp_path, write_config, write_job):
+    from hepreco.algorithms.ml import config, training
+
+    from .test_training import CASES, SET_CONFIG
+
+    inputs, model = CASES["pfn"]
+    cfg = config.load(write_config(SET_CONFIG.format(type="pfn", inputs=inputs + "\n  globals: [m, pt]",
+                                                     model=model).format(files=dataset, epochs=1, seed=1)))
+    path = training.train(cfg, str(tmp_path / "pfn"), progress=False, plots=False)["artefact"]
+    loaded = artefact.load(path)
+    assert loaded.spec.globals == ["m", "pt"] and loaded.spec.shapes["pt"] == []
+    assert loaded.meta["model"]["n_globals"] == 2
+    records = read(dataset)["JetDataset"]
+    flat = ak.flatten(records, axis=1)
+    # the bare model, preprocessing written out from the artefact's numbers
+    prep = loaded.preprocessing
+    n = ak.to_numpy(flat.n_const)
+    mask = (np.arange(10)[None, :] < n[:, None]).astype(np.float32)
+    x = np.stack([(ak.to_numpy(flat[f]) - prep[f]["mean"]) / prep[f]["std"] * mask
+                  for f in ("const_pt_frac", "const_deta", "const_dphi")], axis=-1).astype(np.float32)
+    g = np.stack([(ak.to_numpy(flat[f]) - prep[f]["mean"]) / prep[f]["std"] for f in ("m", "pt")],
+                 axis=1).astype(np.float32)
+    with torch.no_grad():
+        bare = torch.softmax(loaded.module(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(g)),
+                             dim=1).numpy()
+    tagger = JetTagger(model=path, fields=["const_pt_frac", "const_deta", "const_dphi", "n_const", "m", "pt"])
+    scores = testing.run(tagger, inputs={"JetDataset": records})["JetTaggerScores"]
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(scores.w)), bare[:, 1], rtol=1e-5, atol=1e-6)
+    # a job whose records lack a global is refused at build time with its name
+    job = write_job(JOB.format(out=tmp_path / "out", dataset=dataset, model=path,
+                               extra="    fields: [const_pt_frac, const_deta, const_dphi, n_const, m]"))
+    with pytest.raises(ArtefactError, match=r"Tagger.model: .* reads 'pt', which the input 'JetDataset' does not "
+                                            r"provide"):
+        build_job(job)
+
+
+def test_globals_must_be_scalars_per_object(dataset, tmp_path, write_config):
+    from hepreco.algorithms.ml import config, training
+
+    from .test_training import CASES, SET_CONFIG
+
+    inputs, model = CASES["pfn"]
+    cfg = config.load(write_config(SET_CONFIG.format(type="pfn", inputs=inputs + "\n  globals: [const_deta]",
+                                                     model=model).format(files=dataset, epochs=1, seed=1)))
+    with pytest.raises(ConfigurationError, match=r"globals must be scalars per object, got shapes "
+                                                 r"\{'const_deta': \[10\]\}"):
+        training.load_dataset(cfg)
+
+
 def test_flat_columns_of_sliced_and_reordered_records_equal_awkward_flatten(dataset):
     from hepreco.algorithms.ml.inference import flat_columns
 

@@ -57,6 +57,32 @@ def test_efn_is_linear_in_the_energy_fractions_inside_the_sum():
         torch.testing.assert_close(model(split, torch.cat([mask, mask[:, :1]], dim=1)), model(x, mask))
 
 
+@pytest.mark.parametrize("config", SET_MODELS, ids=lambda c: c["type"])
+def test_set_networks_with_globals_stay_invariant_and_read_the_globals(config):
+    torch.manual_seed(0)
+    model = models.build({**config, "n_globals": 2}).eval()
+    x, mask = _set_batch()
+    g = torch.rand(5, 2, generator=torch.Generator().manual_seed(1))
+    perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        out = model(x, mask, g)
+        torch.testing.assert_close(model(x[:, perm], mask[:, perm], g), out, rtol=1e-5, atol=1e-6)
+        other = model(x, mask, g + 1.0)
+    assert out.shape == (5, 3)
+    assert (other - out).abs().max() > 1e-3  # the globals reach the head
+
+
+def test_a_cnn_with_globals_reads_them_after_the_convolutions():
+    torch.manual_seed(0)
+    model = models.build({"type": "cnn", "image_shape": [25, 25], "n_outputs": 2, "n_globals": 1}).eval()
+    image = torch.rand(4, 25, 25)
+    with torch.no_grad():
+        out = model(image, torch.zeros(4, 1))
+        assert out.shape == (4, 2)
+        assert (model(image, torch.ones(4, 1)) - out).abs().max() > 1e-4
+    assert model.head[0].in_features == 16 * 6 * 6 + 1
+
+
 @pytest.mark.parametrize("config,inputs", [
     ({"type": "mlp", "n_inputs": 4, "n_outputs": 2, "hidden": [8]}, [(6, 4)]),
     ({"type": "cnn", "image_shape": [25, 25], "n_outputs": 4}, [(6, 25, 25)]),
