@@ -10,7 +10,7 @@ key                meaning
 =================  ==========================================================================
 ``model``          ``{"type": ..., <constructor arguments>}`` (:func:`~.models.build`)
 ``task``           ``classification`` or ``regression``
-``inputs``         ``{kind, fields, shapes, weight, count}`` (:class:`~.data.InputSpec`)
+``inputs``         ``{kind, fields, shapes, weight, count, globals}`` (:class:`~.data.InputSpec`)
 ``preprocessing``  per field ``{mean, std}`` from the train split (regression: ``__target__`` too)
 ``classes``        class names, in output order (regression: ``[]``)
 ``regression``     ``{target, relative_to}`` (regression only)
