@@ -3,8 +3,8 @@
 Run:  python benchmarks/taggers.py [--objects N] [--threads N] [--repeat N]
 
 On a synthetic dataset in the layout of the dataset jobs (an Hdf5Output part
-of per-event records, ``--objects`` jets with 20 features, a 25 x 25 image,
-50 constituents and four cell layers), for each model type of
+of per-event records, ``--objects`` jets with 20 features, the pT, a 25 x 25 image,
+50 constituents of six fields and four cell layers), for each model type of
 ``jobs/ml/train_*.yaml`` (at the sizes of those configurations):
 
 - objects/s of the inference plugin inside the framework (``execute`` on the
@@ -45,15 +45,16 @@ from _timing import best  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(20)]
 LAYERS = {"cells_PreSampler": (5, 5), "cells_EMB1": (3, 17), "cells_EMB2": (7, 7), "cells_EMB3": (7, 5)}
-MODELS = {
-    "mlp": ("features", FEATURES, "hidden: [64, 64, 32]", "JetTagger"),
-    "cnn": ("image", ["image"], "channels: [8, 16, 32]\n  dense: [64]", "JetTagger"),
-    "efn": ("set", ["const_deta", "const_dphi"], "phi: [64, 64]\n  latent: 32\n  f: [64, 64]", "JetTagger"),
-    "pfn": ("set", ["const_pt_frac", "const_deta", "const_dphi", "const_e_frac"],
-            "phi: [64, 64]\n  latent: 32\n  f: [64, 64]", "JetTagger"),
-    "particlenet": ("set", ["const_deta", "const_dphi", "const_pt_frac", "const_e_frac"],
-                    "k: 8\n  edge: [[32, 32], [64, 64]]\n  f: [64]", "JetTagger"),
-    "cellnet": ("cells", list(LAYERS), "channels: [8]\n  dense: [64, 32]", "EgammaIdentifier"),
+CONSTITUENTS = ["const_pt_frac", "const_deta", "const_dphi", "const_e_frac", "const_center_lambda",
+                "const_em_fraction"]
+MODELS = {  # kind, fields, sizes, plugin, globals
+    "mlp": ("features", FEATURES, "hidden: [64, 64, 32]", "JetTagger", []),
+    "cnn": ("image", ["image"], "channels: [8, 16, 32]\n  dense: [64]", "JetTagger", ["pt"]),
+    "efn": ("set", ["const_deta", "const_dphi"], "phi: [64, 64]\n  latent: 32\n  f: [64, 64]", "JetTagger", ["pt"]),
+    "pfn": ("set", CONSTITUENTS, "phi: [100, 100]\n  latent: 128\n  f: [100, 100]", "JetTagger", ["pt"]),
+    "particlenet": ("set", CONSTITUENTS[1:3] + CONSTITUENTS[:1] + CONSTITUENTS[3:4],
+                    "k: 8\n  edge: [[32, 32], [64, 64]]\n  f: [64]", "JetTagger", ["pt"]),
+    "cellnet": ("cells", list(LAYERS), "channels: [8]\n  dense: [64, 32]", "EgammaIdentifier", []),
 }
 CONFIG = """\
 name: bench-{type}
@@ -61,6 +62,7 @@ data: {{files: [{files}], collection: Records, labels: [bkg, sig], classes: [bkg
 inputs:
   kind: {kind}
   fields: {fields}
+  globals: {globals_}
 {weight}
 model:
   type: {type}
@@ -77,12 +79,13 @@ def write_dataset(folder: str, n_objects: int, seed: int = 1) -> str:
     ev = np.repeat(np.arange(n_events), counts)
     label = rng.integers(0, 2, n).astype(np.int32)
     fields = {"label": label, "weight": np.ones(n, np.float32), "split": split_of(1, ev),
+              "pt": rng.uniform(350.0, 1000.0, n).astype(np.float32),
               **{f: (rng.normal(size=n) + 0.5 * label).astype(np.float32) for f in FEATURES},
               "image": rng.exponential(0.01, (n, 25, 25)).astype(np.float32),
               "n_const": rng.integers(10, 51, n).astype(np.int32),
               **{k: rng.exponential(1.0, (n, *s)).astype(np.float32) for k, s in LAYERS.items()}}
     real = np.arange(50)[None, :] < fields["n_const"][:, None]
-    for name in ("const_pt_frac", "const_deta", "const_dphi", "const_e_frac"):
+    for name in CONSTITUENTS:
         fields[name] = (rng.normal(size=(n, 50)) * real).astype(np.float32)
     flat = ak.zip({k: ak.from_numpy(v, regulararray=True) for k, v in fields.items()}, depth_limit=1)
     os.makedirs(folder, exist_ok=True)
@@ -116,12 +119,12 @@ def main() -> None:
     print(f"{'model':12} {'params':>8} {'framework obj/s':>16} {'bare obj/s':>12} {'ratio':>6}   "
           f"{'train pipeline/s':>16} {'in memory/s':>12} {'ratio':>6}")
     for kind_type in args.models.split(","):
-        kind, fields, sizes, plugin = MODELS[kind_type]
+        kind, fields, sizes, plugin, globals_ = MODELS[kind_type]
         weight = "  weight: const_pt_frac" if kind_type == "efn" else ""
         path = os.path.join(tmp, f"{kind_type}.yaml")
         with open(path, "w") as f:
             f.write(CONFIG.format(type=kind_type, files=folder, kind=kind, fields=fields, weight=weight,
-                                  sizes=sizes, threads=args.threads))
+                                  sizes=sizes, threads=args.threads, globals_=globals_))
         cfg = config.load(path)
         out = os.path.join(tmp, kind_type)
         # training: one epoch with the data pipeline against the same epoch on tensors in memory; a first
