@@ -36,7 +36,7 @@ import numpy as np
 
 from hepreco.algorithms.ml import config, data, training
 from hepreco.algorithms.ml.splits import split_of
-from hepreco.framework import testing
+from hepreco.framework import allocator, testing
 from hepreco.framework import threads as thread_policy
 from hepreco.framework.event_store import EventStore, make_event_ids
 from hepreco.framework.io import read
@@ -100,6 +100,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
     p.add_argument("--repeat", type=int, default=3, help="repeats (best is reported)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated model types")
+    p.add_argument("--malloc", default="reuse", choices=("reuse", "system"),
+                   help="allocator policy of this process (job.malloc), for both sides")
     p.add_argument("--chunk", type=int, default=500, help="events per chunk (the per-chunk work of the plugin is "
                    "fixed: small models need large chunks)")
     args = p.parse_args()
@@ -109,13 +111,14 @@ def main() -> None:
 
     torch = runtime.torch
     thread_policy.apply(args.threads)
+    malloc = allocator.apply(args.malloc)
     tmp = tempfile.mkdtemp(prefix="hepreco-bench-ml-")
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     folder = write_dataset(os.path.join(tmp, "Records"), args.objects)
     records = read(folder)["Records"]
     n_obj = int(ak.sum(ak.num(records, axis=1)))
     print(f"{n_obj} objects, {len(records)} events in chunks of {args.chunk}, torch {torch.__version__} on "
-          f"{args.threads} thread(s)")
+          f"{args.threads} thread(s), allocator policy {malloc}")
     print(f"{'model':12} {'params':>8} {'framework obj/s':>16} {'bare obj/s':>12} {'ratio':>6}   "
           f"{'train pipeline/s':>16} {'in memory/s':>12} {'ratio':>6}")
     for kind_type in args.models.split(","):

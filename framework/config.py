@@ -57,13 +57,17 @@ class JobSettings(Component):
     max_retries = Property(2, doc="retries of a work item whose worker died", ge=0)
     plugins = Property([], doc="extra plugin modules to import (besides the entry points)", items=str)
     progress = Property(True, doc="show a progress bar")
+    malloc = Property("reuse", doc="memory allocator policy: 'reuse' keeps freed large blocks in the process for the "
+                                   "next chunk (glibc thresholds raised), 'system' leaves glibc's defaults",
+                      choices=("reuse", "system"))
 
     def __init__(self, **values):
         super().__init__(None, **values)
 
 
 #: settings that change how a job runs but not what it computes (left out of the physics hash)
-EXECUTION_SETTINGS = ("output_dir", "executor", "workers", "threads", "scheduler", "max_retries", "progress")
+EXECUTION_SETTINGS = ("output_dir", "executor", "workers", "threads", "scheduler", "max_retries", "progress",
+                      "malloc")
 
 
 # -- the model ----------------------------------------------------------------

@@ -191,6 +191,7 @@ def run_job(job: Job, resume: bool = False, quiet: bool = False, overwrite: bool
         "executor": {"name": s.executor, "workers": workers, **executor_start},
         "threads": {"setting": s.threads, "per_worker": threads, "usable_cores": thread_policy.usable_cores(),
                     "applied": merged.threads},
+        "malloc": {"setting": s.malloc, "applied": merged.malloc},
         "items": {"total": len(items), "completed": merged.items, "resumed": n_resumed,
                   "rerun": len(manifest.rerun), "failed": len(failures)},
         "damaged_parts": manifest.damaged,

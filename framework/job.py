@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dataflow
+from . import allocator, dataflow
 from . import threads as thread_policy
 from .artefacts import ArtefactSvc, artefact_properties
 from .component import Component, ServiceProperty
@@ -312,6 +312,7 @@ class ItemResult:
     seconds: float = 0.0
     worker: str = ""
     threads: dict = field(default_factory=dict)
+    malloc: str | None = None  # the allocator policy in effect in the worker (framework.allocator)
 
 
 class Processor:
@@ -374,7 +375,7 @@ class Processor:
             decisions={c.name: int(np.count_nonzero(store[c.decision] & store.alive))
                        for c in job.top.walk() if hasattr(c, "decision") and c.decision in store},
             seconds=time.perf_counter() - t0, worker=f"{os.uname().nodename}:{os.getpid()}",
-            threads=thread_policy.state())
+            threads=thread_policy.state(), malloc=allocator.state())
 
     def finalize(self) -> None:
         job = self.job
@@ -419,6 +420,7 @@ def prepare(resolved: dict, output_dir: str, key: str, artefacts: dict[str, str]
     """
     if threads > 0:
         thread_policy.apply(threads, start_pools)
+    allocator.apply(resolved.get("job", {}).get("malloc", allocator.DEFAULT))
     proc = _PROCESSORS.get(key)
     if proc is None:
         proc = _PROCESSORS[key] = Processor(resolved, output_dir, artefacts)

@@ -51,6 +51,8 @@ class ResultMerger:
         self.errors: list = []
         #: the distinct thread settings the workers reported, in item order
         self.threads: list[dict] = []
+        #: the distinct allocator policies in effect in the workers (framework.allocator)
+        self.malloc: list[str] = []
         #: events read by results that were not resumed from an earlier run
         self.processed = 0
         self._resumed: set[int] = set()
@@ -111,6 +113,9 @@ class ResultMerger:
         threads = getattr(r, "threads", None)
         if threads and threads not in self.threads:
             self.threads.append(threads)
+        malloc = getattr(r, "malloc", None)
+        if malloc and malloc not in self.malloc:
+            self.malloc.append(malloc)
 
     def timing_table(self) -> dict[str, dict]:
         """``{name: {seconds, events, calls, us_per_event}}`` of the merged timing."""

@@ -11,7 +11,7 @@ the file and line, with the nearest valid names)::
     inputs:   {kind, fields, weight, count, globals}
     model:    {type, <sizes of that type>}
     training: {optimizer, learning_rate, weight_decay, batch_size, epochs, patience, seed, device,
-               threads, disco_feature, disco_lambda, max_objects}
+               threads, disco_feature, disco_lambda, max_objects, malloc}
 
 ``--set section.key=value`` overrides go through the same checks.
 """
@@ -199,6 +199,8 @@ class TrainingSection(Component):
                                      "background class with a distance-correlation term")
     disco_lambda = Property(0.0, doc="weight of the DisCo term in the loss", ge=0.0)
     max_objects = Property(0, doc="use at most this many objects per split (0: all), for quick trials", ge=0)
+    malloc = Property("reuse", doc="memory allocator policy, as job.malloc: 'reuse' or 'system'",
+                      choices=("reuse", "system"))
 
 
 SECTIONS = {"data": DataSection, "inputs": InputsSection, "training": TrainingSection}

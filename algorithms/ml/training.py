@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from hepreco.framework import extras
+from hepreco.framework import allocator, extras
 from hepreco.framework import threads as thread_policy
 from hepreco.framework.errors import ConfigurationError, Location
 
@@ -130,6 +130,7 @@ def train(cfg: TrainConfig, output_dir: str, *, progress: bool = True, dataset: 
 
     t = cfg.training
     thread_policy.apply(thread_policy.resolve(t.threads))
+    allocator.apply(t.malloc)
     dataset = dataset if dataset is not None else load_dataset(cfg)
     classification = cfg.top.task == "classification"
     device = torch.device(t.device)
