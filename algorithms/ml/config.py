@@ -203,6 +203,9 @@ class TrainingSection(Component):
                       choices=("reuse", "system"))
 
 
+#: dataset fields that are truth or bookkeeping, never model inputs (nor are true_* fields)
+NOT_INPUTS = ("label", "weight", "split", "run", "event")
+
 SECTIONS = {"data": DataSection, "inputs": InputsSection, "training": TrainingSection}
 TOP_KEYS = ("name", "version", "task", "data", "inputs", "model", "training")
 
@@ -318,6 +321,17 @@ def from_dict(doc: Any, path: str, overrides: list[str] = ()) -> TrainConfig:
     if model_type == "particlenet" and len(inputs.fields) < model.n_coords:
         raise placed(PropertyError("inputs", "fields", f"particlenet takes its {model.n_coords} coordinates from the "
                                                        "first fields (const_deta, const_dphi)"), "inputs.fields")
+    for key in ("fields", "globals"):
+        names = getattr(inputs, key)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise placed(PropertyError("inputs", key, f"{', '.join(map(repr, twice))} named more than once"),
+                         f"inputs.{key}")
+        not_inputs = [n for n in names if n in NOT_INPUTS or n.startswith("true_") or n == data.target]
+        if not_inputs:
+            raise placed(PropertyError("inputs", key, f"{', '.join(map(repr, not_inputs))} is the dataset's truth or "
+                                                      "bookkeeping (label, weight, split, run, event, true_*, the "
+                                                      "regression target), not a model input"), f"inputs.{key}")
     if inputs.globals and inputs.kind not in ("image", "set"):
         raise placed(PropertyError("inputs", "globals", f"globals are for image and set inputs; {inputs.kind!r} "
                                                         "inputs take every scalar in 'fields'"), "inputs.globals")

@@ -103,6 +103,16 @@ def check_fields(spec: InputSpec, shapes: dict[str, list[int]], who: str) -> Non
                                      f"model was trained on shape {list(want)}")
 
 
+class BadShape(ConfigurationError):
+    """Input fields whose per-object shapes do not fit their kind; ``key`` is the configuration key
+    (``inputs.fields`` or ``inputs.globals``) that names them."""
+
+    def __init__(self, key: str, what: str, shapes: dict[str, list[int]]):
+        self.key = key
+        shown = ", ".join(f"{name!r} has shape {list(shape)}" for name, shape in shapes.items())
+        super().__init__(f"{key}: {what}; {shown} per object")
+
+
 class MissingField(ConfigurationError):
     """A field the configuration names is not in the dataset's records (``field``)."""
 
@@ -424,18 +434,19 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
     if spec.kind == "set":
         sizes = {tuple(cols[f].shape[1:]) for f in spec.fields + ([spec.weight] if spec.weight else [])}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
-            raise ConfigurationError(f"set fields must all be arrays of one length C, got shapes {spec.shapes}")
+            raise BadShape("inputs.fields", "set fields must all be arrays of one length (the constituents)",
+                           {f: spec.shapes[f] for f in spec.fields + ([spec.weight] if spec.weight else [])})
     if spec.kind in ("image", "cells"):
         bad = {f: spec.shapes[f] for f in spec.fields if len(spec.shapes[f]) != 2}
         if bad:
-            raise ConfigurationError(f"{spec.kind} fields must be 2D per object, got shapes {bad}")
+            raise BadShape("inputs.fields", f"{spec.kind} fields must be 2D per object", bad)
     if spec.kind == "features":
         bad = {f: s for f, s in spec.shapes.items() if s}
         if bad:
-            raise ConfigurationError(f"features must be scalars per object, got shapes {bad}")
+            raise BadShape("inputs.fields", "features must be scalars per object", bad)
     bad = {f: spec.shapes[f] for f in spec.globals if spec.shapes[f]}
     if bad:
-        raise ConfigurationError(f"globals must be scalars per object, got shapes {bad}")
+        raise BadShape("inputs.globals", "globals must be scalars per object", bad)
 
     keep = np.ones(len(records), bool)
     names: list[str] = []

@@ -70,6 +70,8 @@ def distance_correlation_squared(torch, x, y, w):
 
 def _key_of(cfg: TrainConfig, exc: Exception) -> str:
     """The configuration key an error of the dataset loading is about (its line is shown)."""
+    if getattr(exc, "key", None):
+        return exc.key
     name = getattr(exc, "field", None)
     if name is not None:
         i, d, t = cfg.inputs, cfg.data, cfg.training

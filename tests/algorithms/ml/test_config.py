@@ -50,6 +50,10 @@ def test_a_valid_configuration_gives_typed_sections_with_defaults(write_config):
     ("  epochs: 3", "  device: gpu", 15, r"training.device: expected cpu, cuda or cuda:N, got 'gpu'"),
     ("inputs:", "input:", 8, r"unknown section or key 'input'; did you mean 'inputs'\?"),
     ("  epochs: 3", "  disco_lambda: 5.0", 15, r"training.disco_lambda: 5.0 needs disco_feature, the field"),
+    ("  fields: [m, tau32]", "  fields: [m, tau32, m]", 10, r"inputs.fields: 'm' named more than once"),
+    ("  fields: [m, tau32]", "  fields: [m, label]", 10,
+     r"inputs.fields: 'label' is the dataset's truth or bookkeeping \(label, weight, split, run, event, true_\*"),
+    ("  fields: [m, tau32]", "  fields: [m, true_pt]", 10, r"inputs.fields: 'true_pt' is the dataset's truth"),
     ("  fields: [m, tau32]", "  fields: [m, tau32]\n  globals: [pt]", 11,
      r"inputs.globals: globals are for image and set inputs; 'features' inputs take every scalar in 'fields'"),
 ])

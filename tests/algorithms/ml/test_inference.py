@@ -316,8 +316,8 @@ def test_globals_must_be_scalars_per_object(dataset, tmp_path, write_config):
     inputs, model = CASES["pfn"]
     cfg = config.load(write_config(SET_CONFIG.format(type="pfn", inputs=inputs + "\n  globals: [const_deta]",
                                                      model=model).format(files=dataset, epochs=1, seed=1)))
-    with pytest.raises(ConfigurationError, match=r"globals must be scalars per object, got shapes "
-                                                 r"\{'const_deta': \[10\]\}"):
+    with pytest.raises(ConfigurationError, match=r"train.yaml:\d+: inputs.globals: globals must be scalars per object; "
+                                                 r"'const_deta' has shape \[10\] per object$"):
         training.load_dataset(cfg)
 
 
