@@ -4,7 +4,7 @@ Run:  python benchmarks/taggers.py [--objects N] [--threads N] [--repeat N]
 
 On a synthetic dataset in the layout of the dataset jobs (an Hdf5Output part
 of per-event records, ``--objects`` jets with 20 features, the pT, a 25 x 25 image,
-50 constituents of six fields and four cell layers), for each model type of
+50 constituents of four fields and four cell layers), for each model type of
 ``jobs/ml/train_*.yaml`` (at the sizes of those configurations):
 
 - objects/s of the inference plugin inside the framework (``execute`` on the
@@ -45,14 +45,13 @@ from _timing import best_alternating  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(20)]
 LAYERS = {"cells_PreSampler": (5, 5), "cells_EMB1": (3, 17), "cells_EMB2": (7, 7), "cells_EMB3": (7, 5)}
-CONSTITUENTS = ["const_pt_frac", "const_deta", "const_dphi", "const_e_frac", "const_center_lambda",
-                "const_em_fraction"]
+CONSTITUENTS = ["const_pt_frac", "const_deta", "const_dphi", "const_e_frac"]
 MODELS = {  # kind, fields, sizes, plugin, globals
     "mlp": ("features", FEATURES, "hidden: [64, 64, 32]", "JetTagger", []),
     "cnn": ("image", ["image"], "channels: [8, 16, 32]\n  dense: [64]", "JetTagger", ["pt"]),
     "efn": ("set", ["const_deta", "const_dphi"], "phi: [64, 64]\n  latent: 32\n  f: [64, 64]", "JetTagger", ["pt"]),
-    "pfn": ("set", CONSTITUENTS, "phi: [100, 100]\n  latent: 128\n  f: [100, 100]", "JetTagger", ["pt"]),
-    "particlenet": ("set", CONSTITUENTS[1:3] + CONSTITUENTS[:1] + CONSTITUENTS[3:4],
+    "pfn": ("set", CONSTITUENTS, "phi: [64, 64]\n  latent: 32\n  f: [64, 64]", "JetTagger", ["pt"]),
+    "particlenet": ("set", CONSTITUENTS[1:3] + CONSTITUENTS[:1] + CONSTITUENTS[3:],
                     "k: 8\n  edge: [[32, 32], [64, 64]]\n  f: [64]", "JetTagger", ["pt"]),
     "cellnet": ("cells", list(LAYERS), "channels: [8]\n  dense: [64, 32]", "EgammaIdentifier", []),
 }
