@@ -99,7 +99,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
     p.add_argument("--repeat", type=int, default=3, help="repeats (best is reported)")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated model types")
-    p.add_argument("--malloc", default="reuse", choices=("reuse", "system"),
+    p.add_argument("--malloc", default=allocator.DEFAULT, choices=allocator.POLICIES,
                    help="allocator policy of this process (job.malloc), for both sides")
     p.add_argument("--chunk", type=int, default=500, help="events per chunk (the per-chunk work of the plugin is "
                    "fixed: small models need large chunks)")

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from . import allocator
 from .component import Component, Property
 from .errors import ConfigurationError, Location, UnknownNameError
 
@@ -57,9 +58,9 @@ class JobSettings(Component):
     max_retries = Property(2, doc="retries of a work item whose worker died", ge=0)
     plugins = Property([], doc="extra plugin modules to import (besides the entry points)", items=str)
     progress = Property(True, doc="show a progress bar")
-    malloc = Property("reuse", doc="memory allocator policy: 'reuse' keeps freed large blocks in the process for the "
-                                   "next chunk (glibc thresholds raised), 'system' leaves glibc's defaults",
-                      choices=("reuse", "system"))
+    malloc = Property(allocator.DEFAULT, doc="memory allocator policy: 'reuse' keeps freed large blocks in the "
+                                             "process for the next chunk (glibc thresholds raised), 'system' leaves "
+                                             "glibc's defaults", choices=allocator.POLICIES)
 
     def __init__(self, **values):
         super().__init__(None, **values)

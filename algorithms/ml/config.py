@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from hepreco.framework import allocator
 from hepreco.framework.artefacts import _NAME
 from hepreco.framework.component import Component, Property
 from hepreco.framework.config import read_yaml
@@ -199,8 +200,8 @@ class TrainingSection(Component):
                                      "background class with a distance-correlation term")
     disco_lambda = Property(0.0, doc="weight of the DisCo term in the loss", ge=0.0)
     max_objects = Property(0, doc="use at most this many objects per split (0: all), for quick trials", ge=0)
-    malloc = Property("reuse", doc="memory allocator policy, as job.malloc: 'reuse' or 'system'",
-                      choices=("reuse", "system"))
+    malloc = Property(allocator.DEFAULT, doc="memory allocator policy, as job.malloc: 'reuse' or 'system'",
+                      choices=allocator.POLICIES)
 
 
 #: dataset fields that are truth or bookkeeping, never model inputs (nor are true_* fields)
