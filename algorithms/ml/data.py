@@ -151,20 +151,16 @@ def _std(values: np.ndarray) -> float:
 def fit_preprocessing(columns: dict[str, np.ndarray], spec: InputSpec) -> dict[str, dict[str, float]]:
     """Mean and std of each input field on the (train) objects of ``columns``."""
     prep = {}
-    for f in spec.globals:
+    for f in [*(spec.fields if spec.kind == "features" else []), *spec.globals]:  # scalars per object
         v = columns[f].astype(np.float64)
         prep[f] = {"mean": _mean(v), "std": _std(v)}
-    if spec.kind == "features":
-        for f in spec.fields:
-            v = columns[f].astype(np.float64)
-            prep[f] = {"mean": _mean(v), "std": _std(v)}
-    elif spec.kind == "set":
+    if spec.kind == "set":
         n = columns[spec.count].astype(np.int64)
         for f in spec.fields:
             v = columns[f].astype(np.float64)
             real = v[np.arange(v.shape[1])[None, :] < n[:, None]]
             prep[f] = {"mean": _mean(real), "std": _std(real)}
-    else:  # image, cells: one scale per field, zero kept at zero
+    elif spec.kind != "features":  # image, cells: one scale per field, zero kept at zero
         for f in spec.fields:
             prep[f] = {"mean": 0.0, "std": _std(columns[f].astype(np.float64))}
     return prep
@@ -430,12 +426,13 @@ def load(files: str | Sequence[str], collection: str, spec: InputSpec, *, labels
                                  f"{', '.join(f for f in ak.fields(events) if f not in ('run', 'event'))}")
     records = ak.flatten(events[collection], axis=1)
     cols = columns_of(records, wanted)
-    spec.shapes = field_shapes(cols, [*spec.fields, *([spec.weight] if spec.weight else []), *spec.globals])
+    own = [*spec.fields, *([spec.weight] if spec.weight else [])]  # the kind's own fields
+    spec.shapes = field_shapes(cols, [*own, *spec.globals])
     if spec.kind == "set":
-        sizes = {tuple(cols[f].shape[1:]) for f in spec.fields + ([spec.weight] if spec.weight else [])}
+        sizes = {tuple(spec.shapes[f]) for f in own}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
             raise BadShape("inputs.fields", "set fields must all be arrays of one length (the constituents)",
-                           {f: spec.shapes[f] for f in spec.fields + ([spec.weight] if spec.weight else [])})
+                           {f: spec.shapes[f] for f in own})
     if spec.kind in ("image", "cells"):
         bad = {f: spec.shapes[f] for f in spec.fields if len(spec.shapes[f]) != 2}
         if bad:
